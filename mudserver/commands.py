@@ -1,0 +1,133 @@
+"""Client-to-server commands: from a decoded line to a typed, validated value.
+
+:func:`parse_command` is the only place that decides whether a line from a
+client is well formed.  It returns one of the command classes below or raises
+:class:`CommandError`, whose code and message go back to the client as an
+``err`` line.  What a command *does* is decided by :mod:`mudserver.session`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mudserver.encoding import dequote, split_line
+
+__all__ = [
+    "CommandError",
+    "Connect",
+    "Move",
+    "Say",
+    "Idle",
+    "Quit",
+    "Command",
+    "parse_command",
+]
+
+#: A number argument longer than this is refused before ``float()`` sees it.
+MAX_NUMBER_CHARS = 32
+
+
+class CommandError(Exception):
+    """A request the server refuses; becomes ``err code,message``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """``con name,password,protoversion``: log in."""
+
+    name: str
+    password: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """``mov x,y,z``: walk toward this point."""
+
+    x: float
+    y: float
+    z: float
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """``say text``: chat to everybody."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """``idl``: a keepalive, nothing more."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """``bye``: log out and close."""
+
+
+Command = Connect | Move | Say | Idle | Quit
+
+
+def _number(text: str, bounds: float) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise CommandError("badarg", "number too long")
+    try:
+        value = float(text)
+    except ValueError:
+        raise CommandError("badarg", f"not a number: {text[:MAX_NUMBER_CHARS]!r}") from None
+    if not math.isfinite(value):
+        raise CommandError("badarg", "numbers must be finite")
+    if not -bounds <= value <= bounds:
+        raise CommandError("badarg", f"coordinates must lie within ±{bounds:g}")
+    return value
+
+
+def _no_args(code: str, rest: str | None) -> None:
+    if rest:
+        raise CommandError("badarg", f"{code} takes no arguments")
+
+
+def parse_command(line: str, *, bounds: float, max_say: int) -> Command:
+    """Parse one received line (decoded, line ending removed).
+
+    *bounds* limits ``mov`` coordinates to ``[-bounds, bounds]``; *max_say*
+    limits ``say`` text length.  Raises :class:`CommandError` for anything a
+    client should be told was wrong.
+    """
+    raw = split_line(line)
+    match raw.code:
+        case "con":
+            args = raw.args()
+            if len(args) != 3:
+                raise CommandError("badarg", "con needs 3 arguments: name,password,protoversion")
+            return Connect(*args)
+        case "mov":
+            args = raw.args()
+            if len(args) != 3:
+                raise CommandError("badarg", "mov needs 3 numbers: x,y,z")
+            x, y, z = (_number(a, bounds) for a in args)
+            return Move(x, y, z)
+        case "say":
+            # Everything after "say " is the text, so "say hello, world" says
+            # exactly that; enquoted text from a program is decoded too.
+            text = dequote(raw.rest or "")
+            if not text:
+                raise CommandError("badarg", "say needs some text")
+            if len(text) > max_say:
+                raise CommandError("badarg", f"say text is limited to {max_say} characters")
+            return Say(text)
+        case "idl":
+            _no_args("idl", raw.rest)
+            return Idle()
+        case "bye":
+            _no_args("bye", raw.rest)
+            return Quit()
+    shown = raw.code[:16]
+    raise CommandError("badcmd", f"unknown command {shown!r}; commands are con, mov, say, idl, bye")

@@ -1,0 +1,49 @@
+"""Every tunable limit of the server, named and documented in one place.
+
+The twistd plugin (:mod:`mudserver.tap`) builds a :class:`Settings` from its
+command-line options; tests build one directly with the values they need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Protocol version this server speaks (the third argument of ``con``).
+PROTOCOL_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits and rates of a running server, with the shipped defaults."""
+
+    #: World steps per second.  Each step moves players by ``speed * dt``.
+    tick_rate: float = 10.0
+    #: Walking speed of a player, in world units per second.
+    speed: float = 5.0
+    #: The world spans ``[-bounds, bounds]`` on each of x, y and z.
+    bounds: float = 10_000.0
+    #: Seconds without a received line before ``bye timeout``.
+    idle_timeout: float = 15.0
+    #: Longest accepted line in bytes, line ending excluded (``bye toolong``).
+    max_line: int = 1024
+    #: Unsent output bytes a client may accumulate before it is dropped.
+    max_output: int = 256 * 1024
+    #: Failed ``con`` attempts on one connection before ``bye badlogin``.
+    max_failed_logins: int = 3
+    #: Seconds between saves of players whose state changed.
+    autosave: float = 30.0
+    #: Longest ``say`` text, in characters after decoding.
+    max_say: int = 500
+    #: Seconds a closed connection may take to deliver its last lines before
+    #: it is aborted (a client that stopped reading would otherwise linger).
+    close_grace: float = 10.0
+    #: Seconds ``stopService`` waits for pending saves before giving up.
+    shutdown_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("tick_rate", "speed", "bounds", "idle_timeout", "autosave", "close_grace"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        for name in ("max_line", "max_output", "max_failed_logins", "max_say"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")

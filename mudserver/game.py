@@ -1,0 +1,152 @@
+"""The game: the world, the players in it, and who gets told what.
+
+:class:`Game` is the sans-IO heart of the server.  Sessions join and leave it,
+it steps the world on :meth:`tick` and sends each playing session the changes
+of that tick in one piece, and it hands snapshots of accounts to a ``save``
+callable whenever a player's progress must be made durable.  Where and how a
+snapshot is written (a thread, a file) is the shell's business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+from twisted.logger import Logger
+
+from mudserver import replies
+from mudserver.accounts import Account
+from mudserver.config import Settings
+from mudserver.session import Session
+from mudserver.world import Entity, World
+
+__all__ = ["Game", "PLAYER"]
+
+#: The ``kind`` of entities controlled by a connected client.
+PLAYER = "player"
+
+SaveFunction = Callable[[Account], object]
+
+
+class Game:
+    """Every playing session and the world they share."""
+
+    log = Logger()
+
+    def __init__(self, settings: Settings, save: SaveFunction) -> None:
+        self.settings = settings
+        self.world = World()
+        self._save = save
+        #: Every open session, logged in or not.
+        self.sessions: set[Session] = set()
+        #: Playing sessions by lower-cased account name: one per account.
+        self._players: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        """The number of players in the game."""
+        return len(self._players)
+
+    def players(self) -> Iterator[Session]:
+        return iter(list(self._players.values()))
+
+    def player(self, name: str) -> Session | None:
+        return self._players.get(name.lower())
+
+    def _broadcast(self, text: str) -> None:
+        for session in self._players.values():
+            session.send(text)
+
+    # -- joining and leaving ---------------------------------------------------
+
+    def join(self, session: Session) -> Entity:
+        """Put *session*'s account into the world and tell everybody.
+
+        If the account is already playing elsewhere, that session is closed
+        with ``bye replaced`` and the new one continues from where the old
+        player stood.
+        """
+        account = session.account
+        assert account is not None
+        key = account.name.lower()
+        previous = self._players.get(key)
+        if previous is not None and previous.entity is not None:
+            account = dataclasses.replace(account)
+            account.x, account.y, account.z = previous.entity.position
+            session.account = account
+            previous.close("replaced")
+        entity = self.world.spawn(
+            PLAYER, account.name, (account.x, account.y, account.z), speed=self.settings.speed
+        )
+        session.entity = entity
+        self._players[key] = session
+        session.send(replies.wel(entity) + "".join(replies.ent(e) for e in self.world))
+        announcement = replies.ent(entity)
+        for other in self._players.values():
+            if other is not session:
+                other.send(announcement)
+        self.save(session)
+        return entity
+
+    def leave(self, session: Session) -> None:
+        """Take *session*'s player out of the world, tell everybody, save it."""
+        entity, account = session.entity, session.account
+        if entity is None or account is None:
+            return
+        if self._players.get(account.name.lower()) is session:
+            del self._players[account.name.lower()]
+        self.world.remove(entity)
+        self._broadcast(replies.delete(entity.id))
+        self.save(session)
+
+    # -- actions -----------------------------------------------------------------
+
+    def say(self, speaker: Entity, text: str) -> None:
+        """Send *text* from *speaker* to every player, the speaker included."""
+        self._broadcast(replies.say(speaker, text))
+
+    # -- time --------------------------------------------------------------------
+
+    def tick(self, dt: float) -> None:
+        """Step the world by *dt* seconds and send every player what moved.
+
+        The update text is built once per tick and handed to each session in
+        a single ``send``, so each client gets one write per tick.
+        """
+        moved = self.world.step(dt)
+        if not moved:
+            return
+        update = "".join(replies.pos(e) for e in moved)
+        self._broadcast(update)
+
+    # -- persistence ---------------------------------------------------------------
+
+    def save(self, session: Session) -> None:
+        """Hand a snapshot of *session*'s account, at its current position, to the store."""
+        entity, account = session.entity, session.account
+        if entity is None or account is None:
+            return
+        account.x, account.y, account.z = entity.position
+        session.saved_position = entity.position
+        self._save(dataclasses.replace(account))
+
+    def autosave(self) -> int:
+        """Save every player that moved since its last save; return how many."""
+        dirty = [
+            s
+            for s in self._players.values()
+            if s.entity is not None and s.entity.position != s.saved_position
+        ]
+        for session in dirty:
+            self.save(session)
+        return len(dirty)
+
+    def save_failed(self, name: str) -> None:
+        """A save of *name* did not reach the disk: make the next autosave retry it."""
+        session = self.player(name)
+        if session is not None:
+            session.saved_position = None
+
+    def shutdown(self) -> None:
+        """Say ``bye shutdown`` to every connection; each player is saved as it leaves."""
+        for session in list(self.sessions):
+            session.close("shutdown")

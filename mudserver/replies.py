@@ -1,0 +1,75 @@
+"""Server-to-client lines: one small formatter per message of the protocol.
+
+Every outgoing line is built here, so the wire format of a message can be
+found in one place.  Each function returns a complete line, newline included.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mudserver.encoding import format_line
+
+__all__ = ["coord", "wel", "ent", "pos", "delete", "say", "err", "bye"]
+
+
+class Located(Protocol):
+    """What the formatters need of an entity."""
+
+    id: int
+    kind: str
+    name: str
+    x: float
+    y: float
+    z: float
+
+
+def coord(value: float) -> str:
+    """Fixed-point with two decimals; never ``-0.00``."""
+    text = f"{value:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def wel(entity: Located) -> str:
+    """``wel id,name,x,y,z``: you are logged in as this entity."""
+    return format_line(
+        "wel", entity.id, entity.name, coord(entity.x), coord(entity.y), coord(entity.z)
+    )
+
+
+def ent(entity: Located) -> str:
+    """``ent id,kind,name,x,y,z``: an entity appeared."""
+    return format_line(
+        "ent",
+        entity.id,
+        entity.kind,
+        entity.name,
+        coord(entity.x),
+        coord(entity.y),
+        coord(entity.z),
+    )
+
+
+def pos(entity: Located) -> str:
+    """``pos id,x,y,z``: an entity moved during the last tick."""
+    return f"pos {entity.id},{coord(entity.x)},{coord(entity.y)},{coord(entity.z)}\n"
+
+
+def delete(entity_id: int) -> str:
+    """``del id``: an entity left."""
+    return f"del {entity_id}\n"
+
+
+def say(entity: Located, text: str) -> str:
+    """``say id,name,text``: someone said *text*."""
+    return format_line("say", entity.id, entity.name, text)
+
+
+def err(code: str, message: str) -> str:
+    """``err code,message``: a request failed."""
+    return format_line("err", code, message)
+
+
+def bye(reason: str) -> str:
+    """``bye reason``: the server is closing this connection."""
+    return format_line("bye", reason)

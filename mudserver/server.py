@@ -1,0 +1,202 @@
+"""The Twisted shell around a :class:`~mudserver.session.Session`: bytes in, bytes out.
+
+:class:`MudProtocol` splits the byte stream into lines (``LineReceiver``),
+enforces the transport-level limits (line length, idle timeout, unread
+output) and passes every line to its session.  It is the session's
+:class:`~mudserver.session.Peer`.  :class:`MudFactory` builds one per
+connection and carries what they share: the game, the settings, the clock
+and the password checker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from mudserver.accounts import Account
+from mudserver.game import Game
+from mudserver.session import LoginAttempt, Session
+
+__all__ = ["MudProtocol", "MudFactory", "Authenticator"]
+
+#: Checks a name and password; fires with the account, or ``None``.
+Authenticator = Callable[[str, str], "defer.Deferred[Account | None]"]
+
+
+@implementer(IPushProducer)
+class OutputWatcher:
+    """Measures output a client leaves unread, and drops it past the limit.
+
+    Registered as a streaming producer, it is told by the transport when the
+    transport's own buffer is full (``pauseProducing``) and when it has
+    drained (``resumeProducing``).  Everything written in between piles up in
+    user space, so that is what the limit counts.
+    """
+
+    def __init__(self, protocol: MudProtocol, buffer_size: int) -> None:
+        self.protocol = protocol
+        #: What the transport holds before it pauses us.
+        self.buffer_size = buffer_size
+        self.paused = False
+        self.pending = 0
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self.pending = 0
+
+    def stopProducing(self) -> None:
+        self.paused = False
+
+    def wrote(self, size: int) -> bool:
+        """Account for *size* more bytes; return whether the limit is passed."""
+        if not self.paused:
+            return False
+        self.pending += size
+        return self.buffer_size + self.pending > self.protocol.factory.game.settings.max_output
+
+
+class MudProtocol(LineReceiver, TimeoutMixin):
+    """One client connection."""
+
+    delimiter = b"\n"
+    log = Logger()
+    factory: MudFactory
+    session: Session
+
+    def __init__(self) -> None:
+        self._closing_call: IDelayedCall | None = None
+        self._drop_reason = "disconnected"
+
+    # -- connection life ---------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        settings = self.factory.game.settings
+        # One byte more than the limit, so a line of exactly max_line bytes
+        # followed by CRLF is still accepted; lineReceived checks the rest.
+        self.MAX_LENGTH = settings.max_line + 1
+        self.callLater = self.factory.clock.callLater  # for TimeoutMixin
+        self.setTimeout(settings.idle_timeout)
+        self.watcher = OutputWatcher(self, self.factory.transport_buffer_size)
+        self.transport.registerProducer(self.watcher, True)
+        peer = self.transport.getPeer()
+        label = f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}"
+        self.session = Session(self.factory.game, self, label)
+        self.factory.connections.add(self)
+        self.log.debug("connection from {label}", label=label)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.setTimeout(None)
+        if self._closing_call is not None and self._closing_call.active():
+            self._closing_call.cancel()
+        self.session.connection_lost(self._drop_reason)
+        self.factory.connection_closed(self)
+
+    # -- input ---------------------------------------------------------------------
+
+    def lineReceived(self, line: bytes) -> None:
+        self.resetTimeout()
+        if len(line) > self.factory.game.settings.max_line and not (
+            line.endswith(b"\r") and len(line) == self.MAX_LENGTH
+        ):
+            self.lineLengthExceeded(line)
+            return
+        attempt = self.session.line_received(line)
+        if attempt is not None:
+            self._check_login(attempt)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.session.close("toolong")
+
+    def _check_login(self, attempt: LoginAttempt) -> None:
+        """Check the password off the reactor thread, reading nothing meanwhile.
+
+        Pausing keeps later lines buffered, so commands a client pipelines
+        after ``con`` are handled in order, once the login is decided.
+        """
+        self.pauseProducing()
+        d = self.factory.authenticate(attempt.name, attempt.password)
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("could not check login of {name!r}", failure, name=attempt.name)
+            return None
+
+        d.addErrback(failed)
+        d.addCallback(self.session.login_checked)
+        d.addErrback(lambda f: self.log.failure("login of {name!r} failed", f, name=attempt.name))
+        d.addBoth(lambda _: self._resume())
+
+    def _resume(self) -> None:
+        if self.connected and not self.transport.disconnecting:
+            self.resetTimeout()
+            self.resumeProducing()
+
+    def timeoutConnection(self) -> None:
+        self.session.close("timeout")
+
+    # -- Peer: what the session calls ----------------------------------------------
+
+    def send(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.transport.write(data)
+        if self.watcher.wrote(len(data)):
+            self._drop_reason = "output overflow"
+            self.log.info("dropping {label}: output not read", label=self.session.label)
+            self.transport.abortConnection()
+
+    def close(self) -> None:
+        """Close after the last line is delivered, or abort if it never is."""
+        self.setTimeout(None)
+        self.transport.loseConnection()
+        if self._closing_call is None:
+            self._closing_call = self.factory.clock.callLater(
+                self.factory.game.settings.close_grace, self.transport.abortConnection
+            )
+
+
+class MudFactory(Factory):
+    """Builds a :class:`MudProtocol` per connection and tracks them."""
+
+    protocol = MudProtocol
+    noisy = False  # one log line per connection is the protocol's job
+
+    def __init__(
+        self,
+        game: Game,
+        authenticate: Authenticator,
+        clock: IReactorTime,
+        transport_buffer_size: int = 64 * 1024,
+    ) -> None:
+        self.game = game
+        self.authenticate = authenticate
+        self.clock = clock
+        #: The transport's own buffer size (Twisted's ``FileDescriptor.bufferSize``).
+        self.transport_buffer_size = transport_buffer_size
+        self.connections: set[MudProtocol] = set()
+        self._all_closed: list[defer.Deferred[None]] = []
+
+    def connection_closed(self, protocol: MudProtocol) -> None:
+        self.connections.discard(protocol)
+        if not self.connections:
+            waiting, self._all_closed = self._all_closed, []
+            for d in waiting:
+                d.callback(None)
+
+    def when_all_closed(self) -> defer.Deferred[Any]:
+        """A Deferred that fires once no connection is open."""
+        if not self.connections:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._all_closed.append(d)
+        return d

@@ -1,0 +1,149 @@
+"""The running server: the game's clock, its threads, and an orderly shutdown.
+
+:class:`GameService` owns the :class:`~mudserver.game.Game` and everything
+that gives it time and I/O: the tick and autosave ``LoopingCall``\\ s, a
+one-thread pool that writes account files in order, and a pool that checks
+passwords so that hashing never stalls the tick.  Stopping it says
+``bye shutdown`` to everybody, saves every player, waits for the writes, and
+only then lets twistd exit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet import defer, task, threads
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from mudserver.accounts import Account, AccountStore, CorruptAccount
+from mudserver.config import Settings
+from mudserver.game import Game
+from mudserver.server import MudFactory
+
+__all__ = ["GameService"]
+
+
+class GameService(Service):
+    """Ticks the world, autosaves, checks logins and saves off the reactor thread."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: AccountStore,
+        reactor: Any = None,
+        login_threads: int = 2,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.settings = settings
+        self.store = store
+        self.reactor: IReactorTime = reactor
+        self.game = Game(settings, self.save)
+        self.factory = MudFactory(self.game, self.authenticate, reactor)
+        # One writer thread: saves of one account land in the order made.
+        self._save_pool = ThreadPool(1, 1, name="mudserver-save")
+        self._login_pool = ThreadPool(1, login_threads, name="mudserver-login")
+        self._pending_saves: set[defer.Deferred[None]] = set()
+        self._ticker = task.LoopingCall(self._tick)
+        self._ticker.clock = reactor
+        self._autosaver = task.LoopingCall(self._autosave)
+        self._autosaver.clock = reactor
+        self._last_tick = 0.0
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def startService(self) -> None:
+        super().startService()
+        self._save_pool.start()
+        self._login_pool.start()
+        self._last_tick = self.reactor.seconds()
+        self._ticker.start(1.0 / self.settings.tick_rate, now=False)
+        self._autosaver.start(self.settings.autosave, now=False)
+        self.log.info(
+            "mudserver ticking at {rate} Hz, data in {data}",
+            rate=self.settings.tick_rate,
+            data=self.store.users_dir,
+        )
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()
+        return defer.ensureDeferred(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        for loop in (self._ticker, self._autosaver):
+            if loop.running:
+                loop.stop()
+        players = len(self.game)
+        self.game.shutdown()
+        closed = self.factory.when_all_closed()
+        saves = defer.DeferredList(list(self._pending_saves), consumeErrors=True)
+        waiting = defer.gatherResults([closed, saves], consumeErrors=True)
+        waiting.addTimeout(self.settings.shutdown_timeout, self.reactor)
+        try:
+            await waiting
+        except defer.TimeoutError:
+            self.log.error("shutdown: gave up waiting for connections and saves")
+        for protocol in list(self.factory.connections):
+            protocol.transport.abortConnection()
+        self._login_pool.stop()
+        self._save_pool.stop()
+        self.log.info("mudserver stopped; saved {players} players", players=players)
+
+    # -- time ----------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Step the world by the real time since the last tick.
+
+        Errors are logged, never raised: a raising function would stop the
+        ``LoopingCall`` and freeze the world for everybody.
+        """
+        now = self.reactor.seconds()
+        dt, self._last_tick = now - self._last_tick, now
+        try:
+            self.game.tick(dt)
+        except Exception:
+            self.log.failure("tick failed")
+
+    def _autosave(self) -> None:
+        try:
+            count = self.game.autosave()
+        except Exception:
+            self.log.failure("autosave failed")
+            return
+        if count:
+            self.log.debug("autosaved {count} players", count=count)
+
+    # -- threads -------------------------------------------------------------------
+
+    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
+        """Check a password on the login pool (scrypt releases the GIL)."""
+
+        def check() -> Account | None:
+            try:
+                return self.store.authenticate(name, password)
+            except CorruptAccount:
+                self.log.failure("account file of {name!r} is corrupt", name=name)
+                return None
+
+        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
+        return threads.deferToThreadPool(reactor, self._login_pool, check)
+
+    def save(self, account: Account) -> None:
+        """Write *account* on the save thread; a failure is logged and retried later."""
+        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
+        d = threads.deferToThreadPool(reactor, self._save_pool, self.store.save, account)
+        self._pending_saves.add(d)
+
+        def failed(failure: Any) -> None:
+            self.log.failure("could not save {name}; will retry", failure, name=account.name)
+            self.game.save_failed(account.name)
+
+        d.addErrback(failed)
+        d.addBoth(lambda _: self._pending_saves.discard(d))

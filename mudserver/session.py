@@ -1,0 +1,201 @@
+"""One client connection's conversation, as a sans-IO state machine.
+
+A :class:`Session` is where every client command is handled.  It is fed
+decoded lines by the transport (the Twisted protocol, or a test) and answers
+through a :class:`Peer`: plain method calls, no reactor.  The one slow step,
+checking a password, is handed back to the caller as a :class:`LoginAttempt`
+so that the shell can run it off the reactor thread and report the result
+with :meth:`Session.login_checked`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from twisted.logger import Logger
+
+from mudserver import replies
+from mudserver.accounts import Account
+from mudserver.commands import (
+    CommandError,
+    Connect,
+    Idle,
+    Move,
+    Quit,
+    Say,
+    parse_command,
+)
+from mudserver.config import PROTOCOL_VERSION
+
+if TYPE_CHECKING:
+    from mudserver.game import Game
+    from mudserver.world import Entity
+
+__all__ = ["Peer", "Session", "State", "LoginAttempt"]
+
+
+class Peer(Protocol):
+    """What a session needs from its connection."""
+
+    def send(self, text: str) -> None:
+        """Queue one or more complete lines for the client."""
+
+    def close(self) -> None:
+        """Close the connection once what was sent has been delivered."""
+
+
+class State(enum.Enum):
+    NEW = "new"
+    CHECKING = "checking"
+    PLAYING = "playing"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """A ``con`` whose password the caller must check, then report back."""
+
+    name: str
+    password: str
+
+
+class Session:
+    """The state of one connection: logged in or not, and as whom."""
+
+    log = Logger()
+
+    def __init__(self, game: Game, peer: Peer, label: str = "?") -> None:
+        self.game = game
+        self.peer = peer
+        #: How the log names this connection (usually the peer address).
+        self.label = label
+        self.state = State.NEW
+        self.failed_logins = 0
+        self.account: Account | None = None
+        self.entity: Entity | None = None
+        #: Position as last handed to the store, to know when to autosave.
+        self.saved_position: tuple[float, float, float] | None = None
+        #: The name of the ``con`` being checked, for the log.
+        self._pending_name = ""
+        game.sessions.add(self)
+
+    def __repr__(self) -> str:
+        name = self.account.name if self.account else "-"
+        return f"<Session {self.label} {self.state.value} {name}>"
+
+    # -- input ---------------------------------------------------------------
+
+    def line_received(self, data: bytes) -> LoginAttempt | None:
+        """Handle one line (line ending already removed).
+
+        Returns a :class:`LoginAttempt` when the line was a well-formed
+        ``con``; the caller must then call :meth:`login_checked`.
+        """
+        if self.state is State.CLOSED:
+            return None
+        if data.endswith(b"\r"):
+            data = data[:-1]
+        if not data:
+            return None
+        try:
+            line = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.error("badarg", "lines must be UTF-8 text")
+            return None
+        try:
+            command = parse_command(
+                line, bounds=self.game.settings.bounds, max_say=self.game.settings.max_say
+            )
+            return self._dispatch(command)
+        except CommandError as e:
+            self.error(e.code, e.message)
+            return None
+
+    def _dispatch(self, command: object) -> LoginAttempt | None:
+        match command:
+            case Idle():
+                return None
+            case Quit():
+                self.close("quit")
+                return None
+            case Connect(name, password, version):
+                return self._connect(name, password, version)
+        if self.state is not State.PLAYING or self.entity is None:
+            raise CommandError("notlogged", "log in first: con name,password,1")
+        match command:
+            case Move(x, y, z):
+                self.game.world.walk(self.entity, (x, y, z))
+            case Say(text):
+                self.game.say(self.entity, text)
+        return None
+
+    def _connect(self, name: str, password: str, version: str) -> LoginAttempt | None:
+        if self.state is not State.NEW:
+            raise CommandError("already", "already logged in")
+        if version != PROTOCOL_VERSION:
+            raise CommandError("badproto", f"this server speaks protocol {PROTOCOL_VERSION}")
+        self.state = State.CHECKING
+        self._pending_name = name
+        return LoginAttempt(name, password)
+
+    def login_checked(self, account: Account | None) -> None:
+        """Report the outcome of a :class:`LoginAttempt`: an account or ``None``."""
+        if self.state is not State.CHECKING:
+            return  # the connection went away while the password was checked
+        if account is None:
+            self.state = State.NEW
+            self.failed_logins += 1
+            self.log.info(
+                "failed login as {name!r} from {label}", name=self._pending_name[:40], label=self.label
+            )
+            self.error("badlogin", "unknown user or wrong password")
+            if self.failed_logins >= self.game.settings.max_failed_logins:
+                self.close("badlogin")
+            return
+        self.account = account
+        self.state = State.PLAYING
+        self.entity = self.game.join(self)
+        self.log.info("{name} logged in from {label}", name=account.name, label=self.label)
+
+    # -- output --------------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        if self.state is not State.CLOSED:
+            self.peer.send(text)
+
+    def error(self, code: str, message: str) -> None:
+        self.send(replies.err(code, message))
+
+    def close(self, reason: str) -> None:
+        """Say ``bye reason``, leave the game and close the connection."""
+        if self.state is State.CLOSED:
+            return
+        self.send(replies.bye(reason))
+        self._end(reason)
+        self.peer.close()
+
+    def connection_lost(self, reason: str = "disconnected") -> None:
+        """The transport is gone: leave the game without sending anything."""
+        self._end(reason)
+
+    def _end(self, reason: str) -> None:
+        if self.state is State.CLOSED:
+            return
+        playing = self.state is State.PLAYING
+        self.state = State.CLOSED
+        self.game.sessions.discard(self)
+        if playing:
+            self.game.leave(self)
+            assert self.account is not None
+            self.log.info(
+                "{name} left ({reason}) from {label}",
+                name=self.account.name,
+                reason=reason,
+                label=self.label,
+            )
+        else:
+            self.log.info(
+                "connection from {label} closed ({reason})", label=self.label, reason=reason
+            )

@@ -1,0 +1,69 @@
+"""``twistd mudserver``: command-line options and the service tree.
+
+The plugin in ``twisted/plugins/mudserver_plugin.py`` points here; keeping
+the work in this module lets ``twistd --help`` list plugins without importing
+the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from twisted.application import service, strports
+from twisted.python import usage
+
+from mudserver.accounts import AccountStore
+from mudserver.config import Settings
+from mudserver.service import GameService
+
+__all__ = ["Options", "makeService"]
+
+_DEFAULTS = Settings()
+
+#: (option, Settings field, type, help): every limit is a twistd option.
+_LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
+    ("tick-rate", "tick_rate", float, "World steps per second."),
+    ("speed", "speed", float, "Player walking speed, units per second."),
+    ("bounds", "bounds", float, "The world spans -BOUNDS..BOUNDS on x, y and z."),
+    ("idle-timeout", "idle_timeout", float, "Seconds without a line before 'bye timeout'."),
+    ("max-line", "max_line", int, "Longest line in bytes before 'bye toolong'."),
+    ("max-output", "max_output", int, "Unsent bytes to a client before it is dropped."),
+    ("max-failed-logins", "max_failed_logins", int, "Failed logins before 'bye badlogin'."),
+    ("autosave", "autosave", float, "Seconds between saves of players that moved."),
+    ("max-say", "max_say", int, "Longest say text, in characters."),
+    ("close-grace", "close_grace", float, "Seconds a closing client gets to read its last lines."),
+    ("shutdown-timeout", "shutdown_timeout", float, "Seconds shutdown waits for saves."),
+]
+assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
+
+
+class Options(usage.Options):
+    """``twistd mudserver --help``."""
+
+    optParameters = [
+        ["port", "p", "tcp:4000", "Endpoint to listen on (a Twisted endpoint description)."],
+        ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
+    ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
+
+    def postOptions(self) -> None:
+        values: dict[str, Any] = {}
+        for option, name, kind, _ in _LIMITS:
+            try:
+                values[name] = kind(self[option])
+            except ValueError:
+                raise usage.UsageError(f"--{option} must be a number") from None
+        try:
+            self["settings"] = Settings(**values)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
+
+def makeService(options: Options) -> service.IService:
+    """The game service plus the listening port, stopped together by twistd."""
+    top = service.MultiService()
+    game = GameService(options["settings"], AccountStore(options["data"]))
+    game.setServiceParent(top)
+    strports.service(options["port"], game.factory).setServiceParent(top)
+    return top

@@ -1,0 +1,115 @@
+"""The simulated world: entities with positions, stepped by elapsed time.
+
+Pure Python.  Time enters only as ``step(dt)``: the Twisted service calls it
+from a ``LoopingCall`` with the real elapsed time, tests call it with fixed
+``dt`` values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+__all__ = ["Entity", "World"]
+
+
+@dataclass(eq=False)
+class Entity:
+    """Something with a position in the world; players walk toward ``dest``.
+
+    Entities compare by identity: two players are never "equal".
+    """
+
+    id: int
+    kind: str
+    name: str
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+    #: Where the entity is walking to, or ``None`` when it stands still.
+    dest: tuple[float, float, float] | None = field(default=None)
+    #: Units per second toward ``dest``.
+    speed: float = 0.0
+
+    @property
+    def position(self) -> tuple[float, float, float]:
+        return (self.x, self.y, self.z)
+
+    def step(self, dt: float) -> bool:
+        """Advance *dt* seconds toward ``dest``; return whether it moved.
+
+        The entity stops exactly on its destination instead of overshooting.
+        """
+        if self.dest is None or dt <= 0:
+            return False
+        dx, dy, dz = (self.dest[0] - self.x, self.dest[1] - self.y, self.dest[2] - self.z)
+        distance = math.sqrt(dx * dx + dy * dy + dz * dz)
+        reach = self.speed * dt
+        if distance <= reach:
+            moved = distance > 0
+            self.x, self.y, self.z = self.dest
+            self.dest = None
+            return moved
+        scale = reach / distance
+        self.x += dx * scale
+        self.y += dy * scale
+        self.z += dz * scale
+        return True
+
+
+class World:
+    """All entities, by id.  Ids are never reused during a process's life."""
+
+    def __init__(self) -> None:
+        self._entities: dict[int, Entity] = {}
+        #: Entities with a destination: the only ones a step has to look at.
+        self._walking: dict[int, Entity] = {}
+        self._ids = itertools.count(1)
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def __iter__(self) -> Iterator[Entity]:
+        return iter(self._entities.values())
+
+    def __contains__(self, entity: object) -> bool:
+        return isinstance(entity, Entity) and self._entities.get(entity.id) is entity
+
+    def get(self, entity_id: int) -> Entity | None:
+        return self._entities.get(entity_id)
+
+    def spawn(
+        self,
+        kind: str,
+        name: str,
+        position: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        speed: float = 0.0,
+    ) -> Entity:
+        """Create an entity with a fresh id and add it to the world."""
+        entity = Entity(next(self._ids), kind, name, *position, speed=speed)
+        self._entities[entity.id] = entity
+        return entity
+
+    def remove(self, entity: Entity) -> None:
+        """Take *entity* out of the world (a no-op if it is not in it)."""
+        if self._entities.get(entity.id) is entity:
+            del self._entities[entity.id]
+            self._walking.pop(entity.id, None)
+
+    def walk(self, entity: Entity, dest: tuple[float, float, float]) -> None:
+        """Send *entity* toward *dest*; it moves on the following steps."""
+        entity.dest = dest
+        if entity in self:
+            self._walking[entity.id] = entity
+
+    def step(self, dt: float) -> list[Entity]:
+        """Advance every walking entity by *dt* seconds; return those that moved.
+
+        Standing entities cost nothing, so an idle world steps for free.
+        """
+        moved = [e for e in self._walking.values() if e.step(dt)]
+        for entity_id in [i for i, e in self._walking.items() if e.dest is None]:
+            del self._walking[entity_id]
+        return moved

@@ -1,0 +1,152 @@
+"""Shared helpers for tests that run the real server in a subprocess.
+
+``running_server`` starts ``twistd -n mudserver`` on a free loopback port
+with a private copy of the shipped ``data/`` directory, waits until it
+accepts connections, and always stops it again.  ``LineClient`` is a tiny
+blocking socket client with timeouts, so a broken server fails a test
+instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TWISTD = str(Path(sys.executable).with_name("twistd"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    data: Path
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Send *sig* and wait for the process to exit by itself; return its status."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+@contextmanager
+def running_server(
+    tmp_path: Path, *options: str, ready_timeout: float = 15.0
+) -> Iterator[ServerProcess]:
+    """Run ``twistd -n mudserver`` with *options* on a copy of ``data/``."""
+    data = tmp_path / "data"
+    if not data.exists():
+        shutil.copytree(REPO / "data", data)
+    port = free_port()
+    log = tmp_path / "twistd.log"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        [
+            TWISTD,
+            "-n",
+            "--pidfile=",
+            f"--logfile={log}",
+            "mudserver",
+            f"--port=tcp:{port}:interface=127.0.0.1",
+            f"--data={data}",
+            *options,
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = ServerProcess(process, "127.0.0.1", port, data, log)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"twistd exited early:\n{server.log_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"twistd did not listen:\n{server.log_text()}") from None
+                time.sleep(0.05)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+class LineClient:
+    """A blocking line client with a deadline on every read."""
+
+    def __init__(self, host: str, port: int, timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.timeout = timeout
+        self.buffer = b""
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode("utf-8") + b"\n")
+
+    def read_line(self, timeout: float | None = None) -> str:
+        """The next line, without its newline; raises TimeoutError, or EOFError at close."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no line within the deadline; have {self.buffer!r}")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise EOFError(f"connection closed; have {self.buffer!r}")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode("utf-8")
+
+    def read_until(
+        self, predicate: Callable[[str], bool], timeout: float | None = None
+    ) -> list[str]:
+        """Read lines until one satisfies *predicate*; return all of them, that one last."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        lines: list[str] = []
+        while True:
+            line = self.read_line(max(0.01, deadline - time.monotonic()))
+            lines.append(line)
+            if predicate(line):
+                return lines
+
+    def login(self, name: str, password: str) -> str:
+        """Log in and return the ``wel`` line (the ``ent`` lines stay unread)."""
+        self.send(f"con {name},{password},1")
+        return self.read_until(lambda line: line.startswith(("wel ", "err ", "bye ")))[-1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> LineClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,25 @@
+"""README.md's promises: CI runs exactly the documented test command."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support import REPO
+
+
+def _code_blocks(text: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text()
+    test_command = next(b.strip() for b in _code_blocks(readme) if "pytest" in b)
+    ci_lines = (REPO / ".ci" / "run").read_text().strip().splitlines()
+    assert ci_lines[-1] == test_command
+
+
+def test_readme_starts_with_run_and_test_commands() -> None:
+    readme = (REPO / "README.md").read_text()
+    first, second = _code_blocks(readme)[:2]
+    assert "twistd -n mudserver" in first
+    assert "python -m pytest" in second
