@@ -148,7 +148,9 @@ class Session:
             self.state = State.NEW
             self.failed_logins += 1
             self.log.info(
-                "failed login as {name!r} from {label}", name=self._pending_name[:40], label=self.label
+                "failed login as {name!r} from {label}",
+                name=self._pending_name[:40],
+                label=self.label,
             )
             self.error("badlogin", "unknown user or wrong password")
             if self.failed_logins >= self.game.settings.max_failed_logins:
