@@ -53,7 +53,8 @@ class Game:
         return self._players.get(name.lower())
 
     def _broadcast(self, text: str) -> None:
-        for session in self._players.values():
+        # A copy: a peer may end its session while being sent to.
+        for session in list(self._players.values()):
             session.send(text)
 
     # -- joining and leaving ---------------------------------------------------

@@ -12,7 +12,11 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["Entity", "World"]
+__all__ = ["ARRIVAL_TOLERANCE", "Entity", "World"]
+
+#: An entity this close to its destination has arrived.  Without it, rounding
+#: leaves walks a hair short and costs them an extra, invisible step.
+ARRIVAL_TOLERANCE = 1e-9
 
 
 @dataclass(eq=False)
@@ -42,12 +46,12 @@ class Entity:
 
         The entity stops exactly on its destination instead of overshooting.
         """
-        if self.dest is None or dt <= 0:
+        reach = self.speed * dt
+        if self.dest is None or reach <= 0:
             return False
         dx, dy, dz = (self.dest[0] - self.x, self.dest[1] - self.y, self.dest[2] - self.z)
         distance = math.sqrt(dx * dx + dy * dy + dz * dz)
-        reach = self.speed * dt
-        if distance <= reach:
+        if distance <= reach + ARRIVAL_TOLERANCE:
             moved = distance > 0
             self.x, self.y, self.z = self.dest
             self.dest = None

@@ -1,0 +1,346 @@
+"""Tests for mudserver.world: entities walking toward a destination in fixed steps.
+
+Time only enters through ``step(dt)``, so every test drives it with explicit
+``dt`` values: no clock, no sleeping.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mudserver.world import Entity, World
+
+Point = tuple[float, float, float]
+
+
+def distance(a: Point, b: Point) -> float:
+    return math.dist(a, b)
+
+
+def walker(world: World, start: Point = (0.0, 0.0, 0.0), speed: float = 5.0) -> Entity:
+    return world.spawn("player", "foo", start, speed=speed)
+
+
+# -- the example of docs/protocol.md §12 ---------------------------------------------
+
+
+def test_walk_one_unit_at_speed_5_takes_two_steps_of_half_a_unit_then_stops() -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (1.0, 0.0, 0.0))
+    assert world.step(0.1) == [e]
+    assert e.position == (0.5, 0.0, 0.0)
+    assert world.step(0.1) == [e]
+    assert e.position == (1.0, 0.0, 0.0)
+    assert e.dest is None
+    assert world.step(0.1) == []
+    assert world.step(0.1) == []
+    assert e.position == (1.0, 0.0, 0.0)
+
+
+def test_nothing_moves_before_the_first_step() -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (1.0, 0.0, 0.0))
+    assert e.position == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("dt", [0.0, -0.1])
+def test_a_step_without_elapsed_time_moves_nothing(dt: float) -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (1.0, 0.0, 0.0))
+    assert world.step(dt) == []
+    assert e.position == (0.0, 0.0, 0.0)
+    assert world.step(0.1) == [e]  # still walking afterwards
+
+
+@pytest.mark.parametrize(
+    "dest",
+    [(3.0, 4.0, 0.0), (-3.0, 0.0, 4.0), (1.0, 1.0, 1.0), (0.0, -7.0, 7.0), (1.6, 0.8, 0.0)],
+)
+def test_diagonal_walk_keeps_exact_speed(dest: Point) -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, dest)
+    origin = (0.0, 0.0, 0.0)
+    total = distance(origin, dest)
+    steps = 0
+    while True:
+        before, remaining = e.position, distance(e.position, dest)
+        if world.step(0.1) == []:
+            break
+        steps += 1
+        # Each step covers speed * dt (or what is left), along the straight line.
+        assert distance(before, e.position) == pytest.approx(min(0.5, remaining), abs=1e-12)
+        travelled = distance(origin, e.position)
+        assert travelled + distance(e.position, dest) == pytest.approx(total, rel=1e-12)
+        assert steps <= math.ceil(total / 0.5) + 1
+    assert e.position == dest
+
+
+@pytest.mark.parametrize("dest", [(3.0, 4.0, 0.0), (-3.0, 0.0, 4.0)])
+def test_a_walk_of_length_5_takes_exactly_10_steps_of_half_a_unit(dest: Point) -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, dest)
+    shown = []
+    while world.step(0.1):
+        shown.append(tuple(f"{c:.2f}" for c in e.position))
+    assert len(shown) == 10
+    assert len(set(shown)) == len(shown)  # no position is announced twice
+    assert e.position == dest
+
+
+def test_diagonal_from_protocol_example_takes_two_steps() -> None:
+    """`MOV 1.6, 0.8, 0` from 1,0,0 is a walk of length 1: two steps of 0.5."""
+    world = World()
+    e = walker(world, (1.0, 0.0, 0.0))
+    world.walk(e, (1.6, 0.8, 0.0))
+    assert world.step(0.1) == [e]
+    assert e.position == pytest.approx((1.3, 0.4, 0.0))
+    assert world.step(0.1) == [e]
+    assert e.position == (1.6, 0.8, 0.0)
+    assert world.step(0.1) == []
+
+
+def test_a_big_step_stops_exactly_on_the_destination() -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (1.0, 2.0, -2.0))
+    assert world.step(100.0) == [e]
+    assert e.position == (1.0, 2.0, -2.0)
+    assert world.step(100.0) == []
+
+
+#: World coordinates; vanishingly small ones (below 1e-6) are left out because
+#: their squared differences underflow to 0, which only matters far below the
+#: 0.01 resolution of the protocol.
+_COORD = st.floats(min_value=-10_000, max_value=10_000).filter(lambda v: v == 0 or abs(v) >= 1e-6)
+_POINT = st.tuples(_COORD, _COORD, _COORD)
+
+
+@given(
+    start=_POINT,
+    dest=_POINT,
+    speed=st.floats(min_value=0.1, max_value=100.0),
+    dts=st.lists(st.floats(min_value=0.001, max_value=1.0), min_size=1, max_size=30),
+)
+def test_walking_never_overshoots_and_ends_exactly_on_dest(
+    start: Point, dest: Point, speed: float, dts: list[float]
+) -> None:
+    world = World()
+    e = walker(world, start, speed)
+    world.walk(e, dest)
+    remaining = distance(start, dest)
+    for dt in dts:
+        arrived = e.position == dest
+        moved = world.step(dt)
+        now = distance(e.position, dest)
+        assert now <= remaining, "the distance to the destination grew"
+        assert now == pytest.approx(max(0.0, remaining - speed * dt), abs=1e-6)
+        assert moved == ([] if arrived else [e])
+        remaining = now
+    # Enough time for whatever is left: it lands exactly on the destination.
+    world.step(remaining / speed * (1 + 1e-9) + 1e-9)
+    assert e.position == dest
+    assert e.dest is None
+    assert world.step(1.0) == []
+    assert e.position == dest
+
+
+@given(
+    start=_POINT,
+    dest=_POINT,
+    dts=st.lists(st.floats(min_value=0.001, max_value=1.0), min_size=1, max_size=30),
+)
+def test_each_coordinate_moves_monotonically_toward_dest(
+    start: Point, dest: Point, dts: list[float]
+) -> None:
+    world = World()
+    e = walker(world, start, speed=1000.0)
+    world.walk(e, dest)
+    for dt in dts:
+        before = e.position
+        world.step(dt)
+        for b, now, d in zip(before, e.position, dest, strict=True):
+            assert min(b, d) <= now <= max(b, d)
+
+
+# -- changing plans ----------------------------------------------------------------------
+
+
+def test_a_new_walk_replaces_the_destination() -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (10.0, 0.0, 0.0))
+    world.step(0.1)
+    assert e.position == (0.5, 0.0, 0.0)
+    world.walk(e, (0.5, 1.0, 0.0))
+    assert world.step(0.1) == [e]
+    assert e.position == (0.5, 0.5, 0.0)
+    assert world.step(0.1) == [e]
+    assert e.position == (0.5, 1.0, 0.0)
+    assert world.step(0.1) == []
+
+
+def test_a_new_walk_after_arrival_starts_moving_again() -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (0.5, 0.0, 0.0))
+    world.step(0.1)
+    assert world.step(0.1) == []
+    world.walk(e, (0.0, 0.0, 0.0))
+    assert world.step(0.1) == [e]
+    assert e.position == (0.0, 0.0, 0.0)
+
+
+def test_walking_to_the_current_position_produces_no_movement() -> None:
+    world = World()
+    e = walker(world, (1.0, 2.0, 3.0))
+    world.walk(e, (1.0, 2.0, 3.0))
+    assert world.step(0.1) == []
+    assert e.position == (1.0, 2.0, 3.0)
+    assert e.dest is None
+
+
+def test_walking_back_to_where_it_stands_mid_walk_stops_it() -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (10.0, 0.0, 0.0))
+    world.step(0.1)
+    world.walk(e, e.position)
+    assert world.step(0.1) == []
+    assert e.position == (0.5, 0.0, 0.0)
+
+
+def test_an_entity_that_cannot_move_is_never_reported_as_moved() -> None:
+    world = World()
+    e = world.spawn("rock", "stone", (1.0, 0.0, 0.0))  # default speed: 0
+    world.walk(e, (2.0, 0.0, 0.0))
+    assert world.step(0.1) == []
+    assert e.position == (1.0, 0.0, 0.0)
+
+
+# -- removal and ids -----------------------------------------------------------------------
+
+
+def test_a_removed_entity_never_moves_again() -> None:
+    world = World()
+    e = walker(world)
+    other = walker(world)
+    world.walk(e, (10.0, 0.0, 0.0))
+    world.walk(other, (0.0, 10.0, 0.0))
+    world.step(0.1)
+    world.remove(e)
+    assert e not in world
+    assert world.get(e.id) is None
+    assert world.step(0.1) == [other]
+    assert e.position == (0.5, 0.0, 0.0)
+    # Walking it after removal does not bring it back either.
+    world.walk(e, (-10.0, 0.0, 0.0))
+    assert world.step(0.1) == [other]
+    assert e.position == (0.5, 0.0, 0.0)
+    assert e not in world
+    assert list(world) == [other]
+
+
+def test_remove_is_a_no_op_for_an_entity_not_in_the_world() -> None:
+    world = World()
+    e = walker(world)
+    world.remove(e)
+    world.remove(e)
+    stranger = Entity(e.id, "player", "impostor")
+    f = walker(world)
+    world.remove(stranger)
+    assert list(world) == [f]
+
+
+def test_ids_are_never_reused_after_removal() -> None:
+    world = World()
+    seen: set[int] = set()
+    last = 0
+    for _ in range(50):
+        e = walker(world)
+        assert e.id not in seen and e.id > last
+        seen.add(e.id)
+        last = e.id
+        world.remove(e)
+    assert len(world) == 0
+    kept = [walker(world) for _ in range(3)]
+    assert {k.id for k in kept}.isdisjoint(seen)
+
+
+def test_len_iter_get_and_contains() -> None:
+    world = World()
+    a = walker(world)
+    b = world.spawn("player", "bar", (1.0, 2.0, 3.0), speed=5.0)
+    assert len(world) == 2
+    assert set(world) == {a, b}
+    assert world.get(b.id) is b
+    assert b in world
+    assert "b" not in world
+    assert b.position == (1.0, 2.0, 3.0)
+    assert (b.kind, b.name, b.speed) == ("player", "bar", 5.0)
+
+
+# -- an idle world ---------------------------------------------------------------------------
+
+
+def test_an_empty_world_steps_to_nothing() -> None:
+    assert World().step(0.1) == []
+
+
+def test_an_idle_world_with_many_standing_entities_steps_to_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    entities = [walker(world, (float(i), 0.0, 0.0)) for i in range(10_000)]
+    stepped: list[Entity] = []
+    real_step = Entity.step
+
+    def counting_step(self: Entity, dt: float) -> bool:
+        stepped.append(self)
+        return real_step(self, dt)
+
+    monkeypatch.setattr(Entity, "step", counting_step)
+    for _ in range(100):
+        assert world.step(0.1) == []
+    assert stepped == []  # standing entities are not even looked at
+    assert [e.position for e in entities[:3]] == [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (2.0, 0.0, 0.0)]
+
+
+def test_arrived_entities_are_no_longer_looked_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once everybody has arrived, the world is idle again: stepping it is free."""
+    world = World()
+    walkers = [walker(world) for _ in range(100)]
+    for i, e in enumerate(walkers):
+        world.walk(e, (0.0, 0.0, 0.05 * (i % 10)))
+    assert len(world.step(0.1)) == 90
+    stepped: list[Entity] = []
+    real_step = Entity.step
+
+    def counting_step(self: Entity, dt: float) -> bool:
+        stepped.append(self)
+        return real_step(self, dt)
+
+    monkeypatch.setattr(Entity, "step", counting_step)
+    for _ in range(10):
+        assert world.step(0.1) == []
+    assert stepped == []
+
+
+def test_only_walking_entities_are_stepped() -> None:
+    """One walker among 10,000 standing entities: only it is reported."""
+    world = World()
+    for i in range(10_000):
+        walker(world, (float(i), 0.0, 0.0))
+    e = walker(world)
+    world.walk(e, (0.0, 1.0, 0.0))
+    assert world.step(0.1) == [e]
+    assert world.step(0.1) == [e]
+    assert world.step(0.1) == []
