@@ -6,6 +6,7 @@ command-line options; tests build one directly with the values they need.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 #: Protocol version this server speaks (the third argument of ``con``).
@@ -41,9 +42,18 @@ class Settings:
     shutdown_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        for name in ("tick_rate", "speed", "bounds", "idle_timeout", "autosave", "close_grace"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive")
+        for name in (
+            "tick_rate",
+            "speed",
+            "bounds",
+            "idle_timeout",
+            "autosave",
+            "close_grace",
+            "shutdown_timeout",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number")
         for name in ("max_line", "max_output", "max_failed_logins", "max_say"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -148,6 +148,8 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     # -- Peer: what the session calls ----------------------------------------------
 
     def send(self, text: str) -> None:
+        if self._drop_reason == "output overflow":
+            return  # already aborted; connectionLost is on its way
         data = text.encode("utf-8")
         self.transport.write(data)
         if self.watcher.wrote(len(data)):
@@ -158,6 +160,9 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     def close(self) -> None:
         """Close after the last line is delivered, or abort if it never is."""
         self.setTimeout(None)
+        # A registered producer would be resumed when the buffer drains,
+        # instead of the transport finishing its close.
+        self.transport.unregisterProducer()
         self.transport.loseConnection()
         if self._closing_call is None:
             self._closing_call = self.factory.clock.callLater(

@@ -132,8 +132,24 @@ class GameService(Service):
                 self.log.failure("account file of {name!r} is corrupt", name=name)
                 return None
 
+        def load() -> Account | None:
+            try:
+                return self.store.load(name)
+            except CorruptAccount:
+                self.log.failure("account file of {name!r} is corrupt", name=name)
+                return None
+
+        def reload(account: Account | None) -> defer.Deferred[Account | None] | None:
+            # The file read for the password check may predate a save still
+            # queued for this account (a player who reconnects at once).
+            # Reading again on the save thread, behind every queued write,
+            # gives the position that was saved last.
+            if account is None:
+                return None
+            return threads.deferToThreadPool(reactor, self._save_pool, load)
+
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
-        return threads.deferToThreadPool(reactor, self._login_pool, check)
+        return threads.deferToThreadPool(reactor, self._login_pool, check).addCallback(reload)
 
     def save(self, account: Account) -> None:
         """Write *account* on the save thread; a failure is logged and retried later."""

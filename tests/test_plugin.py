@@ -1,0 +1,119 @@
+"""The twistd plugin: discovery, command-line options, and the service tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IServiceMaker, MultiService
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.plugin import getPlugins
+from twisted.python import usage
+
+from mudserver import tap
+from mudserver.config import Settings
+from mudserver.service import GameService
+
+#: option -> (value given, Settings field, value expected); every limit once.
+OPTIONS: dict[str, tuple[str, str, float | int]] = {
+    "tick-rate": ("20", "tick_rate", 20.0),
+    "speed": ("2.5", "speed", 2.5),
+    "bounds": ("500", "bounds", 500.0),
+    "idle-timeout": ("7.5", "idle_timeout", 7.5),
+    "max-line": ("128", "max_line", 128),
+    "max-output": ("9999", "max_output", 9999),
+    "max-failed-logins": ("5", "max_failed_logins", 5),
+    "autosave": ("12", "autosave", 12.0),
+    "max-say": ("80", "max_say", 80),
+    "close-grace": ("1.5", "close_grace", 1.5),
+    "shutdown-timeout": ("4", "shutdown_timeout", 4.0),
+}
+
+
+def parse(*argv: str) -> tap.Options:
+    options = tap.Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+def test_plugin_is_found() -> None:
+    makers = {p.tapname: p for p in getPlugins(IServiceMaker)}
+    assert "mudserver" in makers
+    assert makers["mudserver"].options is tap.Options
+
+
+def test_every_limit_is_an_option() -> None:
+    assert {field for _, field, _ in OPTIONS.values()} == set(Settings.__dataclass_fields__)
+
+
+def test_defaults() -> None:
+    options = parse()
+    assert options["port"] == "tcp:4000"
+    assert options["data"] == "./data"
+    assert options["settings"] == Settings()
+
+
+def test_every_option_is_parsed() -> None:
+    argv = ["--port", "tcp:0", "--data", "/srv/mud"]
+    for option, (value, _, _) in OPTIONS.items():
+        argv += [f"--{option}", value]
+    options = parse(*argv)
+    assert options["port"] == "tcp:0"
+    assert options["data"] == "/srv/mud"
+    expected = Settings(**{field: value for _, field, value in OPTIONS.values()})
+    assert options["settings"] == expected
+
+
+def test_short_options() -> None:
+    options = parse("-p", "tcp:1234", "-d", "elsewhere")
+    assert (options["port"], options["data"]) == ("tcp:1234", "elsewhere")
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("value", ["abc", "", "1,5", "0x10"])
+def test_non_number_is_refused(option: str, value: str) -> None:
+    with pytest.raises(usage.UsageError):
+        parse(f"--{option}", value)
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_non_finite_is_refused(option: str, value: str) -> None:
+    with pytest.raises(usage.UsageError):
+        parse(f"--{option}", value)
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_zero_or_negative_is_refused(option: str, value: str) -> None:
+    with pytest.raises(usage.UsageError):
+        parse(f"--{option}", value)
+
+
+@pytest.mark.parametrize("option", ["max-line", "max-output", "max-failed-logins", "max-say"])
+def test_count_must_be_whole(option: str) -> None:
+    with pytest.raises(usage.UsageError):
+        parse(f"--{option}", "1.5")
+
+
+def test_make_service(tmp_path: Path) -> None:
+    options = parse(
+        "--port", "tcp:0:interface=127.0.0.1", "--data", str(tmp_path / "data"), "--speed", "3"
+    )
+    top = tap.makeService(options)
+    assert isinstance(top, MultiService)
+    assert not top.running
+    children = list(top)
+    games = [s for s in children if isinstance(s, GameService)]
+    ports = [s for s in children if isinstance(s, StreamServerEndpointService)]
+    assert len(games) == 1 and len(ports) == 1 and len(children) == 2
+    game, port = games[0], ports[0]
+    assert game.settings.speed == 3.0
+    assert game.game.settings is game.settings
+    assert game.store.users_dir == tmp_path / "data" / "users"
+    assert port.factory is game.factory
+    assert isinstance(port.endpoint, TCP4ServerEndpoint)
+    assert port.endpoint._port == 0
+    assert port.endpoint._interface == "127.0.0.1"
+    assert not game.running and not port.running
