@@ -20,6 +20,7 @@ export class MapView {
     this.ctx = canvas.getContext("2d");
     this.state = state;
     this.scale = 24; // pixels per world unit
+    this.fitted = false; // the first resize picks a scale for the screen
     this.center = { x: 0, y: 0 };
     this.target = null; // where the own player was sent, until it gets there
     this.width = 0;
@@ -35,6 +36,11 @@ export class MapView {
     this.canvas.width = Math.max(1, Math.round(width * ratio));
     this.canvas.height = Math.max(1, Math.round(height * ratio));
     this.ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    if (!this.fitted && width > 0 && height > 0) {
+      // First sight: about 24 units across the shorter side, phone or desktop.
+      this.scale = Math.min(40, Math.max(10, Math.min(width, height) / 24));
+      this.fitted = true;
+    }
   }
 
   zoom(factor) {
@@ -73,7 +79,15 @@ export class MapView {
     const entities = Object.values(this.state.entities);
     // The own player last, so it is never hidden under someone else.
     entities.sort((a, b) => (a.id === this.state.ownId) - (b.id === this.state.ownId));
-    for (const e of entities) this._entity(e, this.state.drawnPosition(e, now));
+    const labelsAt = new Map(); // players on one spot get their names stacked, not overprinted
+    for (const e of entities) {
+      const p = this.state.drawnPosition(e, now);
+      const s = this.toScreen(p.x, p.y);
+      const spot = `${Math.round(s.x / 12)},${Math.round(s.y / 12)}`;
+      const stacked = labelsAt.get(spot) || 0;
+      labelsAt.set(spot, stacked + 1);
+      this._entity(e, p, stacked);
+    }
     this._compass();
   }
 
@@ -94,7 +108,7 @@ export class MapView {
       ctx.moveTo(sx, 0);
       ctx.lineTo(sx, this.height);
       ctx.stroke();
-      ctx.fillText(label(x), sx + 3, 3);
+      if (sx < this.width - 40) ctx.fillText(label(x), sx + 3, 3);
     }
     for (let y = Math.ceil(bottomRight.y / step) * step; y <= topLeft.y; y += step) {
       const sy = Math.round(this.toScreen(0, y).y) + 0.5;
@@ -103,11 +117,11 @@ export class MapView {
       ctx.moveTo(0, sy);
       ctx.lineTo(this.width, sy);
       ctx.stroke();
-      ctx.fillText(label(y), 3, sy + 3);
+      if (sy > 18) ctx.fillText(label(y), 3, sy + 3);
     }
   }
 
-  _entity(e, p) {
+  _entity(e, p, stacked) {
     const ctx = this.ctx;
     const own = e.id === this.state.ownId;
     const s = this.toScreen(p.x, p.y);
@@ -131,7 +145,7 @@ export class MapView {
     ctx.textBaseline = "bottom";
     ctx.fillStyle = COLORS.name;
     const height = Math.abs(p.z) >= 0.005 ? ` ↑${p.z.toFixed(1)}` : "";
-    ctx.fillText(`${e.name}${height}`, s.x, s.y - radius - (own ? 6 : 3));
+    ctx.fillText(`${e.name}${height}`, s.x, s.y - radius - (own ? 6 : 3) - stacked * 15);
   }
 
   _target(t) {
