@@ -26,7 +26,7 @@ from mudserver.accounts import Account
 from mudserver.config import Settings
 from mudserver.game import Game
 from mudserver.server import MudFactory
-from mudserver.web import MudWebSocket, MudWebSocketFactory
+from mudserver.web import MudWebSocket, MudWebSocketFactory, text_frames
 from tests.support import LineClient, free_port, running_server
 from tests.wsclient import CLOSE, TEXT, WebSocketClosed, WsLineClient, client_frame, server_frames
 
@@ -81,6 +81,27 @@ def test_each_line_is_one_text_message_and_a_message_may_hold_several_lines() ->
         (TEXT, b"say 1,foo,two"),
         (TEXT, b"say 1,foo,three"),
     ]
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_text_frames_carry_lines_of_any_length(size: int) -> None:
+    lines = [b"a" * size, "é".encode(), b"pos 1,2.00,3.00,4.00"]
+    assert server_frames(text_frames(lines)) == [(TEXT, line) for line in lines]
+
+
+def test_long_lines_and_torn_writes_arrive_whole() -> None:
+    browser = Browser()
+    browser.send(b"con foo,right,1")
+    browser.received()
+    text = "y" * 300 + " é"
+    browser.send(f"say {text}".encode())
+    assert browser.received() == [(TEXT, f"say 1,foo,{text}".encode())]
+    lines = browser.protocol.lines
+    assert lines is not None
+    lines.write(b"pos 1,1.00,")  # a line split over two writes is one message
+    assert browser.received() == []
+    lines.write(b"0.00,0.00\ndel 2\n")
+    assert browser.received() == [(TEXT, b"pos 1,1.00,0.00,0.00"), (TEXT, b"del 2")]
 
 
 def test_the_idle_timeout_says_bye_then_closes_the_websocket() -> None:
