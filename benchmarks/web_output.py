@@ -14,7 +14,6 @@ import base64
 import os
 import sys
 import time
-from collections.abc import Callable
 
 from twisted.internet import defer, task
 from twisted.internet.address import IPv4Address
@@ -42,21 +41,16 @@ def _setup(players: int, web: bool) -> tuple[Game, list[StringTransport]]:
     transports = []
     for i in range(players):
         transport = StringTransport(peerAddress=PEER)
+        protocol = (wsf if web else mud).buildProtocol(PEER)
+        protocol.makeConnection(transport)
         if web:
-            protocol = wsf.buildProtocol(PEER)
-            protocol.makeConnection(transport)
             key = base64.b64encode(os.urandom(16)).decode()
             protocol.dataReceived(
                 f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
             )
-            send: Callable[[bytes], None] = lambda line, p=protocol: p.dataReceived(_frame(line))
-        else:
-            protocol = mud.buildProtocol(PEER)
-            protocol.makeConnection(transport)
-            send = lambda line, p=protocol: p.dataReceived(line + b"\n")
-        send(f"con p{i},x,1".encode())
-        send(b"mov 10000,0,0")
+        for line in (f"con p{i},x,1".encode(), b"mov 10000,0,0"):
+            protocol.dataReceived(_frame(line) if web else line + b"\n")
         transports.append(transport)
     return game, transports
 

@@ -21,11 +21,13 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from twisted.web.server import Site
 
 from mudserver.accounts import Account
 from mudserver.config import Settings
 from mudserver.game import Game
 from mudserver.server import MudFactory
+from mudserver.tap import Options, makeService
 from mudserver.web import MudWebSocket, MudWebSocketFactory, text_frames
 from tests.support import LineClient, free_port, running_server
 from tests.wsclient import CLOSE, TEXT, WebSocketClosed, WsLineClient, client_frame, server_frames
@@ -219,3 +221,17 @@ def test_limits_hold_over_websocket(tmp_path: Path) -> None:
             assert lines[-1] == "bye timeout"
             with pytest.raises(WebSocketClosed):
                 ws.read_line()
+
+
+def test_the_web_option_adds_the_site_and_none_leaves_it_out(tmp_path: Path) -> None:
+    def services(*argv: str) -> list[object]:
+        options = Options()
+        options.parseOptions(["--data", str(tmp_path), *argv])
+        return list(makeService(options))
+
+    def sites(*argv: str) -> int:
+        return sum(isinstance(getattr(s, "factory", None), Site) for s in services(*argv))
+
+    assert sites() == 1
+    assert sites("--web", "tcp:0:interface=127.0.0.1") == 1
+    assert sites("--web", "none") == 0
