@@ -162,11 +162,20 @@ def test_a_wrong_password_and_a_closed_server_show_on_the_page(
         assert page.page.locator("#status").get_attribute("data-state") == "connected"
 
         page.log_in("foo", "1234")
-        page.wait_playing()
+        first_id = page.wait_playing()
         assert not error.is_visible()
 
-        server.stop()  # SIGTERM: every client gets 'bye shutdown', then the process exits
+        # Taken over from a socket client: the page says so, and Reconnect takes it back.
         notice = page.page.locator("#notice")
+        with LineClient(server.host, server.port) as raw:
+            assert raw.login("foo", "1234").startswith("wel ")
+            playwright.expect(notice).to_contain_text("You logged in somewhere else.")
+            page.page.click("#reconnect")
+            assert raw.read_until(lambda line: line.startswith("bye"))[-1] == "bye replaced"
+        page.page.wait_for_function(f"window.mud.state.ownId > {first_id}")
+        playwright.expect(notice).to_be_hidden()
+
+        server.stop()  # SIGTERM: every client gets 'bye shutdown', then the process exits
         playwright.expect(notice).to_be_visible()
         playwright.expect(notice).to_contain_text("shutting down")
         playwright.expect(page.page.locator("#status")).to_have_attribute(
@@ -193,8 +202,8 @@ TRICKY = [
 ]
 
 
-def test_the_page_codec_matches_the_server_codec(tmp_path: Path, browser: Any) -> None:
-    """codec.js mirrors mudserver.encoding: same escapes, same reading of %XX."""
+def test_the_page_modules_match_the_server(tmp_path: Path, browser: Any) -> None:
+    """codec.js mirrors mudserver.encoding; world.js draws between two ticks."""
     rng = random.Random(6)
     alphabet = "%,aZ09 \n\r\x00\x7fé日🙂AF"
     samples = TRICKY + ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(300)]
@@ -207,5 +216,21 @@ def test_the_page_codec_matches_the_server_codec(tmp_path: Path, browser: Any) -
             samples,
         )
         assert got == [[enquote(s), dequote(s)] for s in samples]
+        drawn = page.page.evaluate(
+            """async () => {
+              const { WorldState } = await import('./js/world.js');
+              const w = new WorldState();
+              w.receive('wel 7,foo,0.00,0.00,0.00', 0);
+              w.receive('pos 7,0.50,0.00,1.00', 1000);
+              const at = (t) => w.drawnPosition(w.entities[7], t);
+              const half = at(1050), end = at(1100);
+              w.receive('pos 7,1.00,0.00,1.00', 1100);
+              return [half, end, at(1150), w.snapshot()];
+            }"""
+        )
+        assert drawn[0] == {"x": 0.25, "y": 0, "z": 0.5}  # halfway through a 100 ms tick
+        assert drawn[1] == {"x": 0.5, "y": 0, "z": 1}
+        assert drawn[2] == {"x": 0.75, "y": 0, "z": 1}
+        assert drawn[3] == [{"id": 7, "name": "foo", "kind": "player", "x": 1, "y": 0, "z": 1}]
         assert page.errors == []
         page.close()
