@@ -8,7 +8,7 @@ directions, without the line ending.
 A browser is a client like any other.  Behind every WebSocket runs a real
 :class:`~mudserver.server.MudProtocol`, built by the game's own
 :class:`~mudserver.server.MudFactory`, so it is counted, logged, timed out,
-flood-controlled and shut down exactly like a TCP client.  The only new code
+limited and shut down exactly like a TCP client.  The only new code
 is :class:`LineTransport`, which looks like a TCP transport to that protocol:
 
 * a received message is fed to ``dataReceived`` with a ``\\n`` appended, so a
@@ -208,7 +208,7 @@ class MudWebSocketFactory(WebSocketServerFactory):
 class StaticFiles(static.File):
     """The page's files: no directory listings, no stale modules in the cache."""
 
-    def directoryListing(self) -> resource.Resource:
+    def directoryListing(self) -> resource.IResource:
         return pages.forbidden()
 
     def render(self, request: server.Request) -> Any:
