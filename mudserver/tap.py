@@ -45,6 +45,7 @@ class Options(usage.Options):
     optParameters = [
         ["port", "p", "tcp:4000", "Endpoint to listen on (a Twisted endpoint description)."],
         ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
+        ["web", None, "tcp:4001", "Endpoint of the browser client (page and /ws); 'none': off."],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
     def postOptions(self) -> None:
@@ -61,9 +62,13 @@ class Options(usage.Options):
 
 
 def makeService(options: Options) -> service.IService:
-    """The game service plus the listening port, stopped together by twistd."""
+    """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
     game = GameService(options["settings"], AccountStore(options["data"]))
     game.setServiceParent(top)
     strports.service(options["port"], game.factory).setServiceParent(top)
+    if options["web"].lower() != "none":
+        from mudserver.web import make_site  # autobahn is only needed for the web client
+
+        strports.service(options["web"], make_site(game.factory)).setServiceParent(top)
     return top

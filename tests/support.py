@@ -69,6 +69,8 @@ def running_server(
             "mudserver",
             f"--port=tcp:{port}:interface=127.0.0.1",
             f"--data={data}",
+            # The browser client only where a test asks for it: no clash on its port.
+            *(() if any(o.startswith("--web") for o in options) else ("--web=none",)),
             *options,
         ],
         cwd=tmp_path,

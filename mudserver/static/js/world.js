@@ -1,0 +1,133 @@
+// What the client knows of the world, built from server lines alone, and the
+// smooth motion drawn between ticks. No DOM: the view reads this state.
+
+import { splitLine } from "./codec.js";
+
+const CHAT_KEEP = 200; // chat lines kept in memory and on the page
+
+/** Messages for the err codes and bye reasons of docs/protocol.md, section 6. */
+export const ERRORS = {
+  badlogin: "Unknown user or wrong password.",
+  badproto: "This server speaks another protocol version.",
+  badarg: "The server did not accept that.",
+  badcmd: "The server did not understand that.",
+  notlogged: "Log in first.",
+  already: "Already logged in.",
+};
+export const BYES = {
+  quit: "You logged out.",
+  timeout: "Disconnected: nothing was sent for too long.",
+  toolong: "Disconnected: a message was too long.",
+  badlogin: "Disconnected after too many failed logins.",
+  replaced: "You logged in somewhere else.",
+  shutdown: "The server is shutting down. Your progress has been saved.",
+};
+
+/**
+ * The world as the server told it: entities by id, the own id, the chat log.
+ * `entities[id]` holds the last reported position (x, y, z) and what the
+ * interpolation needs: where the entity was drawn when that report came in.
+ */
+export class WorldState {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.entities = {};
+    this.ownId = null;
+    this.ownName = null;
+    this.chat = [];
+    this.lastError = null; // { code, message }
+    this.bye = null; // reason of the server's bye line
+    this.tickMs = 100; // measured time between pos batches
+    this._lastBatch = null;
+    this.listeners = new Set();
+  }
+
+  /** Call fn(event) after each line: {code, args}. */
+  subscribe(fn) {
+    this.listeners.add(fn);
+  }
+
+  /** Apply one server line; `now` is performance.now() in milliseconds. */
+  receive(line, now) {
+    const { code, args } = splitLine(line);
+    const handler = this.handlers[code];
+    if (handler) handler.call(this, args, now);
+    for (const fn of this.listeners) fn({ code, args });
+  }
+
+  get own() {
+    return this.ownId === null ? null : this.entities[this.ownId] || null;
+  }
+
+  /** Where entity e is to be drawn at time `now`, between its last two reports. */
+  drawnPosition(e, now) {
+    const t = Math.min(1, Math.max(0, (now - e.at) / this.tickMs));
+    return {
+      x: e.fromX + (e.x - e.fromX) * t,
+      y: e.fromY + (e.y - e.fromY) * t,
+      z: e.fromZ + (e.z - e.fromZ) * t,
+    };
+  }
+
+  /** Positions as numbers, for tests and debugging: [{id, name, kind, x, y, z}]. */
+  snapshot() {
+    return Object.values(this.entities).map(({ id, name, kind, x, y, z }) => ({
+      id, name, kind, x, y, z,
+    }));
+  }
+
+  _place(id, kind, name, x, y, z, now) {
+    this.entities[id] = { id, kind, name, x, y, z, fromX: x, fromY: y, fromZ: z, at: now };
+  }
+
+  _note(entry) {
+    this.chat.push(entry);
+    if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
+  }
+}
+
+const num = Number;
+
+WorldState.prototype.handlers = {
+  wel([id, name, x, y, z], now) {
+    this.entities = {};
+    this.ownId = num(id);
+    this.ownName = name;
+    this.lastError = null;
+    this._place(num(id), "player", name, num(x), num(y), num(z), now);
+  },
+  ent([id, kind, name, x, y, z], now) {
+    this._place(num(id), kind, name, num(x), num(y), num(z), now);
+  },
+  pos([id, x, y, z], now) {
+    const e = this.entities[num(id)];
+    if (!e) return;
+    // One tick's pos lines arrive together: a gap of more than 20 ms starts a batch.
+    if (this._lastBatch !== null && now - this._lastBatch > 20) {
+      const gap = Math.min(500, Math.max(30, now - this._lastBatch));
+      // A longer gap is a pause between walks, not the tick rate.
+      if (gap < this.tickMs * 2.5) this.tickMs = this.tickMs * 0.8 + gap * 0.2;
+    }
+    this._lastBatch = now;
+    const drawn = this.drawnPosition(e, now);
+    Object.assign(e, {
+      fromX: drawn.x, fromY: drawn.y, fromZ: drawn.z,
+      x: num(x), y: num(y), z: num(z), at: now,
+    });
+  },
+  del([id]) {
+    delete this.entities[num(id)];
+  },
+  say([id, name, text]) {
+    this._note({ id: num(id), name, text, own: num(id) === this.ownId });
+  },
+  err([code, message]) {
+    this.lastError = { code, message };
+  },
+  bye([reason]) {
+    this.bye = reason;
+  },
+};
