@@ -134,7 +134,9 @@ class LineTransport:
         self._tcp.registerProducer(producer, streaming)
 
     def unregisterProducer(self) -> None:
-        self._tcp.unregisterProducer()
+        # Like a TCP transport, unregistering twice is harmless.
+        if getattr(self._tcp, "producer", None) is not None:
+            self._tcp.unregisterProducer()
 
     def pauseProducing(self) -> None:
         """Stop reading the socket (the protocol does so while a login is checked)."""

@@ -99,7 +99,14 @@ def test_count_must_be_whole(option: str) -> None:
 
 def test_make_service(tmp_path: Path) -> None:
     options = parse(
-        "--port", "tcp:0:interface=127.0.0.1", "--data", str(tmp_path / "data"), "--speed", "3"
+        "--port",
+        "tcp:0:interface=127.0.0.1",
+        "--data",
+        str(tmp_path / "data"),
+        "--speed",
+        "3",
+        "--web",
+        "none",
     )
     top = tap.makeService(options)
     assert isinstance(top, MultiService)
@@ -117,3 +124,9 @@ def test_make_service(tmp_path: Path) -> None:
     assert port.endpoint._port == 0
     assert port.endpoint._interface == "127.0.0.1"
     assert not game.running and not port.running
+
+
+def test_make_service_serves_the_web_client_by_default(tmp_path: Path) -> None:
+    top = tap.makeService(parse("--data", str(tmp_path / "data")))
+    ports = [s for s in top if isinstance(s, StreamServerEndpointService)]
+    assert len(ports) == 2
