@@ -37,6 +37,15 @@ from tests.wsclient import CLOSE, TEXT, WebSocketClosed, WsLineClient, client_fr
 PEER = IPv4Address("TCP", "127.0.0.1", 50123)
 
 
+class TCPLikeTransport(StringTransport):
+    """A StringTransport that, like Twisted's TCP transports, lets a producer be
+    unregistered twice (autobahn unregisters on close after the game did)."""
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+        self.streaming = None
+
+
 class Browser:
     """A MudWebSocket on a StringTransport, after the opening handshake."""
 
@@ -51,7 +60,7 @@ class Browser:
         self.mud = MudFactory(self.game, authenticate, self.clock)
         self.protocol = MudWebSocketFactory(self.mud).buildProtocol(PEER)
         assert isinstance(self.protocol, MudWebSocket)
-        self.transport = StringTransport(peerAddress=PEER)
+        self.transport = TCPLikeTransport(peerAddress=PEER)
         self.protocol.makeConnection(self.transport)
         key = base64.b64encode(os.urandom(16)).decode()
         self.protocol.dataReceived(
