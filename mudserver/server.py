@@ -25,6 +25,7 @@ from zope.interface import implementer
 from mudserver.accounts import Account
 from mudserver.game import Game
 from mudserver.session import LoginAttempt, Session
+from mudserver.telnet import TelnetFilter
 
 __all__ = ["MudProtocol", "MudFactory", "Authenticator"]
 
@@ -78,6 +79,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     def __init__(self) -> None:
         self._closing_call: IDelayedCall | None = None
         self._drop_reason = "disconnected"
+        self.telnet = TelnetFilter()
 
     # -- connection life ---------------------------------------------------------
 
@@ -104,6 +106,15 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self.factory.connection_closed(self)
 
     # -- input ---------------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        """Drop Telnet control sequences before they can split or spoil a line."""
+        clean, replies = self.telnet.feed(data)
+        if replies:
+            self.transport.write(replies)
+        # Always passed on, even when empty: resumeProducing() relies on a
+        # call with b"" to handle the lines buffered during a login check.
+        super().dataReceived(clean)
 
     def lineReceived(self, line: bytes) -> None:
         self.resetTimeout()

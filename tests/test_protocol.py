@@ -280,7 +280,7 @@ def test_err_badcmd_keeps_connection(h: Harness) -> None:
         b"say " + b"x" * 501,
         b"idl now",
         b"bye now",
-        b"say \xff\xfe",
+        b"say \xfe\xfe",
         b"\xc3\x28",
         b"mov 1,2,\xe9",
     ],

@@ -1,0 +1,211 @@
+"""A client for plain scripts: a socket, no reactor, the same typed messages.
+
+For a quick script or a REPL, a reactor is more machinery than the job
+needs.  :class:`BlockingClient` has the Twisted client's methods (``send``,
+``login``, ``move``, ``say``, ``quit``), the same parsing, world mirror and
+``docmd`` listener, but every call simply blocks, always with a deadline.
+
+There is no background thread, so the keepalive happens while the script
+waits for messages (:meth:`BlockingClient.read`, iteration): a script that
+stops reading for longer than the server's idle timeout is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from collections.abc import Iterator
+
+from mudserver.client.messages import Bye, Error, Message, Welcome, parse
+from mudserver.client.mirror import WorldMirror
+from mudserver.client.protocol import (
+    CONNECTION_LOST,
+    DEFAULT_KEEPALIVE,
+    LOGIN_ERRORS,
+    ConnectionClosed,
+    Listener,
+    ServerError,
+)
+from mudserver.config import PROTOCOL_VERSION
+from mudserver.encoding import format_line
+
+__all__ = ["BlockingClient"]
+
+
+class BlockingClient:
+    """One blocking connection to a mudserver."""
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 4000,
+        listener: Listener | None = None,
+        *,
+        timeout: float = 10.0,
+        keepalive: float | None = DEFAULT_KEEPALIVE,
+    ) -> None:
+        #: Default seconds a blocking call may take before ``TimeoutError``.
+        self.timeout = timeout
+        self.keepalive = keepalive
+        self.listener = listener
+        self.world = WorldMirror()
+        self.welcome: Welcome | None = None
+        #: Why the connection ended, once it has: a ``bye`` reason or "connection lost".
+        self.close_reason: str | None = None
+        self._bye_reason: str | None = None
+        self._buffer = b""
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._last_sent = time.monotonic()
+
+    # -- sending -------------------------------------------------------------------
+
+    def send(self, code: str, *args: object) -> None:
+        """Send one command; every argument is enquoted (``str()`` first)."""
+        if self.close_reason is not None:
+            raise ConnectionClosed(self.close_reason)
+        self.sock.settimeout(self.timeout)
+        try:
+            self.sock.sendall(format_line(code, *args).encode("utf-8"))
+        except OSError as e:
+            self.close_reason = self._bye_reason or CONNECTION_LOST
+            raise ConnectionClosed(self.close_reason) from e
+        self._last_sent = time.monotonic()
+
+    def login(self, name: str, password: str, version: str = PROTOCOL_VERSION) -> Welcome:
+        """Log in; return the :class:`Welcome` or raise :class:`ServerError`.
+
+        Lines that arrived together with ``wel`` (the ``ent`` list) are handled
+        before it returns, so :attr:`world` already shows who is there.
+        """
+        self.send("con", name, password, version)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            message = self.read(max(0.0, deadline - time.monotonic()))
+            match message:
+                case None:
+                    raise TimeoutError("no answer to con within the deadline")
+                case Welcome():
+                    self.poll()
+                    return message
+                case Error(error=code, message=text) if code in LOGIN_ERRORS:
+                    raise ServerError(code, text)
+
+    def move(self, x: float, y: float, z: float) -> None:
+        """Walk toward (x, y, z).  No reply: progress arrives as ``pos``."""
+        values = [float(v) for v in (x, y, z)]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("coordinates must be finite numbers")
+        self.send("mov", *(repr(v) for v in values))
+
+    def say(self, text: str) -> None:
+        """Chat to everybody; the text is enquoted, so any text arrives intact."""
+        if not text:
+            raise ValueError("say needs some text")
+        self.send("say", text)
+
+    def idle(self) -> None:
+        self.send("idl")
+
+    def quit(self) -> str:
+        """Send ``bye``, read to the end and return the close reason (``quit``)."""
+        if self.close_reason is None:
+            self.send("bye")
+            deadline = time.monotonic() + self.timeout
+            for _ in self.messages(deadline):
+                pass
+        self.close()
+        return self.close_reason or CONNECTION_LOST
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.close_reason is None:
+            self.close_reason = self._bye_reason or CONNECTION_LOST
+
+    def __enter__(self) -> BlockingClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- receiving -----------------------------------------------------------------
+
+    def read(self, timeout: float | None = None) -> Message | None:
+        """The next message, or ``None`` if none came within *timeout* seconds.
+
+        Sends ``idl`` while waiting when the keepalive is due.  Raises
+        :class:`ConnectionClosed` once the connection is over and every line
+        received before has been returned.
+        """
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        tried = False  # even with no time left, look once at what has arrived
+        while b"\n" not in self._buffer:
+            if self.close_reason is not None:
+                raise ConnectionClosed(self.close_reason)
+            now = time.monotonic()
+            if self.keepalive and now - self._last_sent >= self.keepalive:
+                self.send("idl")
+            wait = deadline - now
+            if wait <= 0 and tried:
+                return None
+            if self.keepalive:
+                wait = min(wait, self._last_sent + self.keepalive - now)
+            tried = True
+            if not self._receive(max(wait, 0.0)):
+                break
+        if b"\n" not in self._buffer:
+            raise ConnectionClosed(self.close_reason or CONNECTION_LOST)
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return self._handle(parse(line.decode("utf-8", errors="replace")))
+
+    def poll(self) -> list[Message]:
+        """Every message that has already arrived, without waiting."""
+        messages: list[Message] = []
+        while True:
+            try:
+                message = self.read(0)
+            except ConnectionClosed:
+                return messages
+            if message is None:
+                return messages
+            messages.append(message)
+
+    def messages(self, until: float | None = None) -> Iterator[Message]:
+        """Messages as they arrive, until the connection closes (or the
+        ``time.monotonic()`` deadline *until*); keeps the connection alive."""
+        while until is None or time.monotonic() < until:
+            try:
+                wait = None if until is None else until - time.monotonic()
+                message = self.read(self.timeout if wait is None else max(wait, 0.0))
+            except ConnectionClosed:
+                return
+            if message is not None:
+                yield message
+
+    def __iter__(self) -> Iterator[Message]:
+        return self.messages()
+
+    def _receive(self, wait: float) -> bool:
+        """Read what arrives within *wait* seconds; ``False`` at end of stream."""
+        self.sock.settimeout(wait)  # 0 makes it a non-blocking look
+        try:
+            chunk = self.sock.recv(65536)
+        except (TimeoutError, BlockingIOError):
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.close_reason = self._bye_reason or CONNECTION_LOST
+            return False
+        self._buffer += chunk
+        return True
+
+    def _handle(self, message: Message) -> Message:
+        self.world.apply(message)
+        if isinstance(message, Welcome):
+            self.welcome = message
+        elif isinstance(message, Bye):
+            self._bye_reason = message.reason
+        if self.listener is not None:
+            self.listener.docmd(self, message)
+        return message

@@ -1,0 +1,156 @@
+"""Server messages in words, for a person watching a terminal.
+
+A walking player produces a ``pos`` line ten times a second; printing each
+one would bury the chat.  :class:`Display` prints an *arrival* instead: for
+your own player when it reaches the destination you asked for, and for
+anybody when their ``pos`` lines stop for a moment (``settle`` seconds, or
+longer if the server ticks slowly).  Everything else gets one line.
+
+Text from other players is shown with control characters made visible, so
+nobody can send escape sequences to your terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+from mudserver.client.messages import (
+    Delete,
+    Entity,
+    Error,
+    Message,
+    Position,
+    Said,
+    Unknown,
+    Welcome,
+)
+from mudserver.replies import coord
+
+__all__ = ["Display", "visible", "where", "BYE_REASONS"]
+
+#: Why the server closed the connection, in words (``bye`` reasons).
+BYE_REASONS = {
+    "quit": "you quit",
+    "timeout": "nothing was sent for too long",
+    "toolong": "a line was too long",
+    "badlogin": "too many failed logins",
+    "replaced": "your account logged in from another connection",
+    "shutdown": "the server is stopping; your position was saved",
+}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """*text* with control characters shown as ``\\x1b`` and so on."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def where(x: float, y: float, z: float) -> str:
+    """A position as the server writes it: ``(1.00, 0.00, 3.00)``."""
+    return f"({coord(x)}, {coord(y)}, {coord(z)})"
+
+
+class Display:
+    """Turns messages into lines for *write*; tracks walkers to report arrivals."""
+
+    def __init__(
+        self, write: Callable[[str], None], clock: IReactorTime, settle: float = 0.5
+    ) -> None:
+        self.write = write
+        self.clock = clock
+        #: Seconds without ``pos`` after which an entity counts as arrived.
+        self.settle = settle
+        self.self_id: int | None = None
+        self.names: dict[int, str] = {}
+        #: Where I asked to go, as the server will print it.
+        self.destination: tuple[str, str, str] | None = None
+        self._where: dict[int, tuple[float, float, float]] = {}
+        self._last_pos: dict[int, float] = {}
+        self._timers: dict[int, IDelayedCall] = {}
+        self._listing = False
+        self._listing_call: IDelayedCall | None = None
+
+    def moving_to(self, x: float, y: float, z: float) -> None:
+        """Remember my destination, so my arrival is reported on the spot."""
+        self.destination = (coord(x), coord(y), coord(z))
+
+    def show(self, message: Message) -> None:
+        match message:
+            case Welcome(id=entity_id, name=name):
+                self._forget_all()
+                self.self_id = entity_id
+                self.names[entity_id] = name
+                at = where(*message.position)
+                self.write(f"logged in as {visible(name)} (entity {entity_id}) at {at}")
+                # The ent lines that come with wel list who is already here.
+                self._listing = True
+                self._listing_call = self.clock.callLater(0, self._end_listing)
+            case Entity(id=entity_id, name=name):
+                self.names[entity_id] = name
+                self._where[entity_id] = message.position
+                if entity_id != self.self_id:
+                    verb = "is here" if self._listing else "appeared"
+                    self.write(f"{visible(name)} {verb} at {where(*message.position)}")
+            case Position(id=entity_id):
+                self._moved(entity_id, message.position)
+            case Delete(id=entity_id):
+                self._cancel(entity_id)
+                self._where.pop(entity_id, None)
+                name = self.names.pop(entity_id, f"entity {entity_id}")
+                self.write(f"{visible(name)} left")
+            case Said(name=name, text=text):
+                self.write(f"{visible(name)} says: {visible(text)}")
+            case Error(error=code, message=text):
+                lead = "login failed" if code in ("badlogin", "badproto") else "error"
+                self.write(f"{lead}: {visible(text)}")
+            case Unknown(problem=problem) if problem is not None:
+                self.write(f"(ignored a line the client does not understand: {visible(problem)})")
+
+    def stop(self) -> None:
+        """Cancel pending arrival reports (the connection is over)."""
+        self._forget_all()
+        if self._listing_call is not None and self._listing_call.active():
+            self._listing_call.cancel()
+
+    # -- arrivals ------------------------------------------------------------------
+
+    def _moved(self, entity_id: int, position: tuple[float, float, float]) -> None:
+        self._where[entity_id] = position
+        now = self.clock.seconds()
+        previous = self._last_pos.get(entity_id)
+        self._last_pos[entity_id] = now
+        self._cancel(entity_id)
+        if entity_id == self.self_id and self.destination == tuple(coord(v) for v in position):
+            self.destination = None
+            self._arrived(entity_id)
+            return
+        # 2.5 times the gap between two pos lines, in case the server ticks slowly.
+        wait = self.settle if previous is None else max(self.settle, 2.5 * (now - previous))
+        self._timers[entity_id] = self.clock.callLater(min(wait, 5.0), self._arrived, entity_id)
+
+    def _arrived(self, entity_id: int) -> None:
+        self._timers.pop(entity_id, None)
+        self._last_pos.pop(entity_id, None)
+        position = self._where.get(entity_id)
+        if position is None:
+            return
+        who = "you" if entity_id == self.self_id else visible(self.names.get(entity_id, "?"))
+        self.write(f"{who} arrived at {where(*position)}")
+
+    def _cancel(self, entity_id: int) -> None:
+        timer = self._timers.pop(entity_id, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _forget_all(self) -> None:
+        for entity_id in list(self._timers):
+            self._cancel(entity_id)
+        self._last_pos.clear()
+
+    def _end_listing(self) -> None:
+        self._listing = False
+        self._listing_call = None

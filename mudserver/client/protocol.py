@@ -1,0 +1,279 @@
+"""The Twisted client: a line protocol that types, mirrors and keeps alive.
+
+:class:`MudClient` is what :func:`connect` hands back.  It sends commands
+(every argument enquoted), turns every server line into a typed message
+(:mod:`mudserver.client.messages`), folds it into :attr:`MudClient.world`
+and passes it to the listener's ``docmd(client, message)``, the hook the
+seed client had.  Because the server drops connections that stay silent for
+its idle timeout (15 s by default), the client sends ``idl`` by itself after
+*keepalive* seconds without sending anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Protocol
+
+from twisted.internet import defer
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from mudserver.client.messages import Bye, Error, Message, Welcome, parse
+from mudserver.client.mirror import WorldMirror
+from mudserver.config import PROTOCOL_VERSION
+from mudserver.encoding import format_line
+
+__all__ = [
+    "DEFAULT_KEEPALIVE",
+    "LOGIN_ERRORS",
+    "PROTOCOL_VERSION",
+    "ConnectionClosed",
+    "Listener",
+    "MudClient",
+    "ServerError",
+    "connect",
+]
+
+#: Seconds without sending before an automatic ``idl``: well under the
+#: server's default idle timeout of 15 s, so one lost tick never matters.
+DEFAULT_KEEPALIVE = 5.0
+#: ``err`` codes that answer a ``con``.  Other errors (say ``notlogged`` for
+#: a ``mov`` sent just before) must not be taken for the login's answer.
+LOGIN_ERRORS = frozenset({"badlogin", "badproto", "already"})
+#: What :meth:`MudClient.when_closed` reports when no ``bye`` came first.
+CONNECTION_LOST = "connection lost"
+
+
+class ServerError(Exception):
+    """The server answered ``err code,message``; programs look at :attr:`code`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{message} ({code})")
+        self.code = code
+        self.message = message
+
+
+class ConnectionClosed(Exception):
+    """The connection ended; :attr:`reason` is the ``bye`` reason if one came."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"connection closed: {reason}")
+        self.reason = reason
+
+
+class Listener(Protocol):
+    """Anything with the seed client's hook; called once per server line."""
+
+    def docmd(self, client: Any, cmd: Message) -> object: ...
+
+
+class MudClient(LineReceiver):
+    """One connection to a mudserver, seen from the client side."""
+
+    delimiter = b"\n"
+    #: Far above anything the server sends; only a broken peer gets near it.
+    MAX_LENGTH = 1 << 20
+    log = Logger()
+
+    def __init__(
+        self,
+        listener: Listener | None = None,
+        *,
+        clock: IReactorTime | None = None,
+        keepalive: float | None = DEFAULT_KEEPALIVE,
+    ) -> None:
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = reactor  # type: ignore[assignment]
+        self.listener = listener
+        self.clock: IReactorTime = clock  # type: ignore[assignment]
+        #: Seconds of not sending before an ``idl``; ``None`` or 0 disables it.
+        self.keepalive = keepalive
+        #: Everything the server has said about the world so far.
+        self.world = WorldMirror()
+        #: The last ``wel``: who and where this client is logged in.
+        self.welcome: Welcome | None = None
+        #: Why the connection ended, once it has (see :meth:`when_closed`).
+        self.close_reason: str | None = None
+        self._bye_reason: str | None = None
+        self._logins: deque[defer.Deferred[Welcome]] = deque()
+        self._answered: list[tuple[defer.Deferred[Welcome], Welcome | Failure]] = []
+        self._close_waiters: list[defer.Deferred[str]] = []
+        self._last_sent = 0.0
+        self._keepalive_call: IDelayedCall | None = None
+
+    # -- connection life -----------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        self._last_sent = self.clock.seconds()
+        self._schedule_keepalive()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self._stop_keepalive()
+        self.close_reason = self._bye_reason or CONNECTION_LOST
+        logins, self._logins = self._logins, deque()
+        for d in logins:
+            d.errback(ConnectionClosed(self.close_reason))
+        waiters, self._close_waiters = self._close_waiters, []
+        for waiter in waiters:
+            waiter.callback(self.close_reason)
+
+    def when_closed(self) -> defer.Deferred[str]:
+        """Fires with the ``bye`` reason (``quit``, ``timeout``...) or
+        ``"connection lost"`` once the connection is gone."""
+        if self.close_reason is not None:
+            return defer.succeed(self.close_reason)
+        d: defer.Deferred[str] = defer.Deferred()
+        self._close_waiters.append(d)
+        return d
+
+    def close(self) -> defer.Deferred[str]:
+        """Drop the connection without a ``bye`` (the server logs you out anyway)."""
+        if self.transport is not None and self.close_reason is None:
+            self.transport.loseConnection()
+        return self.when_closed()
+
+    # -- sending -------------------------------------------------------------------
+
+    def send(self, code: str, *args: object) -> None:
+        """Send one command; every argument is enquoted (``str()`` first)."""
+        if self.close_reason is not None or self.transport is None:
+            raise ConnectionClosed(self.close_reason or "not connected")
+        self.transport.write(format_line(code, *args).encode("utf-8"))
+        self._last_sent = self.clock.seconds()
+
+    def send_line(self, line: str) -> None:
+        """Send *line* as it is, unescaped: for relaying what a person typed."""
+        if "\n" in line or "\r" in line:
+            raise ValueError("a line cannot contain a line break")
+        if self.close_reason is not None or self.transport is None:
+            raise ConnectionClosed(self.close_reason or "not connected")
+        self.transport.write(line.encode("utf-8") + b"\n")
+        self._last_sent = self.clock.seconds()
+
+    def login(
+        self, name: str, password: str, version: str = PROTOCOL_VERSION
+    ) -> defer.Deferred[Welcome]:
+        """Send ``con``; fires with the :class:`Welcome`, or fails with
+        :class:`ServerError` (``badlogin``, ``badproto``, ``already``) or
+        :class:`ConnectionClosed`.
+
+        It fires once the data that came with ``wel`` has been handled, so
+        the entities the server listed in the same packet are already in
+        :attr:`world`.
+        """
+        d: defer.Deferred[Welcome] = defer.Deferred()
+        self.send("con", name, password, version)
+        self._logins.append(d)
+        return d
+
+    def move(self, x: float, y: float, z: float) -> None:
+        """Walk toward (x, y, z).  No reply: progress arrives as ``pos``."""
+        values = [float(v) for v in (x, y, z)]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("coordinates must be finite numbers")
+        self.send("mov", *(repr(v) for v in values))
+
+    def say(self, text: str) -> None:
+        """Chat to everybody; the text is enquoted, so any text arrives intact."""
+        if not text:
+            raise ValueError("say needs some text")
+        self.send("say", text)
+
+    def idle(self) -> None:
+        """Send a keepalive now (normally done by the client itself)."""
+        self.send("idl")
+
+    def quit(self) -> defer.Deferred[str]:
+        """Log out with ``bye``; fires with the close reason (``quit``)."""
+        self._stop_keepalive()
+        if self.close_reason is None:
+            self.send("bye")
+        return self.when_closed()
+
+    # -- keepalive -----------------------------------------------------------------
+
+    def _schedule_keepalive(self) -> None:
+        if not self.keepalive:
+            return
+        delay = max(0.0, self._last_sent + self.keepalive - self.clock.seconds())
+        self._keepalive_call = self.clock.callLater(delay, self._keepalive_due)
+
+    def _keepalive_due(self) -> None:
+        self._keepalive_call = None
+        if self.close_reason is not None:
+            return
+        # Anything sent since the timer was set pushes the idl further out.
+        if self.keepalive and self.clock.seconds() - self._last_sent >= self.keepalive:
+            self.send("idl")
+        self._schedule_keepalive()
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive_call is not None and self._keepalive_call.active():
+            self._keepalive_call.cancel()
+        self._keepalive_call = None
+
+    # -- receiving -----------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        super().dataReceived(data)
+        # Login results wait until every line of this chunk is handled, so
+        # that the ent lines sent together with wel are in the mirror.
+        answered, self._answered = self._answered, []
+        for d, result in answered:
+            if isinstance(result, Welcome):
+                d.callback(result)
+            else:
+                d.errback(result)
+
+    def lineReceived(self, line: bytes) -> None:
+        self.message_received(parse(line.decode("utf-8", errors="replace")))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.log.warn("server line of {size} bytes: dropping the connection", size=len(line))
+        self.transport.loseConnection()
+
+    def message_received(self, message: Message) -> None:
+        """Update the mirror and pending logins, then tell the listener."""
+        self.world.apply(message)
+        match message:
+            case Welcome():
+                self.welcome = message
+                if self._logins:
+                    self._answered.append((self._logins.popleft(), message))
+            case Error(error=code, message=text) if code in LOGIN_ERRORS and self._logins:
+                self._answered.append((self._logins.popleft(), Failure(ServerError(code, text))))
+            case Bye(reason=reason):
+                self._bye_reason = reason
+                self._stop_keepalive()
+        if self.listener is not None:
+            try:
+                self.listener.docmd(self, message)
+            except Exception:
+                # A buggy listener must not take the connection down with it.
+                self.log.failure("listener failed on {message!r}", message=message)
+
+
+def connect(
+    host: str,
+    port: int,
+    listener: Listener | None = None,
+    *,
+    reactor: Any = None,
+    keepalive: float | None = DEFAULT_KEEPALIVE,
+    timeout: float = 10.0,
+) -> defer.Deferred[MudClient]:
+    """Connect to a server; fires with the connected :class:`MudClient`.
+
+    Fails with Twisted's ``ConnectError`` family when nobody listens.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    client = MudClient(listener, clock=reactor, keepalive=keepalive)
+    endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+    return connectProtocol(endpoint, client)

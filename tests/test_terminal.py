@@ -1,0 +1,204 @@
+"""``python -m mudserver.client`` driven in a pseudo-terminal, as a person would."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+from twisted.internet import task
+
+from mudserver.client import parse
+from mudserver.client.display import Display
+from tests.support import REPO, LineClient, ServerProcess, free_port, running_server
+
+pexpect = pytest.importorskip("pexpect")
+
+#: The rest of one screen line (pexpect's "." also matches line ends).
+REST = r"[^\r\n]*"
+
+Spawn = Callable[..., "pexpect.spawn"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with running_server(tmp_path_factory.mktemp("server"), "--speed", "50") as process:
+        yield process
+
+
+@pytest.fixture
+def spawn(server: ServerProcess) -> Iterator[Spawn]:
+    """Start terminal clients on *server*; every one is gone after the test."""
+    children: list[pexpect.spawn] = []
+
+    def start(*args: str, port: int | None = None) -> pexpect.spawn:
+        where = ["--host", server.host, "--port", str(port or server.port)]
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "mudserver.client", *where, *args],
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            encoding="utf-8",
+            timeout=10,
+        )
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        child.close(force=True)
+
+
+def finish(child: pexpect.spawn) -> tuple[int, str]:
+    """Wait for the client to exit; its status and what it printed last."""
+    child.expect(pexpect.EOF)
+    output = child.before
+    child.close()
+    assert "Traceback" not in output
+    return child.exitstatus, output
+
+
+def test_two_people_chat_and_see_each_other_arrive(spawn: Spawn) -> None:
+    foo = spawn("--user", "foo", "--password", "1234")
+    foo.expect(r"logged in as foo \(entity \d+\) at \(")
+    bar = spawn("--user", "bar", "--password", "4321")
+    bar.expect(r"logged in as bar")
+    bar.expect(r"foo is here at \(" + REST)
+    foo.expect(r"bar appeared at \(" + REST)
+
+    foo.sendline("say hello, world")
+    bar.expect(r"foo says: hello, world\r\n")
+    foo.expect(r"foo says: hello, world\r\n")
+    foo.sendline("say 100%25 literal")  # what a person types is what others read
+    bar.expect(r"foo says: 100%25 literal\r\n")
+
+    bar.sendline("mov 1,0,3")
+    foo.expect(r"bar arrived at \(1\.00, 0\.00, 3\.00\)\r\n")
+    bar.expect(r"you arrived at \(1\.00, 0\.00, 3\.00\)\r\n")
+
+    bar.sendline("/quit")
+    status, output = finish(bar)
+    assert (status, output.strip().splitlines()[-1]) == (0, "bye.")
+    foo.expect(r"bar left\r\n")
+    foo.sendline("/who")
+    foo.expect(r"foo \(you\) at \(" + REST)
+    foo.sendline("/quit")
+    assert finish(foo)[0] == 0
+
+
+def test_pos_lines_are_not_printed_one_per_tick(spawn: Spawn, server: ServerProcess) -> None:
+    watcher = spawn("--user", "foo", "--password", "1234")
+    watcher.expect("logged in as foo")
+    with LineClient(server.host, server.port) as bar:
+        bar.login("bar", "4321")
+        bar.send("mov 20,0,0")  # 4 ticks at speed 50
+        watcher.expect(r"bar arrived at \(20\.00, 0\.00, 0\.00\)\r\n")
+        assert "arrived" not in watcher.before
+        assert "pos" not in watcher.before
+        bar.send("mov 0,0,0")
+        watcher.expect(r"bar arrived at \(0\.00, 0\.00, 0\.00\)\r\n")
+    watcher.sendline("/quit")
+    finish(watcher)
+
+
+def test_mistakes_get_one_line_each_never_a_traceback(spawn: Spawn) -> None:
+    child = spawn()
+    child.expect("type /help for help")
+    for typed, answer in [
+        ("mov 1,2", "mov needs 3 numbers: x,y,z"),
+        ("mov 1,x,2", "not a number: 'x'"),
+        ("jmp 1", "unknown command 'jmp'"),
+        ("say", "say needs some text"),
+        ("/frobnicate", "unknown command /frobnicate"),
+        ("say hi", "error: log in first"),  # the server's answer, in words
+    ]:
+        child.sendline(typed)
+        child.expect_exact(answer)
+    child.sendline("/help")
+    child.expect("/quit")
+    child.sendline("con foo,wrong,1")
+    child.expect("login failed: unknown user or wrong password")
+    child.sendline("bye")
+    assert finish(child)[0] == 0
+
+
+def test_unreachable_server_is_a_clear_error(spawn: Spawn) -> None:
+    status, output = finish(spawn(port=free_port()))
+    assert status == 1
+    assert "cannot connect to 127.0.0.1:" in output
+
+
+def test_refused_login_exits_with_an_error(spawn: Spawn) -> None:
+    status, output = finish(spawn("--user", "foo", "--password", "nope"))
+    assert status == 1
+    assert "login failed: unknown user or wrong password" in output
+
+
+def test_server_closing_the_connection_is_reported(spawn: Spawn, server: ServerProcess) -> None:
+    child = spawn("--user", "foo", "--password", "1234")
+    child.expect("logged in as foo")
+    with LineClient(server.host, server.port) as other:
+        assert other.login("foo", "1234").startswith("wel ")
+        status, output = finish(child)
+    assert status == 1
+    assert "connection closed by server: replaced" in output
+
+
+def test_raw_mode_shows_wire_lines_and_ctrl_d_quits(spawn: Spawn) -> None:
+    child = spawn("--raw")
+    child.expect("type /help for help")
+    child.sendline("con bar,4321,1")
+    child.expect(r"wel \d+,bar," + REST)
+    child.sendline("say 100% sure")
+    child.expect(r"say \d+,bar,100%25 sure\r\n")
+    child.sendeof()
+    child.expect_exact("bye quit")
+    assert finish(child)[0] == 0
+
+
+# -- the display, without a terminal ---------------------------------------------------
+
+
+def make_display() -> tuple[Display, list[str], task.Clock]:
+    lines: list[str] = []
+    clock = task.Clock()
+    return Display(lines.append, clock), lines, clock
+
+
+def show(display: Display, *wire: str) -> None:
+    for line in wire:
+        display.show(parse(line))
+
+
+def test_display_reports_arrivals_not_ticks() -> None:
+    display, lines, clock = make_display()
+    show(display, "wel 1,foo,0.00,0.00,0.00", "ent 1,player,foo,0.00,0.00,0.00")
+    show(display, "ent 2,player,bar,0.00,0.00,0.00")
+    clock.advance(0)
+    show(display, "ent 3,player,baz,5.00,0.00,0.00")
+    assert lines[1:] == ["bar is here at (0.00, 0.00, 0.00)", "baz appeared at (5.00, 0.00, 0.00)"]
+    del lines[:]
+    for step in range(1, 5):
+        show(display, f"pos 2,{step / 2:.2f},0.00,0.00")
+        clock.advance(0.1)
+    assert lines == []
+    clock.advance(0.5)
+    assert lines == ["bar arrived at (2.00, 0.00, 0.00)"]
+
+
+def test_display_reports_my_arrival_at_my_destination_at_once() -> None:
+    display, lines, clock = make_display()
+    show(display, "wel 1,foo,0.00,0.00,0.00")
+    display.moving_to(1, 0, -0.001)
+    show(display, "pos 1,0.50,0.00,0.00")
+    assert lines[1:] == []
+    show(display, "pos 1,1.00,0.00,0.00")
+    assert lines[1:] == ["you arrived at (1.00, 0.00, 0.00)"]
+    clock.advance(10)
+    assert len(lines) == 2
+
+
+def test_display_shows_control_characters_harmlessly() -> None:
+    display, lines, _ = make_display()
+    show(display, "say 2,bar,%1B[2Jgotcha%0Anext line", "del 7")
+    assert lines == ["bar says: \\x1b[2Jgotcha\\x0anext line", "entity 7 left"]
