@@ -12,7 +12,6 @@ stops reading for longer than the server's idle timeout is dropped.
 
 from __future__ import annotations
 
-import math
 import socket
 import time
 from collections.abc import Iterator
@@ -27,13 +26,14 @@ from mudserver.client.protocol import (
     Listener,
     ServerError,
 )
+from mudserver.client.requests import Requests
 from mudserver.config import PROTOCOL_VERSION
 from mudserver.encoding import format_line
 
 __all__ = ["BlockingClient"]
 
 
-class BlockingClient:
+class BlockingClient(Requests):
     """One blocking connection to a mudserver."""
 
     def __init__(
@@ -90,22 +90,6 @@ class BlockingClient:
                     return message
                 case Error(error=code, message=text) if code in LOGIN_ERRORS:
                     raise ServerError(code, text)
-
-    def move(self, x: float, y: float, z: float) -> None:
-        """Walk toward (x, y, z).  No reply: progress arrives as ``pos``."""
-        values = [float(v) for v in (x, y, z)]
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError("coordinates must be finite numbers")
-        self.send("mov", *(repr(v) for v in values))
-
-    def say(self, text: str) -> None:
-        """Chat to everybody; the text is enquoted, so any text arrives intact."""
-        if not text:
-            raise ValueError("say needs some text")
-        self.send("say", text)
-
-    def idle(self) -> None:
-        self.send("idl")
 
     def quit(self) -> str:
         """Send ``bye``, read to the end and return the close reason (``quit``)."""

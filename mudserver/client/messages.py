@@ -36,13 +36,10 @@ __all__ = [
 Point = tuple[float, float, float]
 
 
-@dataclass(frozen=True, slots=True)
-class Welcome:
-    """``wel id,name,x,y,z``: the login worked; you are entity ``id``."""
+class _Located:
+    """The ``position`` of a message that carries x, y and z."""
 
-    code: ClassVar[str] = "wel"
-    id: int
-    name: str
+    __slots__ = ()
     x: float
     y: float
     z: float
@@ -53,7 +50,19 @@ class Welcome:
 
 
 @dataclass(frozen=True, slots=True)
-class Entity:
+class Welcome(_Located):
+    """``wel id,name,x,y,z``: the login worked; you are entity ``id``."""
+
+    code: ClassVar[str] = "wel"
+    id: int
+    name: str
+    x: float
+    y: float
+    z: float
+
+
+@dataclass(frozen=True, slots=True)
+class Entity(_Located):
     """``ent id,kind,name,x,y,z``: an entity appeared, or was there at login."""
 
     code: ClassVar[str] = "ent"
@@ -64,13 +73,9 @@ class Entity:
     y: float
     z: float
 
-    @property
-    def position(self) -> Point:
-        return (self.x, self.y, self.z)
-
 
 @dataclass(frozen=True, slots=True)
-class Position:
+class Position(_Located):
     """``pos id,x,y,z``: an entity moved during the last tick."""
 
     code: ClassVar[str] = "pos"
@@ -78,10 +83,6 @@ class Position:
     x: float
     y: float
     z: float
-
-    @property
-    def position(self) -> Point:
-        return (self.x, self.y, self.z)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ its idle timeout (15 s by default), the client sends ``idl`` by itself after
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import Any, Protocol
 
@@ -24,6 +23,7 @@ from twisted.python.failure import Failure
 
 from mudserver.client.messages import Bye, Error, Message, Welcome, parse
 from mudserver.client.mirror import WorldMirror
+from mudserver.client.requests import Requests
 from mudserver.config import PROTOCOL_VERSION
 from mudserver.encoding import format_line
 
@@ -71,7 +71,7 @@ class Listener(Protocol):
     def docmd(self, client: Any, cmd: Message) -> object: ...
 
 
-class MudClient(LineReceiver):
+class MudClient(Requests, LineReceiver):
     """One connection to a mudserver, seen from the client side."""
 
     delimiter = b"\n"
@@ -171,23 +171,6 @@ class MudClient(LineReceiver):
         self.send("con", name, password, version)
         self._logins.append(d)
         return d
-
-    def move(self, x: float, y: float, z: float) -> None:
-        """Walk toward (x, y, z).  No reply: progress arrives as ``pos``."""
-        values = [float(v) for v in (x, y, z)]
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError("coordinates must be finite numbers")
-        self.send("mov", *(repr(v) for v in values))
-
-    def say(self, text: str) -> None:
-        """Chat to everybody; the text is enquoted, so any text arrives intact."""
-        if not text:
-            raise ValueError("say needs some text")
-        self.send("say", text)
-
-    def idle(self) -> None:
-        """Send a keepalive now (normally done by the client itself)."""
-        self.send("idl")
 
     def quit(self) -> defer.Deferred[str]:
         """Log out with ``bye``; fires with the close reason (``quit``)."""
