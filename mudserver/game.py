@@ -18,6 +18,7 @@ from mudserver import replies
 from mudserver.accounts import Account
 from mudserver.config import Settings
 from mudserver.session import Session
+from mudserver.throttle import LoginThrottle
 from mudserver.world import Entity, World
 
 __all__ = ["Game", "PLAYER"]
@@ -41,6 +42,12 @@ class Game:
         self.sessions: set[Session] = set()
         #: Playing sessions by lower-cased account name: one per account.
         self._players: dict[str, Session] = {}
+        #: Failed logins by address and by account, shared by every session.
+        self.login_throttle = LoginThrottle(
+            settings.login_failures_per_ip,
+            settings.login_failures_per_account,
+            settings.login_window,
+        )
 
     def __len__(self) -> int:
         """The number of players in the game."""
