@@ -180,6 +180,7 @@ class MudFactory(Factory):
     """Builds a :class:`MudProtocol` per connection and tracks them."""
 
     protocol = MudProtocol
+    log = Logger()
     noisy = False  # one log line per connection is the protocol's job
 
     def __init__(

@@ -99,8 +99,12 @@ def running_server(
 class LineClient:
     """A blocking line client with a deadline on every read."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(
+        self, host: str, port: int, timeout: float = 5.0, source: str | None = None
+    ) -> None:
+        """Connect; *source* picks the local address (any 127.x.y.z works on Linux)."""
+        address = (source, 0) if source else None
+        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=address)
         self.timeout = timeout
         self.buffer = b""
 
