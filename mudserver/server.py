@@ -151,6 +151,8 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     # -- Peer: what the session calls ----------------------------------------------
 
     def send(self, text: str) -> None:
+        if self._drop_reason == "output overflow":
+            return  # aborting: more output would only repeat the log line below
         data = text.encode("utf-8")
         self.transport.write(data)
         if self.watcher.wrote(len(data)):
