@@ -79,6 +79,8 @@ class Session:
         self.say_bucket = TokenBucket(settings.say_rate, settings.say_burst)
         #: The time of the line being handled (see :meth:`line_received`).
         self.now = 0.0
+        #: Whether that line came with a time, so rate limits apply to it.
+        self._timed = False
         self.state = State.NEW
         self.failed_logins = 0
         self.account: Account | None = None
@@ -101,28 +103,33 @@ class Session:
         Returns a :class:`LoginAttempt` when the line was a well-formed
         ``con``; the caller must then call :meth:`login_checked`.
 
-        *now* (seconds on any monotonic clock) drives flood control and login
-        throttling; a transport must pass it.  Without it the line is handled
-        at the last time seen, so unit tests that ignore time stay simple.
+        *now* (seconds on any monotonic clock) drives flood control, the
+        ``say`` limit and login throttling; every transport must pass it.
+        Without it no rate limit applies and failed logins are counted at
+        the last time seen, so callers that ignore time (unit tests of the
+        game logic) keep working unchanged.
         """
         if self.state is State.CLOSED:
             return None
+        self._timed = now is not None
+        if now is not None:
+            self.now = now
+            # Before anything else, empty lines included: a flood of bare
+            # line ends costs the server as much as any other.
+            match self.flood.check(now):
+                case Verdict.FLOOD:
+                    self.log.info("flood from {label}", label=self.label)
+                    self.close("flood")
+                    return None
+                case Verdict.DROP_AND_WARN:
+                    self.error("toofast", "too many lines; this one was dropped")
+                    return None
+                case Verdict.DROP:
+                    return None
         if data.endswith(b"\r"):
             data = data[:-1]
         if not data:
             return None
-        if now is not None:
-            self.now = now
-        match self.flood.check(self.now):
-            case Verdict.FLOOD:
-                self.log.info("flood from {label}", label=self.label)
-                self.close("flood")
-                return None
-            case Verdict.DROP_AND_WARN:
-                self.error("toofast", "too many lines; this one was dropped")
-                return None
-            case Verdict.DROP:
-                return None
         try:
             line = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -152,7 +159,7 @@ class Session:
             case Move(x, y, z):
                 self.game.world.walk(self.entity, (x, y, z))
             case Say(text):
-                if not self.say_bucket.allow(self.now):
+                if self._timed and not self.say_bucket.allow(self.now):
                     raise CommandError("toofast", "too much chat; this say was dropped")
                 self.game.say(self.entity, text)
         return None

@@ -25,6 +25,7 @@ from mudserver.accounts import Account
 from mudserver.config import Settings
 from mudserver.game import Game
 from mudserver.server import MudFactory
+from mudserver.session import Session
 
 PASSWORDS = {"foo": "1234", "bar": "4321"}
 
@@ -130,6 +131,36 @@ def test_sustained_flood_gets_bye_flood_and_others_keep_playing() -> None:
     assert 4 <= received.count("err toofast,too many lines; this one was dropped") <= 6
     assert 5.0 <= server.clock.seconds() - 1000.0 <= 5.6
     assert len([line for line in good.lines() if line.startswith("pos 1,")]) >= 500
+
+
+def test_bare_line_ends_count_toward_the_limit() -> None:
+    server = Server()
+    client = server.connect()
+    client.protocol.dataReceived(b"\r\n" * 40 + b"\n" + b"idl\n")
+    assert client.lines() == ["err toofast,too many lines; this one was dropped"]
+
+
+class ListPeer:
+    def __init__(self) -> None:
+        self.received: list[str] = []
+
+    def send(self, text: str) -> None:
+        self.received.extend(text.splitlines())
+
+    def close(self) -> None:
+        self.received.append("(closed)")
+
+
+def test_a_session_fed_without_time_is_not_rate_limited() -> None:
+    game = Game(Settings(), lambda account: None)
+    peer = ListPeer()
+    session = Session(game, peer, host="10.0.0.1")
+    attempt = session.line_received(b"con foo,1234,1")
+    assert attempt is not None
+    session.login_checked(Account("foo", {}))
+    for i in range(100):
+        session.line_received(f"say {i}".encode())
+    assert peer.received[-100:] == [f"say 1,foo,{i}" for i in range(100)]
 
 
 def test_say_has_its_own_tighter_limit() -> None:
