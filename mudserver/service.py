@@ -151,7 +151,14 @@ class GameService(Service):
         self._pending_saves.add(d)
 
         def failed(failure: Any) -> None:
-            self.log.failure("could not save {name}; will retry", failure, name=account.name)
+            if failure.check(OSError):  # disk full, permissions: an operator's problem
+                self.log.error(
+                    "could not save {name}; will retry: {error}",
+                    name=account.name,
+                    error=failure.value,
+                )
+            else:
+                self.log.failure("could not save {name}; will retry", failure, name=account.name)
             self.game.save_failed(account.name)
 
         d.addErrback(failed)

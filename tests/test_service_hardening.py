@@ -19,7 +19,7 @@ import pytest
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import globalLogPublisher
+from twisted.logger import formatEventAsClassicLogText, globalLogPublisher
 from twisted.python.failure import Failure
 
 from mudserver import accounts
@@ -72,7 +72,7 @@ def logged() -> Iterator[list[str]]:
     messages: list[str] = []
 
     def observe(event: dict[str, Any]) -> None:
-        messages.append(str(event.get("log_format", "")))
+        messages.append(formatEventAsClassicLogText(event))
 
     globalLogPublisher.addObserver(observe)
     yield messages
@@ -124,6 +124,7 @@ def test_failed_save_keeps_the_good_file_and_is_retried(
         patch.setattr(accounts.os, function, fail_with(error))
         reactor.advance(1.0)  # autosave: the write fails
     assert any("could not save" in message for message in logged)
+    assert not any("Traceback" in message for message in logged)
     on_disk = store.load("foo")
     assert on_disk is not None and (on_disk.x, on_disk.y, on_disk.z) == (0.0, 0.0, 0.0)
     assert sorted(p.name for p in store.users_dir.iterdir()) == ["foo.json"]  # no debris
