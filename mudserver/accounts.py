@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import tempfile
+import time
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
@@ -304,6 +305,24 @@ class AccountStore:
         except CorruptAccount as exc:
             raise ValueError(f"refusing to write invalid account: {exc}") from None
         return data
+
+    def remove_stale_temp_files(self, older_than: float = 60.0) -> int:
+        """Delete temp files a killed process left behind; return how many.
+
+        A SIGKILL during a save leaves its temp file; the account file itself
+        is intact.  Only files older than *older_than* seconds are removed, so
+        a save or an ``mkuser`` running right now is never disturbed.
+        """
+        limit = time.time() - older_than
+        removed = 0
+        for path in self.users_dir.glob(".*.tmp"):
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def _write_temp(self, data: dict[str, Any]) -> str:
         """Write a fsynced temp file in users_dir (same file system, so the

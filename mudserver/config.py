@@ -40,6 +40,28 @@ class Settings:
     close_grace: float = 10.0
     #: Seconds ``stopService`` waits for pending saves before giving up.
     shutdown_timeout: float = 10.0
+    #: Lines per second a client may send on average (``err toofast`` above it).
+    line_rate: float = 20.0
+    #: Lines a client may send at once before ``line_rate`` applies.
+    line_burst: int = 40
+    #: Seconds a client may stay over ``line_rate`` before ``bye flood``.
+    flood_time: float = 5.0
+    #: ``say`` lines per second a player may send on average.
+    say_rate: float = 1.0
+    #: ``say`` lines a player may send at once before ``say_rate`` applies.
+    say_burst: int = 5
+    #: Open connections the server accepts in total (``bye full`` above it).
+    max_connections: int = 10_000
+    #: Open connections the server accepts from one IP address.
+    max_connections_per_ip: int = 50
+    #: Failed logins from one IP address within ``login_window`` before
+    #: further ``con`` from it get ``err toofast`` unchecked.
+    login_failures_per_ip: int = 10
+    #: Failed logins to one account within ``login_window`` before further
+    #: ``con`` as it get ``err toofast`` unchecked.
+    login_failures_per_account: int = 5
+    #: Seconds over which failed logins are counted.
+    login_window: float = 60.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -50,10 +72,25 @@ class Settings:
             "autosave",
             "close_grace",
             "shutdown_timeout",
+            "line_rate",
+            "flood_time",
+            "say_rate",
+            "login_window",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number")
-        for name in ("max_line", "max_output", "max_failed_logins", "max_say"):
+        for name in (
+            "max_line",
+            "max_output",
+            "max_failed_logins",
+            "max_say",
+            "line_burst",
+            "say_burst",
+            "max_connections",
+            "max_connections_per_ip",
+            "login_failures_per_ip",
+            "login_failures_per_account",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -15,7 +15,7 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mudserver.accounts import Account
+from mudserver.connlimit import ConnectionLimits
 from mudserver.game import Game
 from mudserver.session import LoginAttempt, Session
 from mudserver.telnet import TelnetFilter
@@ -80,6 +81,8 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self._closing_call: IDelayedCall | None = None
         self._drop_reason = "disconnected"
         self.telnet = TelnetFilter()
+        #: The peer's address, as counted by the factory's connection limits.
+        self.host = ""
 
     # -- connection life ---------------------------------------------------------
 
@@ -94,7 +97,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self.transport.registerProducer(self.watcher, True)
         peer = self.transport.getPeer()
         label = f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}"
-        self.session = Session(self.factory.game, self, label)
+        self.session = Session(self.factory.game, self, label, host=self.host)
         self.factory.connections.add(self)
         self.log.debug("connection from {label}", label=label)
 
@@ -123,7 +126,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         ):
             self.lineLengthExceeded(line)
             return
-        attempt = self.session.line_received(line)
+        attempt = self.session.line_received(line, now=self.factory.clock.seconds())
         if attempt is not None:
             self._check_login(attempt)
 
@@ -181,10 +184,19 @@ class MudProtocol(LineReceiver, TimeoutMixin):
             )
 
 
+class RefusedProtocol(Protocol):
+    """A connection over the limits: ``bye full``, then closed at once."""
+
+    def connectionMade(self) -> None:
+        self.transport.write(b"bye full\n")
+        self.transport.loseConnection()
+
+
 class MudFactory(Factory):
     """Builds a :class:`MudProtocol` per connection and tracks them."""
 
     protocol = MudProtocol
+    log = Logger()
     noisy = False  # one log line per connection is the protocol's job
 
     def __init__(
@@ -201,8 +213,39 @@ class MudFactory(Factory):
         self.transport_buffer_size = transport_buffer_size
         self.connections: set[MudProtocol] = set()
         self._all_closed: list[defer.Deferred[None]] = []
+        settings = game.settings
+        self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_ip)
+        #: Connections refused since the last log line about it.
+        self._refused = 0
+        self._refused_logged = float("-inf")
+
+    def buildProtocol(self, addr: Any) -> Protocol | None:
+        """A :class:`MudProtocol`, or a :class:`RefusedProtocol` over the limits."""
+        host = str(getattr(addr, "host", addr))
+        if not self.limits.admit(host):
+            self._log_refusal(host)
+            return RefusedProtocol()
+        protocol = super().buildProtocol(addr)
+        protocol.host = host
+        return protocol
+
+    def _log_refusal(self, host: str) -> None:
+        """Log refusals at most every 10 s: a connection flood must not flood the log."""
+        self._refused += 1
+        now = self.clock.seconds()
+        if now - self._refused_logged >= 10.0:
+            self.log.warn(
+                "server full: refused {count} connections (latest from {host}); "
+                "{open} open, {from_host} from that host",
+                count=self._refused,
+                host=host,
+                open=self.limits.open,
+                from_host=self.limits.by_host.get(host, 0),
+            )
+            self._refused, self._refused_logged = 0, now
 
     def connection_closed(self, protocol: MudProtocol) -> None:
+        self.limits.release(protocol.host)
         self.connections.discard(protocol)
         if not self.connections:
             waiting, self._all_closed = self._all_closed, []

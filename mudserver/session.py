@@ -28,6 +28,7 @@ from mudserver.commands import (
     parse_command,
 )
 from mudserver.config import PROTOCOL_VERSION
+from mudserver.ratelimit import FloodGuard, TokenBucket, Verdict
 
 if TYPE_CHECKING:
     from mudserver.game import Game
@@ -66,11 +67,20 @@ class Session:
 
     log = Logger()
 
-    def __init__(self, game: Game, peer: Peer, label: str = "?") -> None:
+    def __init__(self, game: Game, peer: Peer, label: str = "?", host: str = "") -> None:
         self.game = game
         self.peer = peer
         #: How the log names this connection (usually the peer address).
         self.label = label
+        #: The client's address, the key failed logins are counted under.
+        self.host = host
+        settings = game.settings
+        self.flood = FloodGuard(settings.line_rate, settings.line_burst, settings.flood_time)
+        self.say_bucket = TokenBucket(settings.say_rate, settings.say_burst)
+        #: The time of the line being handled (see :meth:`line_received`).
+        self.now = 0.0
+        #: Whether that line came with a time, so rate limits apply to it.
+        self._timed = False
         self.state = State.NEW
         self.failed_logins = 0
         self.account: Account | None = None
@@ -87,14 +97,35 @@ class Session:
 
     # -- input ---------------------------------------------------------------
 
-    def line_received(self, data: bytes) -> LoginAttempt | None:
-        """Handle one line (line ending already removed).
+    def line_received(self, data: bytes, *, now: float | None = None) -> LoginAttempt | None:
+        """Handle one line (line ending already removed), received at *now*.
 
         Returns a :class:`LoginAttempt` when the line was a well-formed
         ``con``; the caller must then call :meth:`login_checked`.
+
+        *now* (seconds on any monotonic clock) drives flood control, the
+        ``say`` limit and login throttling; every transport must pass it.
+        Without it no rate limit applies and failed logins are counted at
+        the last time seen, so callers that ignore time (unit tests of the
+        game logic) keep working unchanged.
         """
         if self.state is State.CLOSED:
             return None
+        self._timed = now is not None
+        if now is not None:
+            self.now = now
+            # Before anything else, empty lines included: a flood of bare
+            # line ends costs the server as much as any other.
+            match self.flood.check(now):
+                case Verdict.FLOOD:
+                    self.log.info("flood from {label}", label=self.label)
+                    self.close("flood")
+                    return None
+                case Verdict.DROP_AND_WARN:
+                    self.error("toofast", "too many lines; this one was dropped")
+                    return None
+                case Verdict.DROP:
+                    return None
         if data.endswith(b"\r"):
             data = data[:-1]
         if not data:
@@ -128,6 +159,8 @@ class Session:
             case Move(x, y, z):
                 self.game.world.walk(self.entity, (x, y, z))
             case Say(text):
+                if self._timed and not self.say_bucket.allow(self.now):
+                    raise CommandError("toofast", "too much chat; this say was dropped")
                 self.game.say(self.entity, text)
         return None
 
@@ -136,6 +169,11 @@ class Session:
             raise CommandError("already", "already logged in")
         if version != PROTOCOL_VERSION:
             raise CommandError("badproto", f"this server speaks protocol {PROTOCOL_VERSION}")
+        if self.game.login_throttle.blocked(self.host, name, self.now):
+            self.log.info(
+                "throttled login as {name!r} from {label}", name=name[:40], label=self.label
+            )
+            raise CommandError("toofast", "too many failed logins; try again later")
         self.state = State.CHECKING
         self._pending_name = name
         return LoginAttempt(name, password)
@@ -147,6 +185,7 @@ class Session:
         if account is None:
             self.state = State.NEW
             self.failed_logins += 1
+            self.game.login_throttle.failed(self.host, self._pending_name, self.now)
             self.log.info(
                 "failed login as {name!r} from {label}",
                 name=self._pending_name[:40],

@@ -35,6 +35,21 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("max-say", "max_say", int, "Longest say text, in characters."),
     ("close-grace", "close_grace", float, "Seconds a closing client gets to read its last lines."),
     ("shutdown-timeout", "shutdown_timeout", float, "Seconds shutdown waits for saves."),
+    ("line-rate", "line_rate", float, "Lines per second a client may send on average."),
+    ("line-burst", "line_burst", int, "Lines a client may send at once."),
+    ("flood-time", "flood_time", float, "Seconds over the line rate before 'bye flood'."),
+    ("say-rate", "say_rate", float, "say lines per second a player may send on average."),
+    ("say-burst", "say_burst", int, "say lines a player may send at once."),
+    ("max-connections", "max_connections", int, "Open connections before 'bye full'."),
+    ("max-connections-per-ip", "max_connections_per_ip", int, "Open connections per IP."),
+    ("login-failures-per-ip", "login_failures_per_ip", int, "Failed logins per IP per window."),
+    (
+        "login-failures-per-account",
+        "login_failures_per_account",
+        int,
+        "Failed logins per account per window.",
+    ),
+    ("login-window", "login_window", float, "Seconds over which failed logins are counted."),
 ]
 assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
 

@@ -25,6 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).with_name("twistd"))
 
 
+#: Options for a server that many tests share: their failed logins, all from
+#: 127.0.0.1, must not add up to the login throttle meant for one attacker.
+SHARED_SERVER = ("--login-failures-per-ip=10000", "--login-failures-per-account=10000")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,8 +106,12 @@ def running_server(
 class LineClient:
     """A blocking line client with a deadline on every read."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(
+        self, host: str, port: int, timeout: float = 5.0, source: str | None = None
+    ) -> None:
+        """Connect; *source* picks the local address (any 127.x.y.z works on Linux)."""
+        address = (source, 0) if source else None
+        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=address)
         self.timeout = timeout
         self.buffer = b""
 

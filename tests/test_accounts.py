@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -486,3 +487,16 @@ def test_verify_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
     record = hash_password("pw", CHEAP)
     assert verify_password("pw", record)
     assert len(seen) == 1
+
+
+def test_stale_temp_files_of_a_crash_are_removed(tmp_path: Path) -> None:
+    store = AccountStore(tmp_path, CHEAP)
+    store.create("foo", "pw")
+    old = store.users_dir / ".abc.tmp"
+    fresh = store.users_dir / ".def.tmp"
+    old.write_text("{")
+    fresh.write_text("{")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert store.remove_stale_temp_files(older_than=60) == 1
+    assert not old.exists() and fresh.exists()
+    assert store.load("foo") is not None

@@ -135,6 +135,10 @@ def test_immediate_reconnect_continues_where_it_left(tmp_path: Path) -> None:
             assert wel.endswith(f",foo,{x}.00,0.00,0.00")
 
 
+#: These tests fill a client's output with chat; flood control is not their subject.
+CHATTY = ("--say-burst=100000", "--line-burst=100000")
+
+
 def test_idle_timeout(tmp_path: Path) -> None:
     with running_server(tmp_path, "--idle-timeout", "0.5") as server:
         with LineClient(server.host, server.port) as anon:
@@ -155,7 +159,7 @@ def test_line_over_max_line_is_toolong(tmp_path: Path) -> None:
 
 
 def test_client_that_never_reads_is_dropped(tmp_path: Path) -> None:
-    options = ("--max-output", "20000", "--tick-rate", "50", "--speed", "1000")
+    options = ("--max-output", "20000", "--tick-rate", "50", "--speed", "1000", *CHATTY)
     with running_server(tmp_path, *options) as server:
         sleeper = SmallBufferClient(server.host, server.port)
         sleeper.send("con bar,4321,1")  # logged in, and never reads again
@@ -186,7 +190,7 @@ def test_client_that_never_reads_is_dropped(tmp_path: Path) -> None:
 
 
 def test_slow_reader_that_quits_is_closed_promptly(tmp_path: Path) -> None:
-    options = ("--close-grace", "2", "--max-output", "50000000")
+    options = ("--close-grace", "2", "--max-output", "50000000", *CHATTY)
     with running_server(tmp_path, *options) as server:
         slow = SmallBufferClient(server.host, server.port)
         slow.login("bar", "4321")

@@ -28,6 +28,16 @@ OPTIONS: dict[str, tuple[str, str, float | int]] = {
     "max-say": ("80", "max_say", 80),
     "close-grace": ("1.5", "close_grace", 1.5),
     "shutdown-timeout": ("4", "shutdown_timeout", 4.0),
+    "line-rate": ("7.5", "line_rate", 7.5),
+    "line-burst": ("9", "line_burst", 9),
+    "flood-time": ("2.5", "flood_time", 2.5),
+    "say-rate": ("0.5", "say_rate", 0.5),
+    "say-burst": ("3", "say_burst", 3),
+    "max-connections": ("77", "max_connections", 77),
+    "max-connections-per-ip": ("7", "max_connections_per_ip", 7),
+    "login-failures-per-ip": ("4", "login_failures_per_ip", 4),
+    "login-failures-per-account": ("2", "login_failures_per_account", 2),
+    "login-window": ("30", "login_window", 30.0),
 }
 
 

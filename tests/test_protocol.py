@@ -684,7 +684,9 @@ def test_authenticator_error_is_a_failed_login(make_harness: Callable[..., Harne
 
 @pytest.fixture
 def tight(make_harness: Callable[..., Harness]) -> Harness:
-    return make_harness(settings=Settings(max_output=4096), transport_buffer_size=1024)
+    # Chat floods fill the output here; flood control is tested elsewhere.
+    settings = Settings(max_output=4096, say_burst=1000, line_burst=1000)
+    return make_harness(settings=settings, transport_buffer_size=1024)
 
 
 def test_output_watcher_is_the_streaming_producer(tight: Harness) -> None:

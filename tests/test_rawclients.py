@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import LineClient, ServerProcess, running_server
+from tests.support import SHARED_SERVER, LineClient, ServerProcess, running_server
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -30,7 +30,9 @@ def need(program: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with running_server(tmp_path_factory.mktemp("server"), "--speed", "50") as process:
+    with running_server(
+        tmp_path_factory.mktemp("server"), "--speed", "50", *SHARED_SERVER
+    ) as process:
         yield process
 
 

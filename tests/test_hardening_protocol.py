@@ -1,0 +1,372 @@
+"""Hostile input against one MudProtocol on a StringTransport, time on a task.Clock.
+
+What a client sees on the wire is asserted: flood control (``err toofast``,
+``bye flood``), the ``say`` limit, login throttling, connection caps
+(``bye full``), and garbage of every kind answered by well-formed lines and
+never by an exception or an error in the log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.internet import defer
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import LogLevel, globalLogPublisher
+
+from mudserver.accounts import Account
+from mudserver.config import Settings
+from mudserver.game import Game
+from mudserver.server import MudFactory
+from mudserver.session import Session
+
+PASSWORDS = {"foo": "1234", "bar": "4321"}
+
+#: A server line: known code, optional args with no raw control characters.
+SERVER_LINE = re.compile(r"(wel|ent|pos|del|say|err|bye)( [^\x00-\x1f\x7f]*)?")
+ERR_CODES = {"badcmd", "badarg", "badlogin", "badproto", "notlogged", "already", "toofast"}
+BYE_REASONS = {"quit", "timeout", "toolong", "badlogin", "replaced", "shutdown", "flood", "full"}
+
+
+class Server:
+    """A Game and MudFactory with a fake password check that counts its calls."""
+
+    def __init__(self, **limits: Any) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000.0)
+        self.saved: list[Account] = []
+        self.game = Game(Settings(**limits), self.saved.append)
+        self.checks: list[tuple[str, str]] = []
+        self.factory = MudFactory(self.game, self.authenticate, self.clock)
+
+    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
+        self.checks.append((name, password))
+        if PASSWORDS.get(name.lower()) == password:
+            return defer.succeed(Account(name.lower(), {}, 0.0, 0.0, 0.0))
+        return defer.succeed(None)
+
+    def connect(self, host: str = "10.0.0.1", port: int = 40000) -> Client:
+        addr = IPv4Address("TCP", host, port)
+        protocol = self.factory.buildProtocol(addr)
+        assert protocol is not None
+        transport = StringTransport(peerAddress=addr)
+        protocol.makeConnection(transport)
+        return Client(protocol, transport)
+
+
+class Client:
+    def __init__(self, protocol: Any, transport: StringTransport) -> None:
+        self.protocol = protocol
+        self.transport = transport
+
+    def send(self, *lines: str) -> None:
+        self.protocol.dataReceived("".join(f"{line}\n" for line in lines).encode())
+
+    def lines(self) -> list[str]:
+        """Every line received since the last call (Telnet refusals left out)."""
+        data = without_telnet_replies(self.transport.value())
+        self.transport.clear()
+        assert data.endswith(b"\n") or not data
+        return data.decode("utf-8").splitlines()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.transport.disconnecting)
+
+
+#: The only non-line bytes the server sends: its refusal (WONT/DONT) of a
+#: Telnet option the client offered or asked for.
+TELNET_REFUSAL = re.compile(rb"\xff[\xfc\xfe].", flags=re.S)
+
+
+def without_telnet_replies(data: bytes) -> bytes:
+    return TELNET_REFUSAL.sub(b"", data)
+
+
+@pytest.fixture
+def errors() -> Iterator[list[dict[str, Any]]]:
+    """Log events at level error or above, and logged failures, while the test runs."""
+    found: list[dict[str, Any]] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        level = event.get("log_level")
+        if "log_failure" in event or (level is not None and level >= LogLevel.error):
+            found.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    yield found
+    globalLogPublisher.removeObserver(observe)
+
+
+# -- flood control -----------------------------------------------------------------
+
+
+def test_burst_over_the_limit_is_dropped_with_one_warning() -> None:
+    server = Server()
+    client = server.connect()
+    client.send(*["con foo,1234,1"], *["mov 1,0,0"] * 39, *["say dropped"] * 20)
+    lines = client.lines()
+    assert lines[0].startswith("wel ")
+    assert [line for line in lines if line.startswith("err ")] == [
+        "err toofast,too many lines; this one was dropped"
+    ]
+    assert not any(line.startswith("say ") for line in lines)
+    assert not client.closed
+    server.clock.advance(1.0)
+    client.send("say back again")
+    assert "say 1,foo,back again" in client.lines()
+
+
+def test_sustained_flood_gets_bye_flood_and_others_keep_playing() -> None:
+    server = Server()
+    good, bad = server.connect("10.0.0.1"), server.connect("10.0.0.2")
+    good.send("con foo,1234,1", "mov 1000,0,0")
+    good.lines()
+    for _ in range(600):  # 100 lines a second for 6 seconds
+        bad.send("xyz")
+        server.clock.advance(0.01)
+        server.game.tick(0.01)
+        if bad.closed:
+            break
+    received = bad.lines()
+    assert received[-1] == "bye flood"
+    assert 4 <= received.count("err toofast,too many lines; this one was dropped") <= 6
+    assert 5.0 <= server.clock.seconds() - 1000.0 <= 5.6
+    assert len([line for line in good.lines() if line.startswith("pos 1,")]) >= 500
+
+
+def test_bare_line_ends_count_toward_the_limit() -> None:
+    server = Server()
+    client = server.connect()
+    client.protocol.dataReceived(b"\r\n" * 40 + b"\n" + b"idl\n")
+    assert client.lines() == ["err toofast,too many lines; this one was dropped"]
+
+
+class ListPeer:
+    def __init__(self) -> None:
+        self.received: list[str] = []
+
+    def send(self, text: str) -> None:
+        self.received.extend(text.splitlines())
+
+    def close(self) -> None:
+        self.received.append("(closed)")
+
+
+def test_a_session_fed_without_time_is_not_rate_limited() -> None:
+    game = Game(Settings(), lambda account: None)
+    peer = ListPeer()
+    session = Session(game, peer, host="10.0.0.1")
+    attempt = session.line_received(b"con foo,1234,1")
+    assert attempt is not None
+    session.login_checked(Account("foo", {}))
+    for i in range(100):
+        session.line_received(f"say {i}".encode())
+    assert peer.received[-100:] == [f"say 1,foo,{i}" for i in range(100)]
+
+
+def test_say_has_its_own_tighter_limit() -> None:
+    server = Server(say_rate=1.0, say_burst=3)
+    client = server.connect()
+    client.send("con foo,1234,1")
+    client.lines()
+    client.send(*[f"say {i}" for i in range(5)])
+    assert client.lines() == [
+        "say 1,foo,0",
+        "say 1,foo,1",
+        "say 1,foo,2",
+        "err toofast,too much chat; this say was dropped",
+        "err toofast,too much chat; this say was dropped",
+    ]
+    server.clock.advance(1.0)
+    client.send("say 5", "say 6")
+    assert client.lines() == ["say 1,foo,5", "err toofast,too much chat; this say was dropped"]
+
+
+# -- login throttling ----------------------------------------------------------------
+
+
+def test_account_throttle_blocks_the_account_from_anywhere_but_not_others() -> None:
+    server = Server(login_failures_per_account=3, max_failed_logins=100)
+    guesser = server.connect("10.0.0.66")
+    guesser.send(*[f"con foo,guess{i},1" for i in range(3)])
+    assert guesser.lines() == ["err badlogin,unknown user or wrong password"] * 3
+    checks = len(server.checks)
+    guesser.send("con foo,1234,1")
+    assert guesser.lines() == ["err toofast,too many failed logins; try again later"]
+    owner = server.connect("10.0.0.1")
+    owner.send("con FOO,1234,1")
+    assert owner.lines() == ["err toofast,too many failed logins; try again later"]
+    assert len(server.checks) == checks  # refused before the password was checked
+    other = server.connect("10.0.0.2")
+    other.send("con bar,4321,1")
+    assert other.lines()[0].startswith("wel ")
+    server.clock.advance(60.0)
+    later = server.connect("10.0.0.1", 40001)
+    later.send("con foo,1234,1")
+    assert later.lines()[0].startswith("wel ")
+
+
+def test_host_throttle_blocks_the_address_but_not_others() -> None:
+    server = Server(login_failures_per_ip=4, max_failed_logins=2)
+    for i in range(2):  # two connections, two failures each: bye badlogin on both
+        guesser = server.connect("10.0.0.66", 40000 + i)
+        guesser.send(f"con nobody{i},x,1", f"con someone{i},x,1")
+        assert guesser.lines()[-1] == "bye badlogin"
+    guesser = server.connect("10.0.0.66", 40002)
+    guesser.send("con bar,4321,1")
+    assert guesser.lines() == ["err toofast,too many failed logins; try again later"]
+    other = server.connect("10.0.0.2")
+    other.send("con bar,4321,1")
+    assert other.lines()[0].startswith("wel ")
+
+
+def test_throttled_attempts_do_not_count_toward_bye_badlogin() -> None:
+    server = Server(login_failures_per_account=1, max_failed_logins=3)
+    client = server.connect()
+    client.send("con foo,wrong,1")
+    client.send(*["con foo,1234,1"] * 10)
+    lines = client.lines()
+    assert (
+        lines
+        == ["err badlogin,unknown user or wrong password"]
+        + ["err toofast,too many failed logins; try again later"] * 10
+    )
+    assert not client.closed
+
+
+# -- connection limits -------------------------------------------------------------------
+
+
+def test_connections_over_the_caps_get_bye_full() -> None:
+    server = Server(max_connections=3, max_connections_per_ip=2)
+    a1, a2 = server.connect("10.0.0.1", 1), server.connect("10.0.0.1", 2)
+    a3 = server.connect("10.0.0.1", 3)
+    assert a3.transport.value() == b"bye full\n" and a3.closed
+    b1 = server.connect("10.0.0.2", 1)
+    c1 = server.connect("10.0.0.3", 1)
+    assert c1.transport.value() == b"bye full\n" and c1.closed
+    assert len(server.game.sessions) == 3  # refused ones never become sessions
+    for client in (a1, a2, b1):
+        assert client.transport.value() == b"" and not client.closed
+    a1.protocol.connectionLost(None)
+    c2 = server.connect("10.0.0.3", 2)
+    c2.send("con foo,1234,1")
+    assert c2.lines()[0].startswith("wel ")
+
+
+# -- garbage -------------------------------------------------------------------------------
+
+GARBAGE = [
+    b"\x00\x00\x00",
+    b"con \x00foo,1234,1",
+    b"\xff\xfb\x01\xff\xfd\x03",  # telnet IAC WILL ECHO, IAC DO SGA
+    b"\xc3\x28",  # invalid UTF-8
+    b"\xed\xa0\x80",  # a UTF-16 surrogate in UTF-8
+    b"mov 1\r2,3",  # a lone CR inside a line
+    b"\r\r\r",
+    b"mov " + b"9" * 500 + b",0,0",
+    b"mov 1" + b"0" * 400 + b",0,0",
+    b"mov nan,0,0",
+    b"mov inf,-inf,0",
+    b"mov 1e999,0,0",
+    b"mov 0x10,0,0",
+    b"mov 1_000,0,0",
+    b"mov " + b"1," * 5000 + b"1",
+    b"con " + b"a," * 5000 + b"1",
+    b"say " + b"%" * 3000,
+    b"MOV",
+    b"say",
+    b"con",
+    b"\x1b[31mred\x1b[0m",
+]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE)
+def test_garbage_gets_a_clear_err_or_nothing(garbage: bytes, errors: list[dict[str, Any]]) -> None:
+    server = Server(max_line=20_000)
+    client = server.connect()
+    client.protocol.dataReceived(b"con foo,1234,1\n")
+    client.lines()
+    client.protocol.dataReceived(garbage + b"\n")
+    lines = client.lines()
+    assert len(lines) <= 1
+    for line in lines:
+        assert re.fullmatch(r"err (badcmd|badarg|already),[^\x00-\x1f\x7f]{1,200}", line), line
+    assert not client.closed
+    client.send("say still here")
+    assert client.lines() == ["say 1,foo,still here"]
+    assert errors == []
+
+
+#: Fragments that reach deeper states than random bytes would.
+FRAGMENTS = [
+    b"con foo,1234,1\n",
+    b"con foo,bad,1\n",
+    b"con bar,4321,1\n",
+    b"mov 1,2,3\n",
+    b"mov nan,0,0\n",
+    b"say hi, there\n",
+    b"idl\n",
+    b"bye\n",
+    b"\r\n",
+    b"\xff\xfb\x01",
+    b"\x00",
+    b"%",
+    b",",
+    b"x" * 1100,
+]
+
+
+@st.composite
+def hostile_streams(draw: st.DrawFn) -> list[tuple[bytes, float]]:
+    """Arbitrary bytes mixed with protocol fragments, cut at arbitrary points."""
+    pieces = draw(st.lists(st.one_of(st.binary(max_size=64), st.sampled_from(FRAGMENTS))))
+    stream = b"".join(pieces)
+    cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=20)))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    return [(chunk, draw(st.sampled_from([0.0, 0.0, 0.05, 1.0]))) for chunk in chunks]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=hostile_streams())
+def test_arbitrary_bytes_never_raise_and_get_well_formed_replies(
+    stream: list[tuple[bytes, float]],
+) -> None:
+    found: list[dict[str, Any]] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        level = event.get("log_level")
+        if "log_failure" in event or (level is not None and level >= LogLevel.error):
+            found.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        server = Server(line_burst=10, line_rate=5.0, flood_time=2.0)
+        client, watcher = server.connect("10.0.0.1", 1), server.connect("10.0.0.2", 2)
+        watcher.send("con bar,4321,1")
+        for chunk, pause in stream:
+            client.protocol.dataReceived(chunk)
+            if pause:
+                server.clock.advance(pause)
+                server.game.tick(pause)
+        output = without_telnet_replies(client.transport.value() + watcher.transport.value())
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert found == []
+    assert output.endswith(b"\n")
+    for line in output.decode("utf-8").splitlines():
+        match = SERVER_LINE.fullmatch(line)
+        assert match, line
+        code, rest = match.group(1), (match.group(2) or "")[1:]
+        if code == "err":
+            assert rest.split(",")[0] in ERR_CODES, line
+        if code == "bye":
+            assert rest in BYE_REASONS, line

@@ -1,0 +1,176 @@
+"""GameService in-process on a task.Clock: failed saves and where passwords are hashed.
+
+Thread pools are replaced by a synchronous stand-in for the save tests, so
+time is fully controlled; the login test keeps the real pool and checks the
+thread the hash ran on.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import formatEventAsClassicLogText, globalLogPublisher
+from twisted.python.failure import Failure
+
+from mudserver import accounts
+from mudserver.accounts import Account, AccountStore, HashParams
+from mudserver.config import Settings
+from mudserver.service import GameService
+
+CHEAP = HashParams(n=2**4)
+
+
+class FakeReactor(Clock):
+    """A Clock that also takes calls from threads, run when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.from_threads: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.Queue()
+
+    def callFromThread(self, f: Callable[..., Any], *args: Any) -> None:
+        self.from_threads.put((f, args))
+
+    def run_thread_calls(self, timeout: float = 5.0) -> None:
+        f, args = self.from_threads.get(timeout=timeout)
+        f(*args)
+        while not self.from_threads.empty():
+            f, args = self.from_threads.get_nowait()
+            f(*args)
+
+
+class SyncPool:
+    """Runs 'threaded' work at once, on the caller's thread."""
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def callInThreadWithCallback(
+        self, on_result: Callable[[bool, Any], None], f: Callable[..., Any], *args: Any
+    ) -> None:
+        try:
+            result, ok = f(*args), True
+        except Exception:
+            result, ok = Failure(), False
+        on_result(ok, result)
+
+
+@pytest.fixture
+def logged() -> Iterator[list[str]]:
+    messages: list[str] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        messages.append(formatEventAsClassicLogText(event))
+
+    globalLogPublisher.addObserver(observe)
+    yield messages
+    globalLogPublisher.removeObserver(observe)
+
+
+def playing_service(tmp_path: Path) -> tuple[GameService, FakeReactor, StringTransport]:
+    store = AccountStore(tmp_path, CHEAP)
+    store.create("foo", "pw")
+    reactor = FakeReactor()
+    service = GameService(Settings(autosave=1.0, speed=100.0), store, reactor)
+    service._save_pools = [SyncPool()]  # type: ignore[list-item]
+    service._login_pool = SyncPool()  # type: ignore[assignment]
+    reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
+    service.startService()
+    addr = IPv4Address("TCP", "10.0.0.1", 4000)
+    protocol = service.factory.buildProtocol(addr)
+    transport = StringTransport(peerAddress=addr)
+    protocol.makeConnection(transport)
+    protocol.dataReceived(b"con foo,pw,1\nmov 10,0,0\n")
+    assert transport.value().startswith(b"wel ")
+    reactor.advance(0.1)
+    reactor.advance(0.1)  # two ticks at 100 units/s: arrived at 10,0,0
+    assert b"pos 1,10.00,0.00,0.00\n" in transport.value()
+    return service, reactor, transport
+
+
+def fail_with(error: int) -> Callable[..., Any]:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(error, os.strerror(error))
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("function", "error"),
+    [("fsync", errno.ENOSPC), ("replace", errno.EACCES), ("fdopen", errno.EDQUOT)],
+)
+def test_failed_save_keeps_the_good_file_and_is_retried(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    logged: list[str],
+    function: str,
+    error: int,
+) -> None:
+    service, reactor, _ = playing_service(tmp_path)
+    store = service.store
+    with monkeypatch.context() as patch:
+        patch.setattr(accounts.os, function, fail_with(error))
+        reactor.advance(1.0)  # autosave: the write fails
+    assert any("could not save" in message for message in logged)
+    assert not any("Traceback" in message for message in logged)
+    on_disk = store.load("foo")
+    assert on_disk is not None and (on_disk.x, on_disk.y, on_disk.z) == (0.0, 0.0, 0.0)
+    assert sorted(p.name for p in store.users_dir.iterdir()) == ["foo.json"]  # no debris
+    reactor.advance(1.0)  # the next autosave retries, though foo has not moved since
+    on_disk = store.load("foo")
+    assert on_disk is not None and (on_disk.x, on_disk.y, on_disk.z) == (10.0, 0.0, 0.0)
+    service.stopService()
+
+
+def test_shutdown_saves_every_player(tmp_path: Path) -> None:
+    service, _reactor, transport = playing_service(tmp_path)
+    service.stopService()
+    assert transport.value().endswith(b"bye shutdown\n")
+    on_disk = service.store.load("foo")
+    assert on_disk is not None and (on_disk.x, on_disk.y, on_disk.z) == (10.0, 0.0, 0.0)
+
+
+def test_passwords_are_hashed_on_the_login_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = AccountStore(tmp_path, CHEAP)
+    store.create("foo", "pw")
+    reactor = FakeReactor()
+    service = GameService(Settings(), store, reactor)
+    hashed_on: list[str] = []
+    authenticate = store.authenticate
+
+    def spy(name: str, password: str) -> Account | None:
+        hashed_on.append(threading.current_thread().name)
+        return authenticate(name, password)
+
+    monkeypatch.setattr(store, "authenticate", spy)
+    # A verified account is read again on its save thread (see authenticate).
+    pools = [service._login_pool, *service._save_pools]
+    for pool in pools:
+        pool.start()
+    try:
+        results: list[Any] = []
+        service.authenticate("foo", "pw").addCallback(results.append)
+        service.authenticate("nobody", "pw").addCallback(results.append)
+        while len(results) < 2:
+            reactor.run_thread_calls()
+    finally:
+        for pool in pools:
+            pool.stop()
+    assert [r.name if r else r for r in results] in (["foo", None], [None, "foo"])
+    assert len(hashed_on) == 2
+    assert all("mudserver-login" in name for name in hashed_on), hashed_on
+    assert threading.current_thread().name not in hashed_on
