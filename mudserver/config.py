@@ -11,6 +11,9 @@ from dataclasses import dataclass
 #: Protocol version this server speaks (the third argument of ``con``).
 PROTOCOL_VERSION = "1"
 
+#: Values of :attr:`Settings.mode`.
+MODES = ("interest", "broadcast")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -39,11 +42,25 @@ class Settings:
     close_grace: float = 10.0
     #: Seconds ``stopService`` waits for pending saves before giving up.
     shutdown_timeout: float = 10.0
+    #: How far a player sees, on the ground plane (x, y): it is told about
+    #: entities within this distance only (``ent``/``pos``/``del``).
+    view_radius: float = 100.0
+    #: How far a ``say`` carries on the ground plane; 0 means world-wide.
+    say_radius: float = 0.0
+    #: ``interest`` tells each player about what is in view; ``broadcast``
+    #: tells everybody everything (the old, quadratic way, kept to compare).
+    mode: str = "interest"
 
     def __post_init__(self) -> None:
         for name in ("tick_rate", "speed", "bounds", "idle_timeout", "autosave", "close_grace"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
+        if not self.view_radius > 0:
+            raise ValueError("view_radius must be positive")
+        if self.say_radius < 0:
+            raise ValueError("say_radius must not be negative")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         for name in ("max_line", "max_output", "max_failed_logins", "max_say"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from mudserver import replies
 from mudserver.accounts import Account
 from mudserver.config import Settings
+from mudserver.interest import Interest
 from mudserver.session import Session
 from mudserver.world import Entity, World
 
@@ -41,6 +42,12 @@ class Game:
         self.sessions: set[Session] = set()
         #: Playing sessions by lower-cased account name: one per account.
         self._players: dict[str, Session] = {}
+        #: Who sees whom, or ``None`` in broadcast mode (everybody sees all).
+        self.interest: Interest | None = (
+            Interest(settings.view_radius) if settings.mode == "interest" else None
+        )
+        #: Playing sessions by entity id, to deliver what ``interest`` decides.
+        self._by_entity: dict[int, Session] = {}
 
     def __len__(self) -> int:
         """The number of players in the game."""
@@ -55,6 +62,14 @@ class Game:
     def _broadcast(self, text: str) -> None:
         for session in self._players.values():
             session.send(text)
+
+    def _send_to(self, entity_ids: list[int], text: str) -> None:
+        """Send *text* to the players whose entities have these ids."""
+        by_entity = self._by_entity
+        for entity_id in entity_ids:
+            session = by_entity.get(entity_id)
+            if session is not None:
+                session.send(text)
 
     # -- joining and leaving ---------------------------------------------------
 
@@ -79,6 +94,13 @@ class Game:
         )
         session.entity = entity
         self._players[key] = session
+        self._by_entity[entity.id] = session
+        if self.interest is not None:
+            in_view, told = self.interest.add(entity, observer=True)
+            session.send(replies.wel(entity) + "".join(replies.ent(e) for e in in_view))
+            self._send_to(told, replies.ent(entity))
+            self.save(session)
+            return entity
         session.send(replies.wel(entity) + "".join(replies.ent(e) for e in self.world))
         announcement = replies.ent(entity)
         for other in self._players.values():
@@ -94,25 +116,50 @@ class Game:
             return
         if self._players.get(account.name.lower()) is session:
             del self._players[account.name.lower()]
+        self._by_entity.pop(entity.id, None)
         self.world.remove(entity)
-        self._broadcast(replies.delete(entity.id))
+        if self.interest is not None:
+            self._send_to(self.interest.remove(entity), replies.delete(entity.id))
+        else:
+            self._broadcast(replies.delete(entity.id))
         self.save(session)
 
     # -- actions -----------------------------------------------------------------
 
     def say(self, speaker: Entity, text: str) -> None:
-        """Send *text* from *speaker* to every player, the speaker included."""
-        self._broadcast(replies.say(speaker, text))
+        """Send *text* from *speaker* to every player in earshot, the speaker included.
+
+        World-wide unless ``say_radius`` is set.
+        """
+        line = replies.say(speaker, text)
+        radius = self.settings.say_radius
+        if not radius:
+            self._broadcast(line)
+        elif self.interest is not None:
+            self._send_to(self.interest.hearers(speaker.x, speaker.y, radius), line)
+        else:
+            r2 = radius * radius
+            for session in self._players.values():
+                e = session.entity
+                if e is not None and (e.x - speaker.x) ** 2 + (e.y - speaker.y) ** 2 <= r2:
+                    session.send(line)
 
     # -- time --------------------------------------------------------------------
 
     def tick(self, dt: float) -> None:
-        """Step the world by *dt* seconds and send every player what moved.
+        """Step the world by *dt* seconds and send each player what it must hear.
 
-        The update text is built once per tick and handed to each session in
-        a single ``send``, so each client gets one write per tick.
+        Each moved entity's line is formatted once per tick, and each session
+        gets all its lines in a single ``send``: one write per client per tick.
         """
         moved = self.world.step(dt)
+        if self.interest is not None:
+            by_entity = self._by_entity
+            for entity_id, lines in self.interest.update(moved).items():
+                session = by_entity.get(entity_id)
+                if session is not None:
+                    session.send("".join(lines))
+            return
         if not moved:
             return
         update = "".join(replies.pos(e) for e in moved)

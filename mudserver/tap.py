@@ -35,6 +35,9 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("max-say", "max_say", int, "Longest say text, in characters."),
     ("close-grace", "close_grace", float, "Seconds a closing client gets to read its last lines."),
     ("shutdown-timeout", "shutdown_timeout", float, "Seconds shutdown waits for saves."),
+    ("view-radius", "view_radius", float, "How far a player sees on the ground plane."),
+    ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
+    ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
 ]
 assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
 
