@@ -19,6 +19,7 @@ from mudserver.accounts import Account
 from mudserver.config import Settings
 from mudserver.interest import Interest
 from mudserver.session import Session
+from mudserver.stats import Stats
 from mudserver.world import Entity, World
 
 __all__ = ["Game", "PLAYER"]
@@ -48,6 +49,8 @@ class Game:
         )
         #: Playing sessions by entity id, to deliver what ``interest`` decides.
         self._by_entity: dict[int, Session] = {}
+        #: Counters for the metrics endpoint.
+        self.stats = Stats()
 
     def __len__(self) -> int:
         """The number of players in the game."""

@@ -107,6 +107,9 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
     def lineReceived(self, line: bytes) -> None:
         self.resetTimeout()
+        stats = self.factory.game.stats
+        stats.lines_received += 1
+        stats.bytes_received += len(line) + 1
         if len(line) > self.factory.game.settings.max_line and not (
             line.endswith(b"\r") and len(line) == self.MAX_LENGTH
         ):
@@ -150,6 +153,9 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     def send(self, text: str) -> None:
         data = text.encode("utf-8")
         self.transport.write(data)
+        stats = self.factory.game.stats
+        stats.lines_sent += text.count("\n")
+        stats.bytes_sent += len(data)
         if self.watcher.wrote(len(data)):
             self._drop_reason = "output overflow"
             self.log.info("dropping {label}: output not read", label=self.session.label)

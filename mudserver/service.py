@@ -10,6 +10,8 @@ only then lets twistd exit.
 
 from __future__ import annotations
 
+import resource
+import time
 from typing import Any
 
 from twisted.application.service import Service
@@ -21,6 +23,7 @@ from twisted.python.threadpool import ThreadPool
 from mudserver.accounts import Account, AccountStore, CorruptAccount
 from mudserver.config import Settings
 from mudserver.game import Game
+from mudserver.metrics import Metrics
 from mudserver.server import MudFactory
 
 __all__ = ["GameService"]
@@ -47,6 +50,12 @@ class GameService(Service):
         self.reactor: IReactorTime = reactor
         self.game = Game(settings, self.save)
         self.factory = MudFactory(self.game, self.authenticate, reactor)
+        self.metrics = Metrics(
+            self.game.stats,
+            lambda: len(self.game),
+            lambda: len(self.factory.connections),
+            1.0 / settings.tick_rate,
+        )
         # One writer thread: saves of one account land in the order made.
         self._save_pool = ThreadPool(1, 1, name="mudserver-save")
         self._login_pool = ThreadPool(1, login_threads, name="mudserver-login")
@@ -61,6 +70,7 @@ class GameService(Service):
 
     def startService(self) -> None:
         super().startService()
+        self._raise_open_file_limit()
         self._save_pool.start()
         self._login_pool.start()
         self._last_tick = self.reactor.seconds()
@@ -70,6 +80,21 @@ class GameService(Service):
             "mudserver ticking at {rate} Hz, data in {data}",
             rate=self.settings.tick_rate,
             data=self.store.users_dir,
+        )
+
+    def _raise_open_file_limit(self) -> None:
+        """Every connection is a file descriptor: allow as many as the hard limit."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                soft = hard
+            except (ValueError, OSError) as e:
+                self.log.warn("could not raise the open-file limit: {error}", error=e)
+        self.log.info(
+            "open-file limit {limit}: room for about {count} connections",
+            limit=soft,
+            count="unlimited" if soft == resource.RLIM_INFINITY else max(0, soft - 64),
         )
 
     def stopService(self) -> defer.Deferred[None]:
@@ -106,10 +131,12 @@ class GameService(Service):
         """
         now = self.reactor.seconds()
         dt, self._last_tick = now - self._last_tick, now
+        started = time.perf_counter()
         try:
             self.game.tick(dt)
         except Exception:
             self.log.failure("tick failed")
+        self.metrics.tick(time.perf_counter() - started)
 
     def _autosave(self) -> None:
         try:

@@ -13,9 +13,11 @@ from typing import Any
 
 from twisted.application import service, strports
 from twisted.python import usage
+from twisted.web import server
 
 from mudserver.accounts import AccountStore
 from mudserver.config import Settings
+from mudserver.metrics import MetricsResource
 from mudserver.service import GameService
 
 __all__ = ["Options", "makeService"]
@@ -46,8 +48,14 @@ class Options(usage.Options):
     """``twistd mudserver --help``."""
 
     optParameters = [
-        ["port", "p", "tcp:4000", "Endpoint to listen on (a Twisted endpoint description)."],
+        [
+            "port",
+            "p",
+            "tcp:4000:backlog=1024",
+            "Endpoint to listen on (a Twisted endpoint description).",
+        ],
         ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
+        ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
     def postOptions(self) -> None:
@@ -69,4 +77,8 @@ def makeService(options: Options) -> service.IService:
     game = GameService(options["settings"], AccountStore(options["data"]))
     game.setServiceParent(top)
     strports.service(options["port"], game.factory).setServiceParent(top)
+    if options["metrics"]:
+        site = server.Site(MetricsResource(game.metrics))
+        site.noisy = False
+        strports.service(options["metrics"], site).setServiceParent(top)
     return top
