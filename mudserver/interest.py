@@ -12,11 +12,10 @@ How:
   entity, so "who is near (x, y)" looks at 3 x 3 cells, not the world.
 * :class:`Interest` remembers, for each observer, the ids it has been told
   about (``seen``) and, for each entity, who knows it (``watchers``).  Only
-  movement changes a distance, so a tick re-examines only pairs where at
-  least one side moved: an observer that moved recomputes its whole view
-  from the cells around it; an observer that stood still is only checked
-  against the moved entities near it or known to it.  Each pair is examined
-  once per tick, and an idle world costs nothing.
+  movement changes a distance, so a tick looks only at pairs with a moved
+  side, each pair once for both directions (distance is symmetric), and
+  only at the pairs near the edge of view at that (see :class:`Interest`).
+  An idle world costs nothing.
 * Each moved entity's ``pos`` line is formatted once per tick and shared by
   every observer that gets it.
 
@@ -110,59 +109,82 @@ class Grid:
 
 
 class Interest:
-    """Who has been told about whom, kept up to date as entities come, go and move."""
+    """Who has been told about whom, kept up to date as entities come, go and move.
+
+    Exact, but lazy about pairs whose answer cannot change: each entity has
+    an *anchor*, where it stood when its pairs were last classified, and is
+    reclassified ("rescanned") once it strays more than ``slack`` from it.
+    Two entities both within ``slack`` of their anchors are within
+    ``2 * slack`` of their anchors' distance, so a pair whose anchors are
+    more than that away from the radius is surely in view (or surely out)
+    until one of them is rescanned.  Only the remaining *band* pairs are
+    measured on every tick that moves them; a moved entity's ``pos`` goes
+    to its sure watchers without any arithmetic.
+    """
 
     def __init__(self, radius: float) -> None:
         if not radius > 0:
             raise ValueError("radius must be positive")
         self.radius = radius
         self._r2 = radius * radius
+        #: How far an entity walks from its anchor before it is rescanned.
+        self.slack = radius / 20
+        band = 2 * self.slack + radius * 1e-9  # a hair more, against rounding
+        self._band_lo2 = max(0.0, radius - band) ** 2
+        self._band_hi2 = (radius + band) ** 2
+        #: How far a rescan looks: every partner whose anchor may be in the band.
+        self._reach = radius + band + self.slack
         self.grid = Grid(radius)
+        self._entities: dict[int, Entity] = {}
+        self._anchor: dict[int, tuple[float, float]] = {}
+        #: Entity id -> ids of the partners whose pair is in the band (symmetric).
+        self._band: dict[int, set[int]] = {}
         #: Observer id -> ids of the entities it has been told about (itself included).
         self.seen: dict[int, set[int]] = {}
         #: Entity id -> ids of the observers that have been told about it.
         self.watchers: dict[int, set[int]] = {}
 
-    def in_view(self, observer: Entity, entity: Entity) -> bool:
-        dx, dy = entity.x - observer.x, entity.y - observer.y
-        return dx * dx + dy * dy <= self._r2
-
     def add(self, entity: Entity, observer: bool) -> tuple[list[Entity], list[int]]:
         """Put *entity* in the world.
 
         Returns the entities it now sees (empty unless *observer*; itself
-        included) and the ids of the other observers that now see it: the
+        first) and the ids of the other observers that now see it: the
         caller sends them ``ent`` lines.
         """
+        eid = entity.id
         self.grid.add(entity)
-        self.watchers[entity.id] = set()
-        near = self.grid.within(entity.x, entity.y, self.radius)
-        told = []
-        for other in near:
-            if other is not entity and other.id in self.seen:
-                self.seen[other.id].add(entity.id)
-                self.watchers[entity.id].add(other.id)
-                told.append(other.id)
+        self._entities[eid] = entity
+        self._band[eid] = set()
+        self.watchers[eid] = set()
+        if observer:
+            self.seen[eid] = {eid}
+            self.watchers[eid].add(eid)
+        out: dict[int, list[str]] = {}
+        self._rescan(entity, out, {}, set())
+        told = [oid for oid in out if oid != eid]
         if not observer:
             return [], told
-        self.seen[entity.id] = {e.id for e in near}
-        for e in near:
-            self.watchers[e.id].add(entity.id)
-        return near, told
+        others = [self._entities[i] for i in self.seen[eid] if i != eid]
+        return [entity, *others], told
 
     def remove(self, entity: Entity) -> list[int]:
         """Take *entity* out; return the other observers that must get ``del``."""
+        eid = entity.id
         self.grid.remove(entity)
-        watchers = self.watchers.pop(entity.id, set())
-        seen = self.seen.pop(entity.id, set())
+        self._entities.pop(eid, None)
+        self._anchor.pop(eid, None)
+        for fid in self._band.pop(eid, set()):
+            self._band[fid].discard(eid)
+        watchers = self.watchers.pop(eid, set())
+        seen = self.seen.pop(eid, set())
         for observer_id in watchers:
-            if observer_id != entity.id:
-                self.seen[observer_id].discard(entity.id)
+            if observer_id != eid:
+                self.seen[observer_id].discard(eid)
         for entity_id in seen:
             known_by = self.watchers.get(entity_id)
             if known_by is not None:
-                known_by.discard(entity.id)
-        watchers.discard(entity.id)
+                known_by.discard(eid)
+        watchers.discard(eid)
         return list(watchers)
 
     def update(self, moved: list[Entity]) -> dict[int, list[str]]:
@@ -172,72 +194,124 @@ class Interest:
         """
         if not moved:
             return {}
-        grid, seen, watchers = self.grid, self.seen, self.watchers
-        radius, r2 = self.radius, self._r2
+        grid, anchor, slack2 = self.grid, self._anchor, self.slack * self.slack
         pos_line: dict[int, str] = {}
+        strayed: list[Entity] = []
         for e in moved:
             grid.move(e)
             pos_line[e.id] = replies.pos(e)
+            ax, ay = anchor[e.id]
+            if (e.x - ax) * (e.x - ax) + (e.y - ay) * (e.y - ay) > slack2:
+                strayed.append(e)
         out: dict[int, list[str]] = {}
-        moved_observers = [e for e in moved if e.id in seen]
-        moving = {e.id for e in moved_observers}
-
-        # Observers that moved: their whole view is recomputed from the grid.
-        for o in moved_observers:
-            ox, oy, oid = o.x, o.y, o.id
-            old = seen[oid]
-            new: set[int] = set()
-            lines: list[str] = []
-            for e in grid.near(ox, oy, radius):
-                dx, dy = e.x - ox, e.y - oy
-                if dx * dx + dy * dy <= r2:
-                    eid = e.id
-                    new.add(eid)
-                    if eid in old:
-                        line = pos_line.get(eid)
-                        if line is not None:
-                            lines.append(line)
-                    else:
-                        lines.append(replies.ent(e))
-                        watchers[eid].add(oid)
-            if len(new) != len(old) or not new.issuperset(old):
-                for eid in old - new:
-                    lines.append(replies.delete(eid))
-                    watchers[eid].discard(oid)
-            seen[oid] = new
-            if lines:
-                out[oid] = lines
-
-        # Observers that stood still: only the moved entities near them or
-        # known to them can have changed what they see.
+        rescanned = {e.id for e in strayed}
+        done: set[int] = set()
+        for e in strayed:
+            self._rescan(e, out, pos_line, done)
+            done.add(e.id)
+        entities, band, watchers = self._entities, self._band, self.watchers
+        examine = self._examine
         for e in moved:
-            ex, ey, eid = e.x, e.y, e.id
+            eid = e.id
+            if eid in rescanned:
+                continue
+            e_band = band[eid]
+            for fid in e_band:
+                if fid in rescanned:
+                    continue  # examined by its rescan
+                f_moved = fid in pos_line
+                if f_moved and fid < eid:
+                    continue  # examined from f's side
+                examine(e, entities[fid], True, f_moved, out, pos_line)
             line = pos_line[eid]
-            known_by = watchers[eid]
-            checked: set[int] = set()
-            for o in grid.near(ex, ey, radius):
-                oid = o.id
-                if oid in moving or oid not in seen:
-                    continue
-                checked.add(oid)
-                dx, dy = ex - o.x, ey - o.y
-                if dx * dx + dy * dy <= r2:
-                    if oid in known_by:
-                        out.setdefault(oid, []).append(line)
-                    else:
-                        out.setdefault(oid, []).append(replies.ent(e))
-                        known_by.add(oid)
-                        seen[oid].add(eid)
-                elif oid in known_by:
-                    out.setdefault(oid, []).append(replies.delete(eid))
-                    known_by.discard(oid)
-                    seen[oid].discard(eid)
-            gone = [oid for oid in known_by if oid not in checked and oid not in moving]
-            for oid in gone:
-                out.setdefault(oid, []).append(replies.delete(eid))
-                known_by.discard(oid)
-                seen[oid].discard(eid)
+            for oid in watchers[eid]:
+                if oid not in e_band and oid not in rescanned:
+                    out.setdefault(oid, []).append(line)
         return out
+
+    def _examine(
+        self,
+        e: Entity,
+        f: Entity,
+        e_moved: bool,
+        f_moved: bool,
+        out: dict[int, list[str]],
+        pos_line: dict[int, str],
+    ) -> None:
+        """Measure the pair (e, f) and update what each observer of the two knows."""
+        eid, fid = e.id, f.id
+        dx, dy = f.x - e.x, f.y - e.y
+        in_view = dx * dx + dy * dy <= self._r2
+        seen, watchers = self.seen, self.watchers
+        f_seen = seen.get(fid)
+        if f_seen is not None:  # what f knows of e
+            if eid in f_seen:
+                if not in_view:
+                    out.setdefault(fid, []).append(replies.delete(eid))
+                    f_seen.discard(eid)
+                    watchers[eid].discard(fid)
+                elif e_moved:
+                    out.setdefault(fid, []).append(pos_line[eid])
+            elif in_view:
+                out.setdefault(fid, []).append(replies.ent(e))
+                f_seen.add(eid)
+                watchers[eid].add(fid)
+        e_seen = seen.get(eid)
+        if e_seen is not None:  # what e knows of f
+            if fid in e_seen:
+                if not in_view:
+                    out.setdefault(eid, []).append(replies.delete(fid))
+                    e_seen.discard(fid)
+                    watchers[fid].discard(eid)
+                elif f_moved:
+                    out.setdefault(eid, []).append(pos_line[fid])
+            elif in_view:
+                out.setdefault(eid, []).append(replies.ent(f))
+                e_seen.add(fid)
+                watchers[fid].add(eid)
+
+    def _rescan(
+        self, e: Entity, out: dict[int, list[str]], pos_line: dict[int, str], done: set[int]
+    ) -> None:
+        """Anchor *e* where it stands, measure every pair it may be in, reclassify.
+
+        Pairs with an entity in *done* (rescanned earlier this tick) were
+        measured then; they are only reclassified.
+        """
+        eid, ex, ey = e.id, e.x, e.y
+        self._anchor[eid] = (ex, ey)
+        band, anchor, lo2, hi2 = self._band, self._anchor, self._band_lo2, self._band_hi2
+        for fid in band[eid]:
+            band[fid].discard(eid)
+        e_band: set[int] = set()
+        band[eid] = e_band
+        e_moved = eid in pos_line
+        near: set[int] = set()
+        for f in self.grid.near(ex, ey, self._reach):
+            fid = f.id
+            near.add(fid)
+            if fid == eid:
+                continue
+            if fid not in done:
+                self._examine(e, f, e_moved, fid in pos_line, out, pos_line)
+            fx, fy = anchor[fid]
+            da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
+            if lo2 <= da2 <= hi2:
+                e_band.add(fid)
+                band[fid].add(eid)
+        # Known pairs beyond the reach are out of view.
+        e_watchers, e_seen = self.watchers[eid], self.seen.get(eid)
+        for oid in [o for o in e_watchers if o not in near]:
+            out.setdefault(oid, []).append(replies.delete(eid))
+            self.seen[oid].discard(eid)
+            e_watchers.discard(oid)
+        if e_seen is not None:
+            for fid in [i for i in e_seen if i not in near]:
+                out.setdefault(eid, []).append(replies.delete(fid))
+                e_seen.discard(fid)
+                self.watchers[fid].discard(eid)
+            if e_moved:
+                out.setdefault(eid, []).append(pos_line[eid])
 
     def hearers(self, x: float, y: float, radius: float) -> list[int]:
         """Observers within *radius* of (x, y): who hears a local ``say``."""

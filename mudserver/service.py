@@ -131,12 +131,12 @@ class GameService(Service):
         """
         now = self.reactor.seconds()
         dt, self._last_tick = now - self._last_tick, now
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             self.game.tick(dt)
         except Exception:
             self.log.failure("tick failed")
-        self.metrics.tick(time.perf_counter() - started)
+        self.metrics.tick(time.perf_counter() - started, time.thread_time() - cpu)
 
     def _autosave(self) -> None:
         try:

@@ -16,6 +16,7 @@ COLUMNS = [
     ("tick p50 ms", "tick_p50_ms", "{:.1f}"),
     ("tick p99 ms", "tick_p99_ms", "{:.1f}"),
     ("tick max ms", "tick_max_ms", "{:.1f}"),
+    ("tick CPU p99 ms", "tick_cpu_p99_ms", "{:.1f}"),
     ("overruns", "overruns", "{:.0f}"),
     ("updates/client/s", "updates_per_client_s", "{:.1f}"),
     ("bytes/client/s", "bytes_per_client_s", "{:,.0f}"),

@@ -151,12 +151,17 @@ def scrape(url: str) -> dict[str, float]:
     return samples
 
 
-def histogram_quantile(q: float, before: dict[str, float], after: dict[str, float]) -> float:
-    """The *q* quantile of the tick durations observed between two scrapes.
+def histogram_quantile(
+    q: float,
+    before: dict[str, float],
+    after: dict[str, float],
+    name: str = "mudserver_tick_duration_seconds",
+) -> float:
+    """The *q* quantile of a histogram's observations between two scrapes.
 
     Interpolated linearly inside the bucket, as Prometheus does.
     """
-    prefix = "mudserver_tick_duration_seconds_bucket{le="
+    prefix = f"{name}_bucket{{le="
     buckets = []
     for key, value in after.items():
         if key.startswith(prefix):
@@ -315,6 +320,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "tick_p50_ms": 1000 * histogram_quantile(0.50, before, after),
         "tick_p99_ms": 1000 * histogram_quantile(0.99, before, after),
         "tick_max_ms": 1000 * longest,
+        "tick_cpu_p99_ms": 1000
+        * histogram_quantile(0.99, before, after, "mudserver_tick_cpu_seconds"),
         "ticks": after.get("mudserver_tick_duration_seconds_count", 0.0)
         - before.get("mudserver_tick_duration_seconds_count", 0.0),
         "overruns": after.get("mudserver_tick_overruns_total", 0.0)
