@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     p.add_argument("--duration", type=float, default=20.0, help="seconds measured")
     p.add_argument("--view-radius", type=float, default=100.0)
+    p.add_argument(
+        "--real-hash",
+        action="store_true",
+        help="bot accounts with the default (slow) scrypt cost, to measure logins/s",
+    )
     p.add_argument("--data", type=Path, help="data directory for bot accounts")
     p.add_argument("--host", help="target a running server instead of starting one")
     p.add_argument("--port", type=int, default=4000)
@@ -63,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from mudserver.accounts import DEFAULT_HASH_PARAMS
     from mudserver.bench import report
-    from mudserver.bench.runner import RunConfig, ensure_accounts, run
+    from mudserver.bench.runner import BOT_HASH, RunConfig, ensure_accounts, run
 
     modes = [m for m in args.mode.split(",") if m]
     if args.host and not args.data:
@@ -72,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="mudbench-", dir=_fast_tmp()))
     data = args.data or scratch / "data"
     try:
-        seconds = ensure_accounts(data, max(args.n), "bot", "bench", args.world / 2)
+        prefix = "real" if args.real_hash else "bot"
+        params = DEFAULT_HASH_PARAMS if args.real_hash else BOT_HASH
+        seconds = ensure_accounts(data, max(args.n), prefix, "bench", args.world / 2, params)
         if not args.quiet:
             print(f"bot accounts ready in {seconds:.1f} s ({data})", file=sys.stderr)
         results: list[dict[str, Any]] = []
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                     server_cpu=None if args.server_cpu < 0 else args.server_cpu,
                     bots_cpu=None if args.bots_cpu < 0 else args.bots_cpu,
                     quiet=args.quiet,
+                    prefix=prefix,
                 )
                 result = run(cfg)
                 results.append(result)

@@ -27,6 +27,7 @@ COLUMNS = [
     ("dropped", "dropped", "{}"),
     ("refused", "refused", "{}"),
     ("logins/s", "logins_per_s", "{:.0f}"),
+    ("listen overflows", "listen_overflows", "{}"),
 ]
 
 

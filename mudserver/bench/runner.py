@@ -67,13 +67,20 @@ class RunConfig:
     quiet: bool = False
 
 
-def ensure_accounts(data: Path, count: int, prefix: str, password: str, half: float) -> float:
+def ensure_accounts(
+    data: Path,
+    count: int,
+    prefix: str,
+    password: str,
+    half: float,
+    params: HashParams = BOT_HASH,
+) -> float:
     """Create bot accounts 0..count-1 that are missing; return the seconds it took.
 
     Each starts at a random point of the world, so bots are spread out from
     their first tick (everybody at 0,0,0 would all see each other).
     """
-    store = AccountStore(data, BOT_HASH)
+    store = AccountStore(data, params)
     rnd = random.Random(count)
     started = time.monotonic()
     for index in range(count):
@@ -195,6 +202,16 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped because a listen queue was full."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            fields = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(fields.get("ListenOverflows", 0))
+    return 0
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -285,9 +302,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         half=cfg.world / 2,
         rate=cfg.rate,
     )
+    overflows = listen_overflows()
     swarm = SwarmProcess(swarm_config, cfg.bots_cpu)
     try:
         ready = wait_ready(swarm, cfg)
+        overflows = listen_overflows() - overflows
         time.sleep(cfg.warmup)
         swarm.tell("mark")
         before = scrape(metrics_url) if metrics_url else {}
@@ -338,6 +357,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "refused": bots["refused"],
         "failed_logins": bots["failed_logins"],
         "logins_per_s": ready["logins_per_s"],
+        "listen_overflows": overflows,
+        "password_hash": "scrypt n=2**14 (default)" if cfg.prefix == "real" else "scrypt n=16",
         "bot_send_blocked": bots["send_blocked"],
     }
     return result
