@@ -24,6 +24,7 @@ from zope.interface import implementer
 
 from mudserver.accounts import Account
 from mudserver.game import Game
+from mudserver.sendnow import write_now
 from mudserver.session import LoginAttempt, Session
 
 __all__ = ["MudProtocol", "MudFactory", "Authenticator"]
@@ -152,7 +153,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
     def send(self, text: str) -> None:
         data = text.encode("utf-8")
-        self.transport.write(data)
+        write_now(self.transport, data)
         stats = self.factory.game.stats
         stats.lines_sent += text.count("\n")
         stats.bytes_sent += len(data)
