@@ -155,3 +155,33 @@ def test_grid_files_negative_coordinates_in_their_own_cells() -> None:
     assert {e.name for e in grid.within(0.0, 0.0, 100.0)} == {"a", "b", "far"}
     grid.remove(far)
     assert len(grid) == 2
+
+
+def test_slow_walkers_cross_the_edge_of_view_on_the_exact_tick() -> None:
+    """Steps much smaller than the slack: the lazily measured band must not miss a crossing."""
+    world = World()
+    interest, reference = Interest(100.0), Reference(100.0)
+    standing = world.spawn("player", "standing", (0.0, 0.0, 0.0))
+    walkers = [
+        world.spawn("player", "out", (94.0, 0.0, 0.0), speed=1.0),
+        world.spawn("player", "in", (0.0, -106.0, 0.0), speed=1.0),
+        world.spawn("player", "diagonal", (60.0, 60.0, 0.0), speed=1.5),
+        world.spawn("player", "mirror", (-94.0, 0.0, 0.0), speed=1.0),
+        # Two walking apart: their distance changes twice as fast as either moves.
+        world.spawn("player", "apart_a", (-46.0, 300.0, 0.0), speed=1.0),
+        world.spawn("player", "apart_b", (46.0, 300.0, 0.0), speed=1.0),
+    ]
+    for e in [standing, *walkers]:
+        assert interest.add(e, True)[1] is not None
+        reference.add(e, True)
+    targets = [(106.0, 0.0), (0.0, -94.0), (80.0, 80.0), (-106.0, 0.0), (-70, 300), (70, 300)]
+    for e, (x, y) in zip(walkers, targets, strict=True):
+        world.walk(e, (x, y, 0.0))
+    changes = 0
+    for _ in range(150):
+        moved = world.step(0.1)
+        out = interest.update(moved)
+        expected = reference.update(moved)
+        assert {o: sorted(lines) for o, lines in out.items()} == expected
+        changes += sum(line.startswith(("ent", "del")) for lines in out.values() for line in lines)
+    assert changes >= 6
