@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"bot accounts ready in {seconds:.1f} s ({data})", file=sys.stderr)
         results: list[dict[str, Any]] = []
+        failures: list[str] = []
         for n in args.n:
             for mode in modes:
                 if mode == "broadcast" and n > args.broadcast_max:
@@ -110,13 +111,20 @@ def main(argv: list[str] | None = None) -> int:
                     quiet=args.quiet,
                     prefix=prefix,
                 )
-                result = run(cfg)
+                try:
+                    result = run(cfg)
+                except Exception as e:  # one failed run must not lose the sweep
+                    print(f"{mode} N={n} failed: {e!r}", file=sys.stderr)
+                    failures.append(f"{mode} N={n}: {e!r}")
+                    continue
                 results.append(result)
                 if not args.quiet:
                     print(json.dumps(result), file=sys.stderr)
                 if args.json:
                     report.write_json(results, args.json)
         print(report.table(results))
+        for failure in failures:
+            print(f"failed: {failure}")
         if args.json:
             report.write_json(results, args.json)
         if args.plot:

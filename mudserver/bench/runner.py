@@ -148,7 +148,8 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
 
 def scrape(url: str) -> dict[str, float]:
     """Every sample of the metrics page, keyed by name and labels."""
-    with urllib.request.urlopen(url, timeout=10) as response:
+    # An overloaded server answers late, but it answers: wait for it.
+    with urllib.request.urlopen(url, timeout=120) as response:
         text = response.read().decode("utf-8")
     samples: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
