@@ -51,6 +51,10 @@ class Game:
         self._by_entity: dict[int, Session] = {}
         #: Counters for the metrics endpoint.
         self.stats = Stats()
+        #: Lines for the next tick's write, by session: chat and others'
+        #: arrivals and departures ride along with the moves, so that each
+        #: client gets at most one write per tick however busy the world is.
+        self._outbox: dict[Session, list[str]] = {}
 
     def __len__(self) -> int:
         """The number of players in the game."""
@@ -63,16 +67,18 @@ class Game:
         return self._players.get(name.lower())
 
     def _broadcast(self, text: str) -> None:
+        """Queue *text* for every player, for the next tick."""
+        outbox = self._outbox
         for session in self._players.values():
-            session.send(text)
+            outbox.setdefault(session, []).append(text)
 
     def _send_to(self, entity_ids: list[int], text: str) -> None:
-        """Send *text* to the players whose entities have these ids."""
-        by_entity = self._by_entity
+        """Queue *text* for the players whose entities have these ids."""
+        by_entity, outbox = self._by_entity, self._outbox
         for entity_id in entity_ids:
             session = by_entity.get(entity_id)
             if session is not None:
-                session.send(text)
+                outbox.setdefault(session, []).append(text)
 
     # -- joining and leaving ---------------------------------------------------
 
@@ -105,10 +111,7 @@ class Game:
             self.save(session)
             return entity
         session.send(replies.wel(entity) + "".join(replies.ent(e) for e in self.world))
-        announcement = replies.ent(entity)
-        for other in self._players.values():
-            if other is not session:
-                other.send(announcement)
+        self._send_to([e.id for e in self.world if e is not entity], replies.ent(entity))
         self.save(session)
         return entity
 
@@ -120,6 +123,7 @@ class Game:
         if self._players.get(account.name.lower()) is session:
             del self._players[account.name.lower()]
         self._by_entity.pop(entity.id, None)
+        self._outbox.pop(session, None)
         self.world.remove(entity)
         if self.interest is not None:
             self._send_to(self.interest.remove(entity), replies.delete(entity.id))
@@ -142,10 +146,10 @@ class Game:
             self._send_to(self.interest.hearers(speaker.x, speaker.y, radius), line)
         else:
             r2 = radius * radius
-            for session in self._players.values():
-                e = session.entity
-                if e is not None and (e.x - speaker.x) ** 2 + (e.y - speaker.y) ** 2 <= r2:
-                    session.send(line)
+            self._send_to(
+                [e.id for e in self.world if (e.x - speaker.x) ** 2 + (e.y - speaker.y) ** 2 <= r2],
+                line,
+            )
 
     # -- time --------------------------------------------------------------------
 
@@ -153,20 +157,27 @@ class Game:
         """Step the world by *dt* seconds and send each player what it must hear.
 
         Each moved entity's line is formatted once per tick, and each session
-        gets all its lines in a single ``send``: one write per client per tick.
+        gets all its lines, queued ones first, in a single ``send``: one
+        write per client per tick.
         """
         moved = self.world.step(dt)
+        outbox, self._outbox = self._outbox, {}
         if self.interest is not None:
             by_entity = self._by_entity
             for entity_id, lines in self.interest.update(moved).items():
                 session = by_entity.get(entity_id)
                 if session is not None:
-                    session.send("".join(lines))
-            return
-        if not moved:
+                    queued = outbox.pop(session, None)
+                    session.send("".join(queued + lines if queued else lines))
+            for session, queued in outbox.items():
+                session.send("".join(queued))
             return
         update = "".join(replies.pos(e) for e in moved)
-        self._broadcast(update)
+        for session in self._players.values():
+            queued = outbox.get(session)
+            text = "".join(queued) + update if queued else update
+            if text:
+                session.send(text)
 
     # -- persistence ---------------------------------------------------------------
 

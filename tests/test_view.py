@@ -42,6 +42,7 @@ def test_login_sees_only_what_is_in_view() -> None:
     _, near_peer = player(game, "near", 50.0, 0.0)
     _, far_peer = player(game, "far", 500.0, 0.0)
     _, me = player(game, "me", 0.0, 0.0)
+    game.tick(0.1)  # others hear of arrivals with the next tick's write
     assert me.lines() == [
         "wel 3,me,0.00,0.00,0.00",
         "ent 3,player,me,0.00,0.00,0.00",
@@ -55,6 +56,7 @@ def test_walking_out_of_view_and_back_gives_del_then_ent() -> None:
     game = Game(Settings(view_radius=10.0, speed=10.0), lambda account: None)
     walker, walker_peer = player(game, "walker", 0.0, 0.0)
     _, watcher_peer = player(game, "watcher", 0.0, 5.0)
+    game.tick(0.1)
     walker_peer.lines(), watcher_peer.lines()
     assert walker.entity is not None
     game.world.walk(walker.entity, (20.0, 5.0, 0.0))
@@ -80,13 +82,17 @@ def test_walking_out_of_view_and_back_gives_del_then_ent() -> None:
 def test_one_write_per_client_per_tick_and_none_when_idle() -> None:
     game = Game(Settings(), lambda account: None)
     sessions = [player(game, f"p{i}", i * 3.0, 0.0) for i in range(5)]
+    game.tick(0.1)
     for session, peer in sessions:
         peer.writes.clear()
         assert session.entity is not None
         game.world.walk(session.entity, (100.0, 100.0, 0.0))
+    first = sessions[0][0].entity
+    assert first is not None
+    game.say(first, "chat rides along with the moves")
     game.tick(0.1)
     assert [len(peer.writes) for _, peer in sessions] == [1] * 5
-    assert all(len(peer.lines()) == 5 for _, peer in sessions)
+    assert all(len(peer.lines()) == 6 for _, peer in sessions)
     for session, _ in sessions:
         assert session.entity is not None
         game.world.walk(session.entity, session.entity.position)
@@ -100,8 +106,10 @@ def test_leaving_tells_only_those_who_saw_it() -> None:
     leaver, _ = player(game, "leaver", 0.0, 0.0)
     _, near = player(game, "near", 10.0, 0.0)
     _, far = player(game, "far", 1000.0, 0.0)
+    game.tick(0.1)
     near.lines(), far.lines()
     leaver.close("quit")
+    game.tick(0.1)
     assert near.lines() == ["del 1"]
     assert far.lines() == []
 
@@ -110,18 +118,22 @@ def test_say_is_world_wide_unless_a_radius_is_set() -> None:
     game = Game(Settings(), lambda account: None)
     speaker, _ = player(game, "speaker", 0.0, 0.0)
     _, far = player(game, "far", 5000.0, 0.0)
+    game.tick(0.1)
     far.lines()
     assert speaker.entity is not None
     game.say(speaker.entity, "hi")
+    game.tick(0.1)
     assert far.lines() == ["say 1,speaker,hi"]
 
     local = Game(Settings(say_radius=50.0), lambda account: None)
     speaker, me = player(local, "speaker", 0.0, 0.0)
     _, near = player(local, "near", 0.0, 49.0)
     _, far = player(local, "far", 0.0, 51.0)
+    local.tick(0.1)
     me.lines(), near.lines(), far.lines()
     assert speaker.entity is not None
     local.say(speaker.entity, "hi")
+    local.tick(0.1)
     assert (me.lines(), near.lines(), far.lines()) == (
         ["say 1,speaker,hi"],
         ["say 1,speaker,hi"],
@@ -133,6 +145,7 @@ def test_broadcast_mode_tells_everybody_everything() -> None:
     game = Game(Settings(mode="broadcast"), lambda account: None)
     mover, _ = player(game, "mover", 0.0, 0.0)
     _, far = player(game, "far", 5000.0, 0.0)
+    game.tick(0.1)
     assert far.lines()[-2:] == [
         "ent 1,player,mover,0.00,0.00,0.00",
         "ent 2,player,far,5000.00,0.00,0.00",
