@@ -362,6 +362,9 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "password_hash": "scrypt n=2**14 (default)" if cfg.prefix == "real" else "scrypt n=16",
         "bot_send_blocked": bots["send_blocked"],
     }
+    if not metrics_url:  # a server without --metrics: no tick figures
+        for key in ("tick_p50_ms", "tick_p99_ms", "tick_max_ms", "tick_cpu_p99_ms", "overruns"):
+            result[key] = None
     return result
 
 
