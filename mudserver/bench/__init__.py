@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     p.add_argument("--duration", type=float, default=20.0, help="seconds measured")
     p.add_argument("--view-radius", type=float, default=100.0)
+    p.add_argument("--say-radius", type=float, default=0.0, help="0: chat is world-wide")
     p.add_argument(
         "--real-hash",
         action="store_true",
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     warmup=args.warmup,
                     duration=args.duration,
                     view_radius=args.view_radius,
+                    say_radius=args.say_radius,
                     data=data,
                     workdir=scratch,
                     host=args.host,

@@ -53,6 +53,8 @@ class RunConfig:
     warmup: float = 5.0
     duration: float = 20.0
     view_radius: float = 100.0
+    #: The server's ``--say-radius``; 0 keeps chat world-wide.
+    say_radius: float = 0.0
     data: Path | None = None
     workdir: Path = Path("/tmp")
     #: Target a running server instead of starting one.
@@ -120,6 +122,7 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         f"--data={data}",
         f"--mode={cfg.mode}",
         f"--view-radius={cfg.view_radius}",
+        f"--say-radius={cfg.say_radius}",
         f"--bounds={max(10_000.0, cfg.world)}",
     ]
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -337,6 +340,9 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "mode": cfg.mode,
         "n": cfg.count,
         "walkers": cfg.walkers,
+        "world": cfg.world,
+        "chatters": cfg.chatters,
+        "say_radius": cfg.say_radius,
         "tick_p50_ms": 1000 * histogram_quantile(0.50, before, after),
         "tick_p99_ms": 1000 * histogram_quantile(0.99, before, after),
         "tick_max_ms": 1000 * longest,
