@@ -127,9 +127,12 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         """Check the password off the reactor thread, reading nothing meanwhile.
 
         Pausing keeps later lines buffered, so commands a client pipelines
-        after ``con`` are handled in order, once the login is decided.
+        after ``con`` are handled in order, once the login is decided.  The
+        idle clock stops meanwhile: the client is waiting for us, and under a
+        burst of logins the queue for password hashing can outlast it.
         """
         self.pauseProducing()
+        self.setTimeout(None)
         d = self.factory.authenticate(attempt.name, attempt.password)
 
         def failed(failure: Failure) -> None:
@@ -143,7 +146,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
     def _resume(self) -> None:
         if self.connected and not self.transport.disconnecting:
-            self.resetTimeout()
+            self.setTimeout(self.factory.game.settings.idle_timeout)
             self.resumeProducing()
 
     def timeoutConnection(self) -> None:
