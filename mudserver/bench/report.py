@@ -61,7 +61,16 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     for mode in sorted({r["mode"] for r in results}):
         rows = sorted((r for r in results if r["mode"] == mode), key=lambda r: r["n"])
         n = [r["n"] for r in rows]
-        left.plot(n, [r["tick_p99_ms"] for r in rows], marker="o", label=mode)
+        line = left.plot(n, [r["tick_p99_ms"] for r in rows], marker="o", label=f"{mode}")[0]
+        if all(r.get("tick_cpu_p99_ms") for r in rows):
+            left.plot(
+                n,
+                [r["tick_cpu_p99_ms"] for r in rows],
+                marker=".",
+                linestyle="--",
+                color=line.get_color(),
+                label=f"{mode}, CPU time",
+            )
         right.plot(n, [r["bytes_per_client_s"] / 1024 for r in rows], marker="o", label=mode)
     left.axhline(100, color="red", linestyle=":", label="tick interval (100 ms)")
     left.axhline(50, color="grey", linestyle="--", label="target p99 (50 ms)")
