@@ -13,6 +13,8 @@ COLUMNS = [
     ("mode", "mode", "{}"),
     ("N", "n", "{}"),
     ("walking", "walkers", "{:.0%}"),
+    ("world", "world", "{:.0f}²"),
+    ("say radius", "say_radius", "{:.0f}"),
     ("tick p50 ms", "tick_p50_ms", "{:.1f}"),
     ("tick p99 ms", "tick_p99_ms", "{:.1f}"),
     ("tick max ms", "tick_max_ms", "{:.1f}"),
