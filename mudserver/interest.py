@@ -281,10 +281,12 @@ class Interest:
         eid, ex, ey = e.id, e.x, e.y
         self._anchor[eid] = (ex, ey)
         band, anchor, lo2, hi2 = self._band, self._anchor, self._band_lo2, self._band_hi2
-        for fid in band[eid]:
+        e_band = band[eid]
+        for fid in e_band:
             band[fid].discard(eid)
-        e_band: set[int] = set()
-        band[eid] = e_band
+        # Cleared, not replaced: a new set per rescan would live long enough
+        # to reach the oldest GC generation and set off full collections.
+        e_band.clear()
         e_moved = eid in pos_line
         near: set[int] = set()
         for f in self.grid.near(ex, ey, self._reach):

@@ -10,6 +10,7 @@ only then lets twistd exit.
 
 from __future__ import annotations
 
+import gc
 import resource
 import time
 from typing import Any
@@ -27,6 +28,9 @@ from mudserver.metrics import Metrics
 from mudserver.server import MudFactory
 
 __all__ = ["GameService"]
+
+#: Net new containers before a young garbage collection (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 100_000
 
 
 class GameService(Service):
@@ -71,6 +75,7 @@ class GameService(Service):
     def startService(self) -> None:
         super().startService()
         self._raise_open_file_limit()
+        self._tune_garbage_collector()
         self._save_pool.start()
         self._login_pool.start()
         self._last_tick = self.reactor.seconds()
@@ -96,6 +101,19 @@ class GameService(Service):
             limit=soft,
             count="unlimited" if soft == resource.RLIM_INFINITY else max(0, soft - 64),
         )
+
+    def _tune_garbage_collector(self) -> None:
+        """Let a tick's short-lived containers die young.
+
+        A tick builds a list of lines for every client it writes to and
+        frees them at its end.  With the default threshold (700 net new
+        containers) the collector runs in the middle of a tick, promotes
+        those lists, and so sets off a full collection every few seconds
+        (45 ms each with 2,000 players).  Above the tick's peak, young
+        collections only see what really lives on.
+        """
+        young, middle, old = gc.get_threshold()
+        gc.set_threshold(max(young, GC_YOUNG_THRESHOLD), middle, old)
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()
