@@ -12,6 +12,9 @@ from dataclasses import dataclass
 #: Protocol version this server speaks (the third argument of ``con``).
 PROTOCOL_VERSION = "1"
 
+#: Values of :attr:`Settings.mode`.
+MODES = ("interest", "broadcast")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -62,6 +65,14 @@ class Settings:
     login_failures_per_account: int = 5
     #: Seconds over which failed logins are counted.
     login_window: float = 60.0
+    #: How far a player sees, on the ground plane (x, y): it is told about
+    #: entities within this distance only (``ent``/``pos``/``del``).
+    view_radius: float = 100.0
+    #: How far a ``say`` carries on the ground plane; 0 means world-wide.
+    say_radius: float = 0.0
+    #: ``interest`` tells each player about what is in view; ``broadcast``
+    #: tells everybody everything (the old, quadratic way, kept to compare).
+    mode: str = "interest"
 
     def __post_init__(self) -> None:
         for name in (
@@ -76,10 +87,15 @@ class Settings:
             "flood_time",
             "say_rate",
             "login_window",
+            "view_radius",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number")
+        if not (math.isfinite(self.say_radius) and self.say_radius >= 0):
+            raise ValueError("say_radius must be a finite number, 0 or more")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         for name in (
             "max_line",
             "max_output",

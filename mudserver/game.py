@@ -17,7 +17,9 @@ from twisted.logger import Logger
 from mudserver import replies
 from mudserver.accounts import Account
 from mudserver.config import Settings
+from mudserver.interest import Interest
 from mudserver.session import Session
+from mudserver.stats import Stats
 from mudserver.throttle import LoginThrottle
 from mudserver.world import Entity, World
 
@@ -50,6 +52,18 @@ class Game:
             settings.login_failures_per_account,
             settings.login_window,
         )
+        #: Who sees whom, or ``None`` in broadcast mode (everybody sees all).
+        self.interest: Interest | None = (
+            Interest(settings.view_radius) if settings.mode == "interest" else None
+        )
+        #: Playing sessions by entity id, to deliver what ``interest`` decides.
+        self._by_entity: dict[int, Session] = {}
+        #: Counters for the metrics endpoint.
+        self.stats = Stats()
+        #: Lines for the next tick's write, by session: chat and others'
+        #: arrivals and departures ride along with the moves, so that each
+        #: client gets at most one write per tick however busy the world is.
+        self._outbox: dict[Session, list[str]] = {}
 
     def __len__(self) -> int:
         """The number of players in the game."""
@@ -62,9 +76,18 @@ class Game:
         return self._players.get(name.lower())
 
     def _broadcast(self, text: str) -> None:
-        # A copy: a peer may end its session while being sent to.
-        for session in list(self._players.values()):
-            session.send(text)
+        """Queue *text* for every player, for the next tick."""
+        outbox = self._outbox
+        for session in self._players.values():
+            outbox.setdefault(session, []).append(text)
+
+    def _send_to(self, entity_ids: list[int], text: str) -> None:
+        """Queue *text* for the players whose entities have these ids."""
+        by_entity, outbox = self._by_entity, self._outbox
+        for entity_id in entity_ids:
+            session = by_entity.get(entity_id)
+            if session is not None:
+                outbox.setdefault(session, []).append(text)
 
     # -- joining and leaving ---------------------------------------------------
 
@@ -89,11 +112,15 @@ class Game:
         )
         session.entity = entity
         self._players[key] = session
+        self._by_entity[entity.id] = session
+        if self.interest is not None:
+            in_view, told = self.interest.add(entity, observer=True)
+            session.send(replies.wel(entity) + "".join(replies.ent(e) for e in in_view))
+            self._send_to(told, replies.ent(entity))
+            self.save(session)
+            return entity
         session.send(replies.wel(entity) + "".join(replies.ent(e) for e in self.world))
-        announcement = replies.ent(entity)
-        for other in self._players.values():
-            if other is not session:
-                other.send(announcement)
+        self._send_to([e.id for e in self.world if e is not entity], replies.ent(entity))
         self.save(session)
         return entity
 
@@ -104,30 +131,64 @@ class Game:
             return
         if self._players.get(account.name.lower()) is session:
             del self._players[account.name.lower()]
+        self._by_entity.pop(entity.id, None)
+        self._outbox.pop(session, None)
         self.world.remove(entity)
-        if not self.stopping:
+        if self.interest is not None:
+            observers = self.interest.remove(entity)
+            if not self.stopping:
+                self._send_to(observers, replies.delete(entity.id))
+        elif not self.stopping:
             self._broadcast(replies.delete(entity.id))
         self.save(session)
 
     # -- actions -----------------------------------------------------------------
 
     def say(self, speaker: Entity, text: str) -> None:
-        """Send *text* from *speaker* to every player, the speaker included."""
-        self._broadcast(replies.say(speaker, text))
+        """Send *text* from *speaker* to every player in earshot, the speaker included.
+
+        World-wide unless ``say_radius`` is set.
+        """
+        line = replies.say(speaker, text)
+        radius = self.settings.say_radius
+        if not radius:
+            self._broadcast(line)
+        elif self.interest is not None:
+            self._send_to(self.interest.hearers(speaker.x, speaker.y, radius), line)
+        else:
+            r2 = radius * radius
+            self._send_to(
+                [e.id for e in self.world if (e.x - speaker.x) ** 2 + (e.y - speaker.y) ** 2 <= r2],
+                line,
+            )
 
     # -- time --------------------------------------------------------------------
 
     def tick(self, dt: float) -> None:
-        """Step the world by *dt* seconds and send every player what moved.
+        """Step the world by *dt* seconds and send each player what it must hear.
 
-        The update text is built once per tick and handed to each session in
-        a single ``send``, so each client gets one write per tick.
+        Each moved entity's line is formatted once per tick, and each session
+        gets all its lines, queued ones first, in a single ``send``: one
+        write per client per tick.
         """
         moved = self.world.step(dt)
-        if not moved:
+        outbox, self._outbox = self._outbox, {}
+        if self.interest is not None:
+            by_entity = self._by_entity
+            for entity_id, lines in self.interest.update(moved).items():
+                session = by_entity.get(entity_id)
+                if session is not None:
+                    queued = outbox.pop(session, None)
+                    session.send("".join(queued + lines if queued else lines))
+            for session, queued in outbox.items():
+                session.send("".join(queued))
             return
         update = "".join(replies.pos(e) for e in moved)
-        self._broadcast(update)
+        for session in self._players.values():
+            queued = outbox.get(session)
+            text = "".join(queued) + update if queued else update
+            if text:
+                session.send(text)
 
     # -- persistence ---------------------------------------------------------------
 

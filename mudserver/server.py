@@ -25,6 +25,7 @@ from zope.interface import implementer
 from mudserver.accounts import Account
 from mudserver.connlimit import ConnectionLimits
 from mudserver.game import Game
+from mudserver.sendnow import write_now
 from mudserver.session import LoginAttempt, Session
 from mudserver.telnet import TelnetFilter
 
@@ -102,6 +103,9 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self.log.debug("connection from {label}", label=label)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        # Protocol never clears this itself; a login check finishing after
+        # the connection is gone must not restart its idle timer.
+        self.connected = False
         self.setTimeout(None)
         if self._closing_call is not None and self._closing_call.active():
             self._closing_call.cancel()
@@ -121,6 +125,9 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
     def lineReceived(self, line: bytes) -> None:
         self.resetTimeout()
+        stats = self.factory.game.stats
+        stats.lines_received += 1
+        stats.bytes_received += len(line) + 1
         if len(line) > self.factory.game.settings.max_line and not (
             line.endswith(b"\r") and len(line) == self.MAX_LENGTH
         ):
@@ -137,9 +144,12 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         """Check the password off the reactor thread, reading nothing meanwhile.
 
         Pausing keeps later lines buffered, so commands a client pipelines
-        after ``con`` are handled in order, once the login is decided.
+        after ``con`` are handled in order, once the login is decided.  The
+        idle clock stops meanwhile: the client is waiting for us, and under a
+        burst of logins the queue for password hashing can outlast it.
         """
         self.pauseProducing()
+        self.setTimeout(None)
         d = self.factory.authenticate(attempt.name, attempt.password)
 
         def failed(failure: Failure) -> None:
@@ -153,7 +163,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
     def _resume(self) -> None:
         if self.connected and not self.transport.disconnecting:
-            self.resetTimeout()
+            self.setTimeout(self.factory.game.settings.idle_timeout)
             self.resumeProducing()
 
     def timeoutConnection(self) -> None:
@@ -165,7 +175,10 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         if self._drop_reason == "output overflow":
             return  # already aborted; connectionLost is on its way
         data = text.encode("utf-8")
-        self.transport.write(data)
+        write_now(self.transport, data)
+        stats = self.factory.game.stats
+        stats.lines_sent += text.count("\n")
+        stats.bytes_sent += len(data)
         if self.watcher.wrote(len(data)):
             self._drop_reason = "output overflow"
             self.log.info("dropping {label}: output not read", label=self.session.label)

@@ -10,6 +10,9 @@ only then lets twistd exit.
 
 from __future__ import annotations
 
+import gc
+import resource
+import time
 import zlib
 from typing import Any
 
@@ -22,9 +25,13 @@ from twisted.python.threadpool import ThreadPool
 from mudserver.accounts import Account, AccountStore, CorruptAccount
 from mudserver.config import Settings
 from mudserver.game import Game
+from mudserver.metrics import Metrics
 from mudserver.server import MudFactory
 
 __all__ = ["GameService"]
+
+#: Net new containers before a young garbage collection (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 100_000
 
 
 class GameService(Service):
@@ -49,6 +56,12 @@ class GameService(Service):
         self.reactor: IReactorTime = reactor
         self.game = Game(settings, self.save)
         self.factory = MudFactory(self.game, self.authenticate, reactor)
+        self.metrics = Metrics(
+            self.game.stats,
+            lambda: len(self.game),
+            lambda: len(self.factory.connections),
+            1.0 / settings.tick_rate,
+        )
         # Saves of one account always go to the same one-thread pool, so they
         # land in the order made; several pools let the file system commit
         # their fsyncs together (1,000 saves: ~6 s on one thread, <1 s on 8).
@@ -67,6 +80,8 @@ class GameService(Service):
 
     def startService(self) -> None:
         super().startService()
+        self._raise_open_file_limit()
+        self._tune_garbage_collector()
         for pool in self._save_pools:
             pool.start()
         self._login_pool.start()
@@ -81,6 +96,34 @@ class GameService(Service):
             rate=self.settings.tick_rate,
             data=self.store.users_dir,
         )
+
+    def _raise_open_file_limit(self) -> None:
+        """Every connection is a file descriptor: allow as many as the hard limit."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                soft = hard
+            except (ValueError, OSError) as e:
+                self.log.warn("could not raise the open-file limit: {error}", error=e)
+        self.log.info(
+            "open-file limit {limit}: room for about {count} connections",
+            limit=soft,
+            count="unlimited" if soft == resource.RLIM_INFINITY else max(0, soft - 64),
+        )
+
+    def _tune_garbage_collector(self) -> None:
+        """Let a tick's short-lived containers die young.
+
+        A tick builds a list of lines for every client it writes to and
+        frees them at its end.  With the default threshold (700 net new
+        containers) the collector runs in the middle of a tick, promotes
+        those lists, and so sets off a full collection every few seconds
+        (45 ms each with 2,000 players).  Above the tick's peak, young
+        collections only see what really lives on.
+        """
+        young, middle, old = gc.get_threshold()
+        gc.set_threshold(max(young, GC_YOUNG_THRESHOLD), middle, old)
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()
@@ -117,10 +160,12 @@ class GameService(Service):
         """
         now = self.reactor.seconds()
         dt, self._last_tick = now - self._last_tick, now
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             self.game.tick(dt)
         except Exception:
             self.log.failure("tick failed")
+        self.metrics.tick(time.perf_counter() - started, time.thread_time() - cpu)
 
     def _autosave(self) -> None:
         try:

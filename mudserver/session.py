@@ -183,6 +183,7 @@ class Session:
         if self.state is not State.CHECKING:
             return  # the connection went away while the password was checked
         if account is None:
+            self.game.stats.failed_logins += 1
             self.state = State.NEW
             self.failed_logins += 1
             self.game.login_throttle.failed(self.host, self._pending_name, self.now)
@@ -195,6 +196,7 @@ class Session:
             if self.failed_logins >= self.game.settings.max_failed_logins:
                 self.close("badlogin")
             return
+        self.game.stats.logins += 1
         self.account = account
         self.state = State.PLAYING
         self.entity = self.game.join(self)
@@ -226,6 +228,7 @@ class Session:
             return
         playing = self.state is State.PLAYING
         self.state = State.CLOSED
+        self.game.stats.disconnects[reason] += 1
         self.game.sessions.discard(self)
         if playing:
             self.game.leave(self)

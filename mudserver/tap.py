@@ -13,9 +13,11 @@ from typing import Any
 
 from twisted.application import service, strports
 from twisted.python import usage
+from twisted.web import server
 
 from mudserver.accounts import AccountStore
 from mudserver.config import Settings
+from mudserver.metrics import MetricsResource
 from mudserver.service import GameService
 
 __all__ = ["Options", "makeService"]
@@ -50,6 +52,9 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
         "Failed logins per account per window.",
     ),
     ("login-window", "login_window", float, "Seconds over which failed logins are counted."),
+    ("view-radius", "view_radius", float, "How far a player sees on the ground plane."),
+    ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
+    ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
 ]
 assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
 
@@ -58,9 +63,15 @@ class Options(usage.Options):
     """``twistd mudserver --help``."""
 
     optParameters = [
-        ["port", "p", "tcp:4000", "Endpoint to listen on (a Twisted endpoint description)."],
+        [
+            "port",
+            "p",
+            "tcp:4000:backlog=1024",
+            "Endpoint to listen on (a Twisted endpoint description).",
+        ],
         ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
         ["web", None, "tcp:4001", "Endpoint of the browser client (page and /ws); 'none': off."],
+        ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
     def postOptions(self) -> None:
@@ -86,4 +97,8 @@ def makeService(options: Options) -> service.IService:
         from mudserver.web import make_site  # autobahn is only needed for the web client
 
         strports.service(options["web"], make_site(game.factory)).setServiceParent(top)
+    if options["metrics"]:
+        site = server.Site(MetricsResource(game.metrics))
+        site.noisy = False
+        strports.service(options["metrics"], site).setServiceParent(top)
     return top

@@ -88,12 +88,9 @@ class TelnetFilter:
     def _data(self, chunk: bytes, clean: bytearray) -> None:
         if self._after_cr and chunk[0] == 0:
             chunk = chunk[1:]
-        chunk = chunk.replace(b"\r\x00", b"\r")
-        if chunk:
-            self._after_cr = chunk[-1] == _CR
-            clean += chunk
-        else:
-            self._after_cr = False
+        # Judged before CR NUL becomes CR: after "\r\x00" the NUL was last.
+        self._after_cr = bool(chunk) and chunk[-1] == _CR
+        clean += chunk.replace(b"\r\x00", b"\r")
 
     def _control(self, byte: int, replies: bytearray) -> None:
         state = self._state

@@ -17,6 +17,8 @@ from pathlib import Path
 from tests.support import LineClient, ServerProcess, running_server
 
 FLOOD_TEXT = "x" * 500
+#: Says sent at once before reading them back: about 50 KB.
+FLOOD_ROUND = 100
 
 
 def entity_id(line: str) -> int:
@@ -159,7 +161,12 @@ def test_line_over_max_line_is_toolong(tmp_path: Path) -> None:
 
 
 def test_client_that_never_reads_is_dropped(tmp_path: Path) -> None:
-    options = ("--max-output", "20000", "--tick-rate", "50", "--speed", "1000", *CHATTY)
+    # Chat reaches everybody with the next tick, so each round of says below
+    # takes a tick or two: a fast tick and big rounds make the flood to the
+    # sleeper megabytes a second, enough to fill the kernel's buffers (the
+    # send buffer grows up to net.ipv4.tcp_wmem's maximum, 4 MB by default)
+    # in a second or two.  Rounds stay small enough for foo, who reads.
+    options = ("--max-output", "20000", "--tick-rate", "100", *CHATTY)
     with running_server(tmp_path, *options) as server:
         sleeper = SmallBufferClient(server.host, server.port)
         sleeper.send("con bar,4321,1")  # logged in, and never reads again
@@ -167,15 +174,17 @@ def test_client_that_never_reads_is_dropped(tmp_path: Path) -> None:
             fid = entity_id(foo.login("foo", "1234"))
             ents = foo.read_until(lambda line: line.startswith("ent ") and ",bar," in line)
             bid = entity_id(ents[-1])
-            foo.send("mov 10000,0,0")
+            # An 18 s walk at the default speed, within view of bar (at 0,0,0)
+            # all along: its del can only mean that bar left the world.
+            foo.send("mov 90,0,0")
             deadline = time.monotonic() + 10
             dropped = False
             while not dropped:
                 assert time.monotonic() < deadline, "the sleeper was never dropped"
-                for _ in range(50):
+                for _ in range(FLOOD_ROUND):
                     foo.send("say " + FLOOD_TEXT)
                 said = 0
-                while said < 50:  # foo reads everything, so only bar falls behind
+                while said < FLOOD_ROUND:  # foo reads everything: only bar falls behind
                     line = foo.read_line()
                     said += line.startswith(f"say {fid},")
                     dropped = dropped or line == f"del {bid}"

@@ -146,8 +146,13 @@ def test_login_sends_wel_then_ent_for_every_entity(table: Table) -> None:
         "ent 1,player,foo,0.00,0.00,0.00",
         "ent 2,player,bar,0.00,0.00,0.00",
     ]
-    # Others are told about the newcomer, once.
+    # Others are told about the newcomer with the next tick, once.
+    assert foo_peer.new_lines() == []
+    table.game.tick(0.1)
     assert foo_peer.new_lines() == ["ent 2,player,bar,0.00,0.00,0.00"]
+    assert bar_peer.new_lines() == []
+    table.game.tick(0.1)
+    assert foo_peer.new_lines() == []
     assert len(table.game) == 2
     assert table.game.player("FOO") is foo and table.game.player("bar") is bar
 
@@ -177,6 +182,7 @@ def test_con_returns_a_login_attempt_and_nothing_happens_until_it_is_checked(
     other_peer.new_lines()
     attempt = session.line_received(b"con foo,12%2C34,1")
     assert attempt == LoginAttempt("foo", "12,34")
+    table.game.tick(0.1)  # where an arrival would reach the others
     assert peer.lines() == [] and other_peer.new_lines() == []
     assert len(table.game) == 1
 
@@ -192,6 +198,7 @@ def test_a_login_checked_after_the_connection_was_lost_does_nothing(
     assert attempt is not None
     session.connection_lost()
     session.login_checked(table.store.authenticate(attempt.name, attempt.password))
+    table.game.tick(0.1)  # where an arrival would reach the others
     assert peer.lines() == [] and peer.closed == 0
     assert bar_peer.new_lines() == []
     assert saves.saved == []
@@ -206,6 +213,7 @@ def test_mov_then_ticks_send_pos_to_every_player_once_per_tick(table: Table) -> 
     foo, foo_peer = table.login("foo", "1234")
     _, bar_peer = table.login("bar", "4321")
     _, anon_peer = table.connect()  # connected, not logged in: sees nothing
+    table.game.tick(0.1)  # foo hears of bar's arrival
     foo_peer.new_lines(), bar_peer.new_lines()
 
     assert table.send(foo, "mov 1,0,0") is None
@@ -227,6 +235,7 @@ def test_mov_then_ticks_send_pos_to_every_player_once_per_tick(table: Table) -> 
 def test_all_pos_lines_of_a_tick_arrive_in_one_send(table: Table) -> None:
     foo, foo_peer = table.login("foo", "1234")
     bar, bar_peer = table.login("bar", "4321")
+    table.game.tick(0.1)  # foo hears of bar's arrival
     foo_peer.new_lines(), bar_peer.new_lines()
     table.send(foo, "mov 0,-1,0")
     table.send(bar, "MOV 0, 0, 1")
@@ -301,17 +310,36 @@ def test_say_reaches_everyone_including_the_speaker(table: Table) -> None:
     _, foo_peer = table.login("foo", "1234")
     bar, bar_peer = table.login("bar", "4321")
     _, anon_peer = table.connect()
+    table.game.tick(0.1)  # foo hears of bar's arrival
     foo_peer.new_lines(), bar_peer.new_lines()
     table.send(bar, "say hello, world")
+    # Chat rides along with the next tick, for the speaker too.
+    assert foo_peer.new_lines() == [] and bar_peer.new_lines() == []
+    table.game.tick(0.1)
     for peer in (foo_peer, bar_peer):
         assert peer.new_lines() == ["say 2,bar,hello%2C world"]
     table.send(bar, "say 100%25 sure%0Aok")
+    table.game.tick(0.1)
     for peer in (foo_peer, bar_peer):
         assert peer.new_lines() == ["say 2,bar,100%25 sure%0Aok"]
     table.send(bar, "say 100% sure")
+    table.game.tick(0.1)
     for peer in (foo_peer, bar_peer):
         assert peer.new_lines() == ["say 2,bar,100%25 sure"]
     assert anon_peer.sent == []
+
+
+def test_the_says_of_a_tick_arrive_in_order_in_one_send(table: Table) -> None:
+    foo, foo_peer = table.login("foo", "1234")
+    bar, bar_peer = table.login("bar", "4321")
+    table.game.tick(0.1)
+    foo_peer.new_lines(), bar_peer.new_lines()
+    table.send(foo, "say one")
+    table.send(bar, "say two")
+    table.send(foo, "say three")
+    table.game.tick(0.1)
+    for peer in (foo_peer, bar_peer):
+        assert peer.new_sends() == ["say 1,foo,one\nsay 2,bar,two\nsay 1,foo,three\n"]
 
 
 def test_say_length_comes_from_the_settings(store: AccountStore, saves: SaveRecorder) -> None:
@@ -320,7 +348,10 @@ def test_say_length_comes_from_the_settings(store: AccountStore, saves: SaveReco
     peer.new_lines()
     table.send(foo, "say abcd")
     assert [err_code(line) for line in peer.new_lines()] == ["badarg"]
+    table.game.tick(0.1)
+    assert peer.new_lines() == []  # the refused say is not sent later either
     table.send(foo, "say abc")
+    table.game.tick(0.1)
     assert peer.new_lines() == ["say 1,foo,abc"]
 
 
@@ -330,10 +361,13 @@ def test_say_length_comes_from_the_settings(store: AccountStore, saves: SaveReco
 def test_bye_when_playing_sends_bye_quit_closes_and_others_get_del(table: Table) -> None:
     foo, foo_peer = table.login("foo", "1234")
     _, bar_peer = table.login("bar", "4321")
+    table.game.tick(0.1)  # foo hears of bar's arrival
     foo_peer.new_lines(), bar_peer.new_lines()
     assert table.send(foo, "bye") is None
-    assert foo_peer.new_lines() == ["bye quit"]
+    assert foo_peer.new_lines() == ["bye quit"]  # an answer: at once
     assert foo_peer.closed == 1
+    assert bar_peer.new_lines() == []  # another's departure: with the next tick
+    table.game.tick(0.1)
     assert bar_peer.new_lines() == ["del 1"]
     assert foo not in table.game.sessions and table.game.player("foo") is None
     # Nothing more reaches the closed connection.
@@ -353,10 +387,14 @@ def test_bye_before_login_sends_bye_quit_and_closes(table: Table) -> None:
 def test_connection_lost_tells_the_others_and_sends_nothing(table: Table) -> None:
     foo, foo_peer = table.login("foo", "1234")
     _, bar_peer = table.login("bar", "4321")
+    table.game.tick(0.1)  # foo hears of bar's arrival
     foo_peer.new_lines(), bar_peer.new_lines()
     foo.connection_lost()
     assert foo_peer.new_lines() == [] and foo_peer.closed == 0
+    assert bar_peer.new_lines() == []
+    table.game.tick(0.1)
     assert bar_peer.new_lines() == ["del 1"]
+    assert foo_peer.new_lines() == []
     assert len(table.game) == 1
 
 
@@ -441,6 +479,8 @@ def test_takeover_replaces_the_old_session(table: Table, saves: SaveRecorder) ->
     assert old_peer.new_lines() == ["bye replaced"]
     assert old_peer.closed == 1
     assert old.state is State.CLOSED and old not in table.game.sessions
+    assert bar_peer.new_lines() == []
+    table.game.tick(0.1)  # the old entity is gone: it does not walk on this tick
     assert bar_peer.new_lines() == ["del 1", "ent 3,player,foo,0.50,0.00,0.00"]
     # The new session continues from where the old player stood, not from the file.
     lines = new_peer.new_lines()
@@ -539,6 +579,7 @@ def test_idl_gets_no_answer(table: Table) -> None:
     foo, foo_peer = table.login("foo", "1234")
     foo_peer.new_lines()
     table.send(foo, "IDL")
+    table.game.tick(0.1)
     assert peer.lines() == [] and foo_peer.new_lines() == []
 
 
@@ -586,6 +627,7 @@ def test_empty_lines_are_ignored_and_a_trailing_cr_is_stripped(table: Table) -> 
     peer.new_lines()
     table.send(session, b"say hi\r")
     table.send(session, b"")
+    table.game.tick(0.1)
     assert peer.new_lines() == ["say 1,foo,hi"]
     table.send(session, b"bye\r")
     assert peer.new_lines() == ["bye quit"] and peer.closed == 1

@@ -38,6 +38,9 @@ OPTIONS: dict[str, tuple[str, str, float | int]] = {
     "login-failures-per-ip": ("4", "login_failures_per_ip", 4),
     "login-failures-per-account": ("2", "login_failures_per_account", 2),
     "login-window": ("30", "login_window", 30.0),
+    "view-radius": ("50", "view_radius", 50.0),
+    "say-radius": ("25", "say_radius", 25.0),
+    "mode": ("broadcast", "mode", "broadcast"),
 }
 
 
@@ -59,7 +62,7 @@ def test_every_limit_is_an_option() -> None:
 
 def test_defaults() -> None:
     options = parse()
-    assert options["port"] == "tcp:4000"
+    assert options["port"] == "tcp:4000:backlog=1024"
     assert options["data"] == "./data"
     assert options["settings"] == Settings()
 
@@ -94,11 +97,17 @@ def test_non_finite_is_refused(option: str, value: str) -> None:
         parse(f"--{option}", value)
 
 
-@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("option", sorted(set(OPTIONS) - {"say-radius"}))
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_zero_or_negative_is_refused(option: str, value: str) -> None:
     with pytest.raises(usage.UsageError):
         parse(f"--{option}", value)
+
+
+def test_say_radius_zero_means_world_wide_and_negative_is_refused() -> None:
+    assert parse("--say-radius", "0")["settings"].say_radius == 0
+    with pytest.raises(usage.UsageError):
+        parse("--say-radius", "-1")
 
 
 @pytest.mark.parametrize("option", ["max-line", "max-output", "max-failed-logins", "max-say"])

@@ -3,7 +3,11 @@
 Each test drives real :class:`~mudserver.game.Game` and
 :class:`~mudserver.accounts.AccountStore` objects through the Twisted protocol
 with ``StringTransport`` and ``task.Clock``, and asserts on the bytes a client
-would see.  No reactor runs: timers fire only when a test advances the clock.
+would see.  No reactor runs: timers fire only when a test advances the clock,
+and the game ticks only when a test calls :meth:`Harness.tick` (there is no
+``GameService`` here).  What other players cause (``say``, and the ``ent`` and
+``del`` of arrivals and departures) is delivered with the next tick, so tests
+tick before they look for it; answers to a client's own commands come at once.
 """
 
 from __future__ import annotations
@@ -28,10 +32,22 @@ from mudserver.server import MudFactory, MudProtocol, OutputWatcher
 CHEAP = HashParams(n=2**4)
 
 
+class CountingTransport(StringTransport):
+    """A ``StringTransport`` that remembers each write, to count them."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        super().write(data)
+
+
 class Client:
     """One connection: the protocol, its transport, and what it has received."""
 
-    def __init__(self, protocol: MudProtocol, transport: StringTransport) -> None:
+    def __init__(self, protocol: MudProtocol, transport: CountingTransport) -> None:
         self.protocol = protocol
         self.transport = transport
         self._seen = 0
@@ -111,7 +127,7 @@ class Harness:
         address = IPv4Address("TCP", "127.0.0.1", self._port)
         protocol = self.factory.buildProtocol(address)
         assert isinstance(protocol, MudProtocol)
-        transport = StringTransport(peerAddress=address)
+        transport = CountingTransport(peerAddress=address)
         protocol.makeConnection(transport)
         client = Client(protocol, transport)
         self.clients.append(client)
@@ -123,6 +139,7 @@ class Harness:
         return client, client.entity_id(wel)
 
     def tick(self, dt: float = 0.1) -> None:
+        """What ``GameService``'s ``LoopingCall`` does every 1/tick-rate seconds."""
         self.game.tick(dt)
 
     def lose_all(self) -> None:
@@ -174,7 +191,10 @@ def test_con_sends_wel_and_ents_and_announces(h: Harness) -> None:
         "ent 1,player,foo,0.00,0.00,0.00",
         "ent 2,player,bar,0.00,0.00,0.00",
     ]
+    assert foo.lines() == []  # bar's arrival comes with the next tick
+    h.tick()
     assert foo.lines() == ["ent 2,player,bar,0.00,0.00,0.00"]
+    assert bar.lines() == []
     assert not foo.closing and not bar.closing
 
 
@@ -186,8 +206,9 @@ def test_con_name_is_case_insensitive_and_code_too(h: Harness) -> None:
 
 def test_mov_walks_and_everybody_sees_pos(h: Harness) -> None:
     foo, fid = h.player("foo", "1234")
-    bar, _ = h.player("bar", "4321")
-    foo.lines()
+    bar, bid = h.player("bar", "4321")
+    h.tick()
+    assert foo.lines() == [f"ent {bid},player,bar,0.00,0.00,0.00"]
     foo.send("mov 1,0,0")
     assert foo.lines() == [] and bar.lines() == []  # no direct reply
     h.tick()
@@ -208,9 +229,31 @@ def test_mov_is_case_insensitive(h: Harness) -> None:
 def test_say_goes_to_everybody_with_commas(h: Harness) -> None:
     foo, _ = h.player("foo", "1234")
     bar, bid = h.player("bar", "4321")
+    h.tick()
     foo.lines()
     bar.send("say hello, world")
+    assert bar.lines() == foo.lines() == []  # not before the next tick
+    h.tick()
     assert bar.lines() == foo.lines() == [f"say {bid},bar,hello%2C world"]
+
+
+def test_says_and_moves_of_one_tick_reach_others_in_one_write(h: Harness) -> None:
+    foo, fid = h.player("foo", "1234")
+    bar, _ = h.player("bar", "4321")
+    h.tick()
+    foo.lines(), bar.lines()
+    foo_writes, bar_writes = len(foo.transport.writes), len(bar.transport.writes)
+    foo.send("say one")
+    foo.send("mov 1,0,0")
+    foo.send("say two")
+    assert len(foo.transport.writes) == foo_writes  # nothing before the tick
+    assert len(bar.transport.writes) == bar_writes
+    h.tick()
+    expected = f"say {fid},foo,one\nsay {fid},foo,two\npos {fid},0.50,0.00,0.00\n".encode()
+    assert bar.transport.writes[bar_writes:] == [expected]
+    assert foo.transport.writes[foo_writes:] == [expected]  # the speaker too
+    h.tick()
+    assert bar.transport.writes[bar_writes + 1 :] == [f"pos {fid},1.00,0.00,0.00\n".encode()]
 
 
 def test_idl_does_nothing_visible(h: Harness) -> None:
@@ -218,6 +261,7 @@ def test_idl_does_nothing_visible(h: Harness) -> None:
     anon.send("idl")
     foo, _ = h.player("foo", "1234")
     foo.send("idl")
+    h.tick()
     assert anon.lines() == foo.lines() == []
     assert not anon.closing and not foo.closing
 
@@ -238,19 +282,26 @@ def test_bye_logged_in_tells_others_and_saves(h: Harness) -> None:
     foo.send("bye")
     assert foo.lines() == ["bye quit"]
     assert foo.closing and not foo.aborted
-    assert bar.lines() == [f"del {fid}"]
     assert saved_position(h, "foo") == [0.5, 0.0, 0.0]
+    assert bar.lines() == []  # the del comes with the next tick
+    h.tick()
+    assert bar.lines() == [f"del {fid}"]
+    assert foo.lines() == []
     foo.connection_lost()
+    h.tick()
     assert bar.lines() == []  # no second del
 
 
 def test_lines_after_bye_in_same_packet_are_ignored(h: Harness) -> None:
-    foo, _ = h.player("foo", "1234")
+    foo, fid = h.player("foo", "1234")
     bar, _ = h.player("bar", "4321")
+    h.tick()
     foo.lines(), bar.lines()
     foo.send(b"bye\nsay too late\n")
     assert foo.lines() == ["bye quit"]
-    assert all(not line.startswith("say") for line in bar.lines())
+    h.tick()
+    assert bar.lines() == [f"del {fid}"]  # and no say
+    assert foo.lines() == []
 
 
 # -- err codes -------------------------------------------------------------------------
@@ -292,6 +343,7 @@ def test_err_badarg_keeps_connection(h: Harness, line: bytes) -> None:
     assert reply.startswith("err badarg,")
     assert not foo.closing
     foo.send("say still here")
+    h.tick()
     assert foo.lines() == ["say 1,foo,still here"]
 
 
@@ -353,12 +405,15 @@ def test_bye_timeout(h: Harness) -> None:
     anon = h.connect()
     foo, fid = h.player("foo", "1234")
     bar, _ = h.player("bar", "4321")
+    h.tick()
     foo.lines(), bar.lines()
     h.clock.advance(14)
     bar.send("idl")
     h.clock.advance(1.01)
     assert anon.lines() == ["bye timeout"] and anon.closing
     assert foo.lines() == ["bye timeout"] and foo.closing
+    assert bar.lines() == [] and not bar.closing
+    h.tick()
     assert bar.lines() == [f"del {fid}"] and not bar.closing
     assert len(h.game) == 1
 
@@ -408,6 +463,8 @@ def exact_say(size: int) -> bytes:
 def test_line_of_exactly_max_line_is_accepted(short: Harness, end: bytes) -> None:
     foo, fid = short.player("foo", "1234")
     foo.send(exact_say(LIMIT) + end)
+    assert foo.lines() == []
+    short.tick()
     assert foo.lines() == [f"say {fid},foo," + "a" * (LIMIT - 4)]
     assert not foo.closing
 
@@ -416,11 +473,14 @@ def test_line_of_exactly_max_line_is_accepted(short: Harness, end: bytes) -> Non
 def test_line_over_max_line_is_toolong(short: Harness, end: bytes) -> None:
     foo, fid = short.player("foo", "1234")
     bar, _ = short.player("bar", "4321")
+    short.tick()
     foo.lines(), bar.lines()
     foo.send(exact_say(LIMIT + 1) + end + b"say after\n")
     assert foo.lines() == ["bye toolong"]
     assert foo.closing
-    assert bar.lines() == [f"del {fid}"]
+    short.tick()
+    assert bar.lines() == [f"del {fid}"]  # no say from before or after
+    assert foo.lines() == []
 
 
 def test_line_over_max_line_with_default_limit(h: Harness) -> None:
@@ -452,6 +512,7 @@ def test_max_line_plus_cr_fed_bytewise_is_accepted(short: Harness) -> None:
     foo, fid = short.player("foo", "1234")
     for byte in exact_say(LIMIT) + b"\r\n":
         foo.send(bytes([byte]))
+    short.tick()
     assert foo.lines() == [f"say {fid},foo," + "a" * (LIMIT - 4)]
 
 
@@ -491,9 +552,13 @@ def test_bye_replaced(h: Harness) -> None:
     new_id = new.entity_id(wel)
     assert new_id != old_id
     assert wel == f"wel {new_id},foo,1.00,0.00,0.00"
-    assert bar.lines() == [f"del {old_id}", f"ent {new_id},player,foo,1.00,0.00,0.00"]
     assert saved_position(h, "foo") == [1.0, 0.0, 0.0]
+    assert bar.lines() == []  # the takeover reaches others with the next tick
+    h.tick()
+    assert bar.lines() == [f"del {old_id}", f"ent {new_id},player,foo,1.00,0.00,0.00"]
+    assert old.lines() == [] and new.lines() == []
     old.connection_lost()
+    h.tick()
     assert bar.lines() == [] and new.lines() == []
     new.send("mov 1,1,0")
     h.tick()
@@ -522,6 +587,7 @@ def test_bye_shutdown(h: Harness) -> None:
 def test_crlf_and_lf_both_accepted(h: Harness) -> None:
     foo, fid = h.player("foo", "1234")
     foo.send(b"say one\r\nsay two\n")
+    h.tick()
     assert foo.lines() == [f"say {fid},foo,one", f"say {fid},foo,two"]
 
 
@@ -536,17 +602,16 @@ def test_bytewise_delivery(h: Harness) -> None:
     foo = h.connect()
     for byte in b"con foo,1234,1\r\nmov 1,0,0\nsay hi\r\n":
         foo.send(bytes([byte]))
-    lines = foo.lines()
-    assert lines[0] == "wel 1,foo,0.00,0.00,0.00"
-    assert lines[-1] == "say 1,foo,hi"
+    assert foo.lines() == ["wel 1,foo,0.00,0.00,0.00", "ent 1,player,foo,0.00,0.00,0.00"]
     h.tick()
-    assert foo.lines() == ["pos 1,0.50,0.00,0.00"]
+    assert foo.lines() == ["say 1,foo,hi", "pos 1,0.50,0.00,0.00"]
 
 
 def test_utf8_split_across_reads(h: Harness) -> None:
     foo, fid = h.player("foo", "1234")
     for byte in "say héllo ✓\n".encode():
         foo.send(bytes([byte]))
+    h.tick()
     assert foo.lines() == [f"say {fid},foo,héllo ✓"]
 
 
@@ -554,13 +619,10 @@ def test_several_lines_in_one_read(h: Harness) -> None:
     foo = h.connect()
     foo.send(b"con foo,1234,1\nidl\nsay a\nxyz\nsay b\n")
     lines = foo.lines()
-    assert lines[:3] == [
-        "wel 1,foo,0.00,0.00,0.00",
-        "ent 1,player,foo,0.00,0.00,0.00",
-        "say 1,foo,a",
-    ]
-    assert lines[3].startswith("err badcmd,")
-    assert lines[4:] == ["say 1,foo,b"]
+    assert lines[:2] == ["wel 1,foo,0.00,0.00,0.00", "ent 1,player,foo,0.00,0.00,0.00"]
+    assert len(lines) == 3 and lines[2].startswith("err badcmd,")  # at once
+    h.tick()
+    assert foo.lines() == ["say 1,foo,a", "say 1,foo,b"]  # in order, with the tick
 
 
 # -- pipelining across a pending login ------------------------------------------------
@@ -600,12 +662,10 @@ def test_pipelined_mov_waits_for_login(slow: tuple[Harness, PendingLogins]) -> N
     h.tick()
     assert foo.received() == b""
     finish(h, logins)
-    lines = foo.lines()
-    assert lines[0] == "wel 1,foo,0.00,0.00,0.00"
-    assert lines[-1] == "say 1,foo,queued"
+    assert foo.lines() == ["wel 1,foo,0.00,0.00,0.00", "ent 1,player,foo,0.00,0.00,0.00"]
     assert foo.transport.producerState == "producing"
     h.tick()
-    assert foo.lines() == ["pos 1,0.50,0.00,0.00"]
+    assert foo.lines() == ["say 1,foo,queued", "pos 1,0.50,0.00,0.00"]
 
 
 def test_pipelined_mov_after_failed_login_is_notlogged(
@@ -619,9 +679,9 @@ def test_pipelined_mov_after_failed_login_is_notlogged(
     lines = anon.lines()
     assert [line.split(",")[0] for line in lines] == ["err badlogin", "err notlogged"]
     finish(h, logins)
-    lines = anon.lines()
-    assert lines[0].startswith("wel ")
-    assert lines[-1].startswith("say ")
+    assert anon.lines() == ["wel 1,foo,0.00,0.00,0.00", "ent 1,player,foo,0.00,0.00,0.00"]
+    h.tick()
+    assert anon.lines() == ["say 1,foo,hi"]
 
 
 def test_pipelined_lines_after_last_failed_login_are_dropped(
@@ -648,21 +708,31 @@ def test_disconnect_during_login_leaves_no_ghost(slow: tuple[Harness, PendingLog
     foo.send(b"con foo,1234,1\nmov 1,0,0\n")
     foo.connection_lost()
     finish(h, logins)
+    h.tick()  # what others are told of arrivals comes with a tick
     assert foo.received() == b""
     assert bar.lines() == []
     assert len(h.game) == 1
-    assert len(h.clock.getDelayedCalls()) == 1
+    assert len(h.clock.getDelayedCalls()) == 1  # bar's idle timer only
 
 
-def test_timeout_during_login_leaves_no_ghost(slow: tuple[Harness, PendingLogins]) -> None:
+def test_idle_timer_stops_during_login_and_timeout_leaves_no_ghost(
+    slow: tuple[Harness, PendingLogins],
+) -> None:
     h, logins = slow
     foo = h.connect()
     foo.send("con foo,1234,1")
-    h.clock.advance(15.01)
-    assert foo.lines() == ["bye timeout"]
+    assert h.clock.getDelayedCalls() == []  # no idle timer while the check runs
+    h.clock.advance(60)  # a long queue of logins ahead of this one
+    assert foo.received() == b"" and not foo.closing
     finish(h, logins)
+    assert foo.lines() == ["wel 1,foo,0.00,0.00,0.00", "ent 1,player,foo,0.00,0.00,0.00"]
+    h.clock.advance(14.99)  # the idle timeout counts from the end of the check
+    assert foo.lines() == [] and not foo.closing
+    h.clock.advance(0.02)
+    assert foo.lines() == ["bye timeout"] and foo.closing
+    assert len(h.game) == 0 and h.game.player("foo") is None
+    h.tick()
     assert foo.lines() == []
-    assert len(h.game) == 0
 
 
 def test_authenticator_error_is_a_failed_login(make_harness: Callable[..., Harness]) -> None:
@@ -716,9 +786,13 @@ def test_client_that_never_reads_is_dropped(tight: Harness) -> None:
     assert written_while_paused > 4096 - 1024 - 100
     assert b"bye " not in bar.received()  # dropped without a bye
     # The reactor delivers connectionLost after an abort.
+    foo.lines()
     bar.connection_lost(ConnectionAborted)
     assert tight.game.player("bar") is None
-    assert f"del {bid}" in foo.lines()
+    assert foo.lines() == []  # bar's departure comes with the next tick
+    tight.tick()
+    del_line, pos_line = foo.lines()
+    assert del_line == f"del {bid}" and pos_line.startswith(f"pos {fid},")
     for _ in range(3):
         tight.tick()
         (line,) = foo.lines()
@@ -732,12 +806,16 @@ def test_client_dropped_by_say_flood(tight: Harness) -> None:
     bar.transport.producer.pauseProducing()
     for _ in range(20):
         foo.send("say " + "x" * 400)
+        tight.tick()
         if bar.aborted:
             break
     assert bar.aborted
+    foo.lines()
     bar.connection_lost(ConnectionAborted)
-    assert f"del {bid}" in foo.lines()
+    tight.tick()
+    assert foo.lines() == [f"del {bid}"]
     foo.send("say ok")
+    tight.tick()
     assert foo.lines() == ["say 1,foo,ok"]
 
 
@@ -747,8 +825,12 @@ def test_client_that_catches_up_is_not_dropped(tight: Harness) -> None:
     watcher = bar.transport.producer
     for _ in range(5):
         watcher.pauseProducing()
+        before = len(bar.received())
         for _ in range(5):
-            foo.send("say " + "x" * 400)  # 5 * ~410 bytes < 4096 - 1024
+            foo.send("say " + "x" * 400)
+            tight.tick()
+        # 5 * ~410 bytes < 4096 - 1024, but 25 of them would not be
+        assert 2000 < len(bar.received()) - before < 4096 - 1024
         watcher.resumeProducing()  # the socket drained
     assert not bar.aborted and not bar.closing
     assert tight.game.player("bar") is not None
@@ -759,6 +841,7 @@ def test_unpaused_output_is_never_dropped(tight: Harness) -> None:
     bar, _ = tight.player("bar", "4321")
     for _ in range(50):
         foo.send("say " + "x" * 400)
+        tight.tick()
     assert len(bar.received()) > 4096 * 4
     assert not bar.aborted
 
@@ -819,8 +902,10 @@ def test_disconnect_saves_and_tells_others(h: Harness) -> None:
         h.tick()
     bar.lines()
     foo.connection_lost()
-    assert bar.lines() == [f"del {fid}"]
     assert saved_position(h, "foo") == [0.0, 1.5, 0.0]
+    assert bar.lines() == []  # the del comes with the next tick
+    h.tick()
+    assert bar.lines() == [f"del {fid}"]
     again = h.connect()
     assert again.login("foo", "1234").endswith(",foo,0.00,1.50,0.00")
 
@@ -841,8 +926,13 @@ def test_drop_is_logged_once(tight: Harness) -> None:
     events: list[dict[str, object]] = []
     globalLogPublisher.addObserver(events.append)
     try:
-        # Several lines in one read: all handled before the reactor runs connectionLost.
+        # Chat for one tick's write that overflows bar, then another tick
+        # before the reactor runs connectionLost: bar is written to again.
         foo.send(("say " + "x" * 400 + "\n").encode() * 20)
+        tight.tick()
+        assert bar.aborted
+        foo.send("say more")
+        tight.tick()
     finally:
         globalLogPublisher.removeObserver(events.append)
     assert bar.aborted

@@ -112,3 +112,9 @@ def test_subnegotiation_is_dropped_even_with_escaped_iac() -> None:
     f = TelnetFilter()
     sub = bytes([IAC, SB, 24, 0]) + b"xterm\xff\xff" + bytes([IAC, SE])
     assert f.feed(b"id" + sub + b"l\n") == (b"idl\n", b"")
+
+
+def test_a_nul_after_cr_nul_across_packets_is_kept() -> None:
+    """Found by hypothesis: the CR of a CR NUL must not swallow the next packet's NUL."""
+    assert feed_all([b"\r\x00", b"\x00"])[0] == b"\r\x00"
+    assert feed_all([b"\r", b"\x00\x00"])[0] == b"\r\x00"

@@ -87,6 +87,8 @@ def test_each_line_is_one_text_message_and_a_message_may_hold_several_lines() ->
     assert messages[0] == (TEXT, b"wel 1,foo,0.00,0.00,0.00")
     assert messages[1:] == [(TEXT, b"ent 1,player,foo,0.00,0.00,0.00")]
     browser.send(b"say one\r\nsay two\nsay three")
+    assert browser.received() == []  # chat comes back with the next tick
+    browser.game.tick(0.1)
     assert browser.received() == [
         (TEXT, b"say 1,foo,one"),
         (TEXT, b"say 1,foo,two"),
@@ -106,6 +108,7 @@ def test_long_lines_and_torn_writes_arrive_whole() -> None:
     browser.received()
     text = "y" * 300 + " é"
     browser.send(f"say {text}".encode())
+    browser.game.tick(0.1)
     assert browser.received() == [(TEXT, f"say 1,foo,{text}".encode())]
     lines = browser.protocol.lines
     assert lines is not None
@@ -146,6 +149,8 @@ def test_a_browser_that_does_not_read_is_dropped_without_bye() -> None:
     assert session.entity is not None
     for _ in range(100):
         browser.game.say(session.entity, "y" * 100)
+    assert not browser.transport.disconnected  # queued: nothing written yet
+    browser.game.tick(0.1)  # the tick writes 10 KB that the browser does not read
     assert browser.transport.disconnected, "the connection should have been aborted"
     browser.protocol.connectionLost(Failure(ConnectionLost()))
     assert len(browser.game) == 0 and not browser.mud.connections
@@ -160,6 +165,7 @@ def test_login_is_checked_with_reading_paused() -> None:
     browser.send(b"say early")  # already read: held until the login is decided
     pending.callback(Account("foo", {}))
     assert browser.transport.producerState == "producing"
+    browser.game.tick(0.1)
     lines = [payload for _, payload in browser.received()]
     assert lines[0].startswith(b"wel ") and lines[-1] == b"say 1,foo,early"
 

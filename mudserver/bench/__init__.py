@@ -1,0 +1,142 @@
+"""``mudserver-bench`` (``python -m mudserver.bench``): the load-testing tool.
+
+Starts a server per run (or targets a running one), logs N bots in from a
+separate process, measures, and prints a table (and optionally JSON and a
+plot).  ``docs/benchmarks.md`` has the commands that produced its figures.
+
+Against a running server (``--host``/``--port``) the bots need accounts:
+pass ``--data`` with that server's data directory, and the tool creates
+``bot00000``... there before connecting; add ``--metrics-url`` and ``--pid``
+for the server-side figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _counts(text: str) -> list[int]:
+    return [int(part.replace("_", "")) for part in text.split(",") if part]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mudserver-bench", description="Load-test a mudserver with simulated players."
+    )
+    p.add_argument("--n", type=_counts, default=[100], help="bot counts, e.g. 100,1000")
+    p.add_argument(
+        "--mode",
+        default="interest",
+        help="server modes to run, comma-separated: interest, broadcast",
+    )
+    p.add_argument(
+        "--broadcast-max", type=int, default=2000, help="skip broadcast runs above this N"
+    )
+    p.add_argument("--walkers", type=float, default=1.0, help="fraction of bots that walk")
+    p.add_argument("--chatters", type=float, default=0.01, help="fraction of bots that chat")
+    p.add_argument("--observers", type=int, default=10, help="bots that time mov->pos")
+    p.add_argument("--world", type=float, default=3000.0, help="side of the square walked on")
+    p.add_argument("--rate", type=float, default=200.0, help="new connections per second")
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds measured")
+    p.add_argument("--view-radius", type=float, default=100.0)
+    p.add_argument("--say-radius", type=float, default=0.0, help="0: chat is world-wide")
+    p.add_argument(
+        "--real-hash",
+        action="store_true",
+        help="bot accounts with the default (slow) scrypt cost, to measure logins/s",
+    )
+    p.add_argument("--data", type=Path, help="data directory for bot accounts")
+    p.add_argument("--host", help="target a running server instead of starting one")
+    p.add_argument("--port", type=int, default=4000)
+    p.add_argument("--metrics-url", help="the running server's metrics, http://host:port/")
+    p.add_argument("--pid", type=int, help="the running server's pid, for CPU and RSS")
+    p.add_argument("--server-cpu", type=int, default=0, help="core for the server; -1: any")
+    p.add_argument("--bots-cpu", type=int, default=1, help="core for the bots; -1: any")
+    p.add_argument("--json", type=Path, help="write the results here as JSON")
+    p.add_argument("--plot", type=Path, help="draw tick p99 and bandwidth against N (PNG)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from mudserver.accounts import DEFAULT_HASH_PARAMS
+    from mudserver.bench import report
+    from mudserver.bench.runner import BOT_HASH, RunConfig, ensure_accounts, run
+
+    modes = [m for m in args.mode.split(",") if m]
+    if args.host and not args.data:
+        _parser().error("--host needs --data: the running server's data directory")
+    scratch = Path(tempfile.mkdtemp(prefix="mudbench-", dir=_fast_tmp()))
+    data = args.data or scratch / "data"
+    try:
+        prefix = "real" if args.real_hash else "bot"
+        params = DEFAULT_HASH_PARAMS if args.real_hash else BOT_HASH
+        seconds = ensure_accounts(data, max(args.n), prefix, "bench", args.world / 2, params)
+        if not args.quiet:
+            print(f"bot accounts ready in {seconds:.1f} s ({data})", file=sys.stderr)
+        results: list[dict[str, Any]] = []
+        failures: list[str] = []
+        for n in args.n:
+            for mode in modes:
+                if mode == "broadcast" and n > args.broadcast_max:
+                    continue
+                cfg = RunConfig(
+                    count=n,
+                    mode=mode,
+                    walkers=args.walkers,
+                    chatters=args.chatters,
+                    observers=min(args.observers, n),
+                    world=args.world,
+                    rate=args.rate,
+                    warmup=args.warmup,
+                    duration=args.duration,
+                    view_radius=args.view_radius,
+                    say_radius=args.say_radius,
+                    data=data,
+                    workdir=scratch,
+                    host=args.host,
+                    port=args.port,
+                    metrics_url=args.metrics_url,
+                    server_pid=args.pid,
+                    server_cpu=None if args.server_cpu < 0 else args.server_cpu,
+                    bots_cpu=None if args.bots_cpu < 0 else args.bots_cpu,
+                    quiet=args.quiet,
+                    prefix=prefix,
+                )
+                try:
+                    result = run(cfg)
+                except Exception as e:  # one failed run must not lose the sweep
+                    print(f"{mode} N={n} failed: {e!r}", file=sys.stderr)
+                    failures.append(f"{mode} N={n}: {e!r}")
+                    continue
+                results.append(result)
+                if not args.quiet:
+                    print(json.dumps(result), file=sys.stderr)
+                if args.json:
+                    report.write_json(results, args.json)
+        print(report.table(results))
+        for failure in failures:
+            print(f"failed: {failure}")
+        if args.json:
+            report.write_json(results, args.json)
+        if args.plot:
+            report.plot(results, args.plot)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def _fast_tmp() -> str | None:
+    """``/dev/shm`` when there is one: account saves then cost no disk flushes."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() else None

@@ -1,0 +1,320 @@
+"""Interest management: which entities each player is told about.
+
+A player is told about the entities within ``radius`` of it on the ground
+plane (x, y): ``ent`` when one comes into view, ``pos`` while it moves in
+view, ``del`` when it leaves view or the world.  Telling everybody about
+everything costs a tick the square of the players; this module keeps the
+cost proportional to the entities that moved and their neighbours.
+
+How:
+
+* A uniform :class:`Grid` of square cells one radius wide buckets every
+  entity, so "who is near (x, y)" looks at 3 x 3 cells, not the world.
+* :class:`Interest` remembers, for each observer, the ids it has been told
+  about (``seen``) and, for each entity, who knows it (``watchers``).  Only
+  movement changes a distance, so a tick looks only at pairs with a moved
+  side, each pair once for both directions (distance is symmetric), and
+  only at the pairs near the edge of view at that (see :class:`Interest`).
+  An idle world costs nothing.
+* Each moved entity's ``pos`` line is formatted once per tick and shared by
+  every observer that gets it.
+
+Pure Python, no reactor: the game calls it with entities and gets lines back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from mudserver import replies
+from mudserver.world import Entity
+
+__all__ = ["Grid", "Interest"]
+
+Cell = tuple[int, int]
+
+
+class Grid:
+    """Entities bucketed into square cells of the ground plane."""
+
+    def __init__(self, cell_size: float) -> None:
+        if not cell_size > 0:
+            raise ValueError("cell_size must be positive")
+        self.cell_size = cell_size
+        self._cells: dict[Cell, dict[int, Entity]] = {}
+        #: The cell each entity was last filed under, by entity id.
+        self._where: dict[int, Cell] = {}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def cell_of(self, x: float, y: float) -> Cell:
+        size = self.cell_size
+        return (math.floor(x / size), math.floor(y / size))
+
+    def add(self, entity: Entity) -> None:
+        cell = self.cell_of(entity.x, entity.y)
+        self._cells.setdefault(cell, {})[entity.id] = entity
+        self._where[entity.id] = cell
+
+    def remove(self, entity: Entity) -> None:
+        cell = self._where.pop(entity.id, None)
+        if cell is None:
+            return
+        bucket = self._cells[cell]
+        del bucket[entity.id]
+        if not bucket:
+            del self._cells[cell]
+
+    def move(self, entity: Entity) -> None:
+        """Refile *entity* after its position changed (cheap when the cell did not)."""
+        cell = self.cell_of(entity.x, entity.y)
+        old = self._where.get(entity.id)
+        if cell == old:
+            return
+        if old is not None:
+            bucket = self._cells[old]
+            del bucket[entity.id]
+            if not bucket:
+                del self._cells[old]
+        self._cells.setdefault(cell, {})[entity.id] = entity
+        self._where[entity.id] = cell
+
+    def near(self, x: float, y: float, radius: float) -> Iterator[Entity]:
+        """Every entity in the cells overlapping the square of half-side *radius*.
+
+        A superset of the entities within *radius*; anything not yielded is
+        farther than *radius* on x or y.
+        """
+        size = self.cell_size
+        x0, x1 = math.floor((x - radius) / size), math.floor((x + radius) / size)
+        y0, y1 = math.floor((y - radius) / size), math.floor((y + radius) / size)
+        cells = self._cells
+        for cx in range(x0, x1 + 1):
+            for cy in range(y0, y1 + 1):
+                bucket = cells.get((cx, cy))
+                if bucket:
+                    yield from bucket.values()
+
+    def within(self, x: float, y: float, radius: float) -> list[Entity]:
+        """The entities at most *radius* from (x, y) on the ground plane."""
+        r2 = radius * radius
+        found = []
+        for e in self.near(x, y, radius):
+            dx, dy = e.x - x, e.y - y
+            if dx * dx + dy * dy <= r2:
+                found.append(e)
+        return found
+
+
+class Interest:
+    """Who has been told about whom, kept up to date as entities come, go and move.
+
+    Exact, but lazy about pairs whose answer cannot change: each entity has
+    an *anchor*, where it stood when its pairs were last classified, and is
+    reclassified ("rescanned") once it strays more than ``slack`` from it.
+    Two entities both within ``slack`` of their anchors are within
+    ``2 * slack`` of their anchors' distance, so a pair whose anchors are
+    more than that away from the radius is surely in view (or surely out)
+    until one of them is rescanned.  Only the remaining *band* pairs are
+    measured on every tick that moves them; a moved entity's ``pos`` goes
+    to its sure watchers without any arithmetic.
+    """
+
+    def __init__(self, radius: float) -> None:
+        if not radius > 0:
+            raise ValueError("radius must be positive")
+        self.radius = radius
+        self._r2 = radius * radius
+        #: How far an entity walks from its anchor before it is rescanned.
+        self.slack = radius / 20
+        band = 2 * self.slack + radius * 1e-9  # a hair more, against rounding
+        self._band_lo2 = max(0.0, radius - band) ** 2
+        self._band_hi2 = (radius + band) ** 2
+        #: How far a rescan looks: every partner whose anchor may be in the band.
+        self._reach = radius + band + self.slack
+        self.grid = Grid(radius)
+        self._entities: dict[int, Entity] = {}
+        self._anchor: dict[int, tuple[float, float]] = {}
+        #: Entity id -> ids of the partners whose pair is in the band (symmetric).
+        self._band: dict[int, set[int]] = {}
+        #: Observer id -> ids of the entities it has been told about (itself included).
+        self.seen: dict[int, set[int]] = {}
+        #: Entity id -> ids of the observers that have been told about it.
+        self.watchers: dict[int, set[int]] = {}
+
+    def add(self, entity: Entity, observer: bool) -> tuple[list[Entity], list[int]]:
+        """Put *entity* in the world.
+
+        Returns the entities it now sees (empty unless *observer*; itself
+        first) and the ids of the other observers that now see it: the
+        caller sends them ``ent`` lines.
+        """
+        eid = entity.id
+        self.grid.add(entity)
+        self._entities[eid] = entity
+        self._band[eid] = set()
+        self.watchers[eid] = set()
+        if observer:
+            self.seen[eid] = {eid}
+            self.watchers[eid].add(eid)
+        out: dict[int, list[str]] = {}
+        self._rescan(entity, out, {}, set())
+        told = [oid for oid in out if oid != eid]
+        if not observer:
+            return [], told
+        others = [self._entities[i] for i in self.seen[eid] if i != eid]
+        return [entity, *others], told
+
+    def remove(self, entity: Entity) -> list[int]:
+        """Take *entity* out; return the other observers that must get ``del``."""
+        eid = entity.id
+        self.grid.remove(entity)
+        self._entities.pop(eid, None)
+        self._anchor.pop(eid, None)
+        for fid in self._band.pop(eid, set()):
+            self._band[fid].discard(eid)
+        watchers = self.watchers.pop(eid, set())
+        seen = self.seen.pop(eid, set())
+        for observer_id in watchers:
+            if observer_id != eid:
+                self.seen[observer_id].discard(eid)
+        for entity_id in seen:
+            known_by = self.watchers.get(entity_id)
+            if known_by is not None:
+                known_by.discard(eid)
+        watchers.discard(eid)
+        return list(watchers)
+
+    def update(self, moved: list[Entity]) -> dict[int, list[str]]:
+        """After *moved* changed position: the lines each observer gets this tick.
+
+        Observers with nothing to hear are left out of the result.
+        """
+        if not moved:
+            return {}
+        grid, anchor, slack2 = self.grid, self._anchor, self.slack * self.slack
+        pos_line: dict[int, str] = {}
+        strayed: list[Entity] = []
+        for e in moved:
+            grid.move(e)
+            pos_line[e.id] = replies.pos(e)
+            ax, ay = anchor[e.id]
+            if (e.x - ax) * (e.x - ax) + (e.y - ay) * (e.y - ay) > slack2:
+                strayed.append(e)
+        out: dict[int, list[str]] = {}
+        rescanned = {e.id for e in strayed}
+        done: set[int] = set()
+        for e in strayed:
+            self._rescan(e, out, pos_line, done)
+            done.add(e.id)
+        entities, band, watchers = self._entities, self._band, self.watchers
+        examine = self._examine
+        for e in moved:
+            eid = e.id
+            if eid in rescanned:
+                continue
+            e_band = band[eid]
+            for fid in e_band:
+                if fid in rescanned:
+                    continue  # examined by its rescan
+                f_moved = fid in pos_line
+                if f_moved and fid < eid:
+                    continue  # examined from f's side
+                examine(e, entities[fid], True, f_moved, out, pos_line)
+            line = pos_line[eid]
+            for oid in watchers[eid]:
+                if oid not in e_band and oid not in rescanned:
+                    out.setdefault(oid, []).append(line)
+        return out
+
+    def _examine(
+        self,
+        e: Entity,
+        f: Entity,
+        e_moved: bool,
+        f_moved: bool,
+        out: dict[int, list[str]],
+        pos_line: dict[int, str],
+    ) -> None:
+        """Measure the pair (e, f) and update what each observer of the two knows."""
+        eid, fid = e.id, f.id
+        dx, dy = f.x - e.x, f.y - e.y
+        in_view = dx * dx + dy * dy <= self._r2
+        seen, watchers = self.seen, self.watchers
+        f_seen = seen.get(fid)
+        if f_seen is not None:  # what f knows of e
+            if eid in f_seen:
+                if not in_view:
+                    out.setdefault(fid, []).append(replies.delete(eid))
+                    f_seen.discard(eid)
+                    watchers[eid].discard(fid)
+                elif e_moved:
+                    out.setdefault(fid, []).append(pos_line[eid])
+            elif in_view:
+                out.setdefault(fid, []).append(replies.ent(e))
+                f_seen.add(eid)
+                watchers[eid].add(fid)
+        e_seen = seen.get(eid)
+        if e_seen is not None:  # what e knows of f
+            if fid in e_seen:
+                if not in_view:
+                    out.setdefault(eid, []).append(replies.delete(fid))
+                    e_seen.discard(fid)
+                    watchers[fid].discard(eid)
+                elif f_moved:
+                    out.setdefault(eid, []).append(pos_line[fid])
+            elif in_view:
+                out.setdefault(eid, []).append(replies.ent(f))
+                e_seen.add(fid)
+                watchers[fid].add(eid)
+
+    def _rescan(
+        self, e: Entity, out: dict[int, list[str]], pos_line: dict[int, str], done: set[int]
+    ) -> None:
+        """Anchor *e* where it stands, measure every pair it may be in, reclassify.
+
+        Pairs with an entity in *done* (rescanned earlier this tick) were
+        measured then; they are only reclassified.
+        """
+        eid, ex, ey = e.id, e.x, e.y
+        self._anchor[eid] = (ex, ey)
+        band, anchor, lo2, hi2 = self._band, self._anchor, self._band_lo2, self._band_hi2
+        e_band = band[eid]
+        for fid in e_band:
+            band[fid].discard(eid)
+        # Cleared, not replaced: a new set per rescan would live long enough
+        # to reach the oldest GC generation and set off full collections.
+        e_band.clear()
+        e_moved = eid in pos_line
+        near: set[int] = set()
+        for f in self.grid.near(ex, ey, self._reach):
+            fid = f.id
+            near.add(fid)
+            if fid == eid:
+                continue
+            if fid not in done:
+                self._examine(e, f, e_moved, fid in pos_line, out, pos_line)
+            fx, fy = anchor[fid]
+            da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
+            if lo2 <= da2 <= hi2:
+                e_band.add(fid)
+                band[fid].add(eid)
+        # Known pairs beyond the reach are out of view.
+        e_watchers, e_seen = self.watchers[eid], self.seen.get(eid)
+        for oid in [o for o in e_watchers if o not in near]:
+            out.setdefault(oid, []).append(replies.delete(eid))
+            self.seen[oid].discard(eid)
+            e_watchers.discard(oid)
+        if e_seen is not None:
+            for fid in [i for i in e_seen if i not in near]:
+                out.setdefault(eid, []).append(replies.delete(fid))
+                e_seen.discard(fid)
+                self.watchers[fid].discard(eid)
+            if e_moved:
+                out.setdefault(eid, []).append(pos_line[eid])
+
+    def hearers(self, x: float, y: float, radius: float) -> list[int]:
+        """Observers within *radius* of (x, y): who hears a local ``say``."""
+        return [e.id for e in self.grid.within(x, y, radius) if e.id in self.seen]

@@ -1,0 +1,129 @@
+"""Prometheus metrics of a running server, served by ``--metrics ENDPOINT``.
+
+Each :class:`Metrics` has its own ``CollectorRegistry``, so several servers
+(or tests) in one process never collide.  Per-line counters live in
+:class:`~mudserver.stats.Stats` as plain integers and are read only when
+scraped; the tick histogram is fed ten times a second by the service.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+from twisted.web.resource import Resource
+from twisted.web.server import Request
+
+from mudserver.stats import Stats
+
+__all__ = ["Metrics", "MetricsResource", "TICK_BUCKETS"]
+
+#: Tick duration buckets, in seconds: fine below the 100 ms tick, coarse above.
+TICK_BUCKETS = (
+    0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04,
+    0.05, 0.06, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0,
+)  # fmt: skip
+
+
+class _StatsCollector(Collector):
+    """Reads the plain counters and gauges at scrape time."""
+
+    def __init__(
+        self, stats: Stats, players: Callable[[], int], connections: Callable[[], int],
+        recent_max: Callable[[], float],
+    ) -> None:  # fmt: skip
+        self.stats, self.players, self.connections = stats, players, connections
+        self.recent_max = recent_max
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stats
+        yield GaugeMetricFamily("mudserver_players", "Players in the world.", self.players())
+        yield GaugeMetricFamily(
+            "mudserver_connections", "Open client connections.", self.connections()
+        )
+        yield GaugeMetricFamily(
+            "mudserver_tick_duration_recent_max_seconds",
+            "Longest tick of the last 10 seconds.",
+            self.recent_max(),
+        )
+        for name, text, value in (
+            ("mudserver_lines_received", "Lines received from clients.", s.lines_received),
+            ("mudserver_bytes_received", "Bytes received from clients.", s.bytes_received),
+            ("mudserver_lines_sent", "Lines sent to clients.", s.lines_sent),
+            ("mudserver_bytes_sent", "Bytes sent to clients.", s.bytes_sent),
+            ("mudserver_logins", "Successful logins.", s.logins),
+            ("mudserver_failed_logins", "Failed logins.", s.failed_logins),
+        ):
+            yield CounterMetricFamily(name, text, value)
+        disconnects = CounterMetricFamily(
+            "mudserver_disconnects", "Closed connections by reason.", labels=["reason"]
+        )
+        for reason, count in sorted(s.disconnects.items()):
+            disconnects.add_metric([reason], count)
+        yield disconnects
+
+
+class Metrics:
+    """The registry of one server, and the tick measurements the service feeds it."""
+
+    def __init__(
+        self,
+        stats: Stats,
+        players: Callable[[], int],
+        connections: Callable[[], int],
+        tick_interval: float,
+    ) -> None:
+        self.registry = CollectorRegistry()
+        self.tick_interval = tick_interval
+        self.tick_duration = Histogram(
+            "mudserver_tick_duration_seconds",
+            "Time spent in one tick of the game.",
+            buckets=TICK_BUCKETS,
+            registry=self.registry,
+        )
+        self.tick_cpu = Histogram(
+            "mudserver_tick_cpu_seconds",
+            "CPU time of the reactor thread in one tick: the tick's own cost, even on a "
+            "busy machine where the wall-clock duration also counts waiting for a core.",
+            buckets=TICK_BUCKETS,
+            registry=self.registry,
+        )
+        self.tick_overruns = Counter(
+            "mudserver_tick_overruns",
+            "Ticks that took longer than the tick interval.",
+            registry=self.registry,
+        )
+        self._recent: deque[float] = deque(maxlen=max(1, round(10 / tick_interval)))
+        self.registry.register(
+            _StatsCollector(stats, players, connections, lambda: max(self._recent, default=0.0))
+        )
+
+    def tick(self, seconds: float, cpu_seconds: float) -> None:
+        """Record one tick that took *seconds* of wall-clock time, *cpu_seconds* of CPU."""
+        self.tick_duration.observe(seconds)
+        self.tick_cpu.observe(cpu_seconds)
+        self._recent.append(seconds)
+        if seconds > self.tick_interval:
+            self.tick_overruns.inc()
+
+    def text(self) -> bytes:
+        """The metrics in Prometheus' text exposition format."""
+        return generate_latest(self.registry)
+
+
+class MetricsResource(Resource):
+    """``GET`` anything: the metrics.  Rendered on the reactor thread, no pool."""
+
+    isLeaf = True
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self.metrics = metrics
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode("ascii"))
+        return self.metrics.text()

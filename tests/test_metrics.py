@@ -1,0 +1,45 @@
+"""The ``--metrics`` endpoint: what an operator's Prometheus would scrape."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import LineClient, free_port, running_server
+
+
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        sample.name + "".join(f"[{v}]" for v in sample.labels.values()): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_logins_lines_and_disconnects(tmp_path: Path) -> None:
+    port = free_port()
+    with running_server(tmp_path, f"--metrics=tcp:{port}:interface=127.0.0.1") as server:
+        with LineClient(server.host, server.port) as foo:
+            assert foo.login("foo", "wrong").startswith("err badlogin")
+            assert foo.login("foo", "1234").startswith("wel ")
+            foo.send("mov 1,0,0")
+            foo.read_until(lambda line: line.startswith("pos 1,1.00,"))
+            during = scrape(port)
+            foo.send("bye")
+            foo.read_until(lambda line: line == "bye quit")
+        with LineClient(server.host, server.port) as bar:
+            bar.login("bar", "4321")
+            after = scrape(port)
+    assert during["mudserver_players"] == 1 and during["mudserver_connections"] == 1
+    assert after["mudserver_logins_total"] == 2
+    assert after["mudserver_failed_logins_total"] == 1
+    assert after["mudserver_disconnects_total[quit]"] == 1
+    assert after["mudserver_lines_received_total"] == 5  # con, con, mov, bye, con
+    assert after["mudserver_lines_sent_total"] >= 7  # err, wel, ent, 2 pos, bye, wel...
+    assert after["mudserver_bytes_sent_total"] > after["mudserver_lines_sent_total"] * 10
+    assert after["mudserver_tick_duration_seconds_count"] > 0
+    assert "mudserver_tick_overruns_total" in after  # zero unless the machine stalls us
