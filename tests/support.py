@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 REPO = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).with_name("twistd"))
@@ -103,7 +104,46 @@ def running_server(
             process.wait(10)
 
 
-class LineClient:
+class LineReading:
+    """What every blocking test client does on top of ``send`` and ``read_line``."""
+
+    sock: socket.socket
+    timeout: float
+
+    def send(self, line: str) -> None:
+        raise NotImplementedError
+
+    def read_line(self, timeout: float | None = None) -> str:
+        raise NotImplementedError
+
+    def read_until(
+        self, predicate: Callable[[str], bool], timeout: float | None = None
+    ) -> list[str]:
+        """Read lines until one satisfies *predicate*; return all of them, that one last."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        lines: list[str] = []
+        while True:
+            line = self.read_line(max(0.01, deadline - time.monotonic()))
+            lines.append(line)
+            if predicate(line):
+                return lines
+
+    def login(self, name: str, password: str) -> str:
+        """Log in and return the ``wel`` line (the ``ent`` lines stay unread)."""
+        self.send(f"con {name},{password},1")
+        return self.read_until(lambda line: line.startswith(("wel ", "err ", "bye ")))[-1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LineClient(LineReading):
     """A blocking line client with a deadline on every read."""
 
     def __init__(
@@ -135,29 +175,3 @@ class LineClient:
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         return line.decode("utf-8")
-
-    def read_until(
-        self, predicate: Callable[[str], bool], timeout: float | None = None
-    ) -> list[str]:
-        """Read lines until one satisfies *predicate*; return all of them, that one last."""
-        deadline = time.monotonic() + (timeout or self.timeout)
-        lines: list[str] = []
-        while True:
-            line = self.read_line(max(0.01, deadline - time.monotonic()))
-            lines.append(line)
-            if predicate(line):
-                return lines
-
-    def login(self, name: str, password: str) -> str:
-        """Log in and return the ``wel`` line (the ``ent`` lines stay unread)."""
-        self.send(f"con {name},{password},1")
-        return self.read_until(lambda line: line.startswith(("wel ", "err ", "bye ")))[-1]
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> LineClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

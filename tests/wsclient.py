@@ -15,7 +15,8 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Callable
+
+from tests.support import LineReading
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
@@ -58,7 +59,7 @@ class WebSocketClosed(EOFError):
         self.code = code
 
 
-class WsLineClient:
+class WsLineClient(LineReading):
     """A WebSocket client with a deadline on every read."""
 
     def __init__(self, host: str, port: int, path: str = "/ws", timeout: float = 5.0) -> None:
@@ -113,30 +114,6 @@ class WsLineClient:
                 raise WebSocketClosed(f"close frame {code}", code)
             if opcode == PING:
                 self.send_frame(PONG, payload)
-
-    def read_until(
-        self, predicate: Callable[[str], bool], timeout: float | None = None
-    ) -> list[str]:
-        deadline = time.monotonic() + (timeout or self.timeout)
-        lines: list[str] = []
-        while True:
-            line = self.read_line(max(0.01, deadline - time.monotonic()))
-            lines.append(line)
-            if predicate(line):
-                return lines
-
-    def login(self, name: str, password: str) -> str:
-        self.send(f"con {name},{password},1")
-        return self.read_until(lambda line: line.startswith(("wel ", "err ", "bye ")))[-1]
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> WsLineClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- bytes -------------------------------------------------------------------------
 
