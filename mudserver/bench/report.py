@@ -28,6 +28,7 @@ COLUMNS = [
     ("RSS MiB", "server_rss_mb", "{:.0f}"),
     ("dropped", "dropped", "{}"),
     ("refused", "refused", "{}"),
+    ("failed logins", "failed_logins", "{}"),
     ("logins/s", "logins_per_s", "{:.0f}"),
     ("listen overflows", "listen_overflows", "{}"),
 ]

@@ -124,6 +124,10 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         f"--view-radius={cfg.view_radius}",
         f"--say-radius={cfg.say_radius}",
         f"--bounds={max(10_000.0, cfg.world)}",
+        # Every bot comes from 127.0.0.1: lift the per-address cap that is
+        # meant for one attacker, and the total cap above the bots wanted.
+        f"--max-connections-per-ip={cfg.count + 1000}",
+        f"--max-connections={max(10_000, cfg.count + 1000)}",
     ]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen(
