@@ -25,6 +25,7 @@ Pure Python, no reactor: the game calls it with entities and gets lines back.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterator
 
 from mudserver import replies
@@ -159,7 +160,7 @@ class Interest:
         if observer:
             self.seen[eid] = {eid}
             self.watchers[eid].add(eid)
-        out: dict[int, list[str]] = {}
+        out: defaultdict[int, list[str]] = defaultdict(list)
         self._rescan(entity, out, {}, set())
         told = [oid for oid in out if oid != eid]
         if not observer:
@@ -194,16 +195,20 @@ class Interest:
         """
         if not moved:
             return {}
-        grid, anchor, slack2 = self.grid, self._anchor, self.slack * self.slack
+        move, anchor, slack2 = self.grid.move, self._anchor, self.slack * self.slack
+        pos = replies.pos
         pos_line: dict[int, str] = {}
         strayed: list[Entity] = []
         for e in moved:
-            grid.move(e)
-            pos_line[e.id] = replies.pos(e)
-            ax, ay = anchor[e.id]
-            if (e.x - ax) * (e.x - ax) + (e.y - ay) * (e.y - ay) > slack2:
+            move(e)
+            eid, x, y = e.id, e.x, e.y
+            pos_line[eid] = pos(e)
+            ax, ay = anchor[eid]
+            if (x - ax) * (x - ax) + (y - ay) * (y - ay) > slack2:
                 strayed.append(e)
-        out: dict[int, list[str]] = {}
+        # A defaultdict: ``setdefault(oid, [])`` would build and drop a list
+        # for each of the ~15 lines per observer per tick.
+        out: defaultdict[int, list[str]] = defaultdict(list)
         rescanned = {e.id for e in strayed}
         done: set[int] = set()
         for e in strayed:
@@ -224,9 +229,13 @@ class Interest:
                     continue  # examined from f's side
                 examine(e, entities[fid], True, f_moved, out, pos_line)
             line = pos_line[eid]
-            for oid in watchers[eid]:
-                if oid not in e_band and oid not in rescanned:
-                    out.setdefault(oid, []).append(line)
+            if e_band or rescanned:
+                for oid in watchers[eid]:
+                    if oid not in e_band and oid not in rescanned:
+                        out[oid].append(line)
+            else:
+                for oid in watchers[eid]:
+                    out[oid].append(line)
         return out
 
     def _examine(
@@ -235,7 +244,7 @@ class Interest:
         f: Entity,
         e_moved: bool,
         f_moved: bool,
-        out: dict[int, list[str]],
+        out: defaultdict[int, list[str]],
         pos_line: dict[int, str],
     ) -> None:
         """Measure the pair (e, f) and update what each observer of the two knows."""
@@ -247,31 +256,31 @@ class Interest:
         if f_seen is not None:  # what f knows of e
             if eid in f_seen:
                 if not in_view:
-                    out.setdefault(fid, []).append(replies.delete(eid))
+                    out[fid].append(replies.delete(eid))
                     f_seen.discard(eid)
                     watchers[eid].discard(fid)
                 elif e_moved:
-                    out.setdefault(fid, []).append(pos_line[eid])
+                    out[fid].append(pos_line[eid])
             elif in_view:
-                out.setdefault(fid, []).append(replies.ent(e))
+                out[fid].append(replies.ent(e))
                 f_seen.add(eid)
                 watchers[eid].add(fid)
         e_seen = seen.get(eid)
         if e_seen is not None:  # what e knows of f
             if fid in e_seen:
                 if not in_view:
-                    out.setdefault(eid, []).append(replies.delete(fid))
+                    out[eid].append(replies.delete(fid))
                     e_seen.discard(fid)
                     watchers[fid].discard(eid)
                 elif f_moved:
-                    out.setdefault(eid, []).append(pos_line[fid])
+                    out[eid].append(pos_line[fid])
             elif in_view:
-                out.setdefault(eid, []).append(replies.ent(f))
+                out[eid].append(replies.ent(f))
                 e_seen.add(fid)
                 watchers[fid].add(eid)
 
     def _rescan(
-        self, e: Entity, out: dict[int, list[str]], pos_line: dict[int, str], done: set[int]
+        self, e: Entity, out: defaultdict[int, list[str]], pos_line: dict[int, str], done: set[int]
     ) -> None:
         """Anchor *e* where it stands, measure every pair it may be in, reclassify.
 
@@ -304,16 +313,16 @@ class Interest:
         # Known pairs beyond the reach are out of view.
         e_watchers, e_seen = self.watchers[eid], self.seen.get(eid)
         for oid in [o for o in e_watchers if o not in near]:
-            out.setdefault(oid, []).append(replies.delete(eid))
+            out[oid].append(replies.delete(eid))
             self.seen[oid].discard(eid)
             e_watchers.discard(oid)
         if e_seen is not None:
             for fid in [i for i in e_seen if i not in near]:
-                out.setdefault(eid, []).append(replies.delete(fid))
+                out[eid].append(replies.delete(fid))
                 e_seen.discard(fid)
                 self.watchers[fid].discard(eid)
             if e_moved:
-                out.setdefault(eid, []).append(pos_line[eid])
+                out[eid].append(pos_line[eid])
 
     def hearers(self, x: float, y: float, radius: float) -> list[int]:
         """Observers within *radius* of (x, y): who hears a local ``say``."""

@@ -95,6 +95,8 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self.callLater = self.factory.clock.callLater  # for TimeoutMixin
         self.setTimeout(settings.idle_timeout)
         self.watcher = OutputWatcher(self, self.factory.transport_buffer_size)
+        #: The game's counters, looked up once: :meth:`send` runs per client per tick.
+        self.stats = self.factory.game.stats
         self.transport.registerProducer(self.watcher, True)
         peer = self.transport.getPeer()
         label = f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}"
@@ -174,12 +176,15 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     def send(self, text: str) -> None:
         if self._drop_reason == "output overflow":
             return  # already aborted; connectionLost is on its way
-        data = text.encode("utf-8")
+        data = text.encode()
         write_now(self.transport, data)
-        stats = self.factory.game.stats
+        stats = self.stats
         stats.lines_sent += text.count("\n")
-        stats.bytes_sent += len(data)
-        if self.watcher.wrote(len(data)):
+        size = len(data)
+        stats.bytes_sent += size
+        # Only a paused transport piles up output: skip the call otherwise.
+        watcher = self.watcher
+        if watcher.paused and watcher.wrote(size):
             self._drop_reason = "output overflow"
             self.log.info("dropping {label}: output not read", label=self.session.label)
             self.transport.abortConnection()
