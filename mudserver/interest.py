@@ -297,6 +297,8 @@ class Interest:
         # to reach the oldest GC generation and set off full collections.
         e_band.clear()
         e_moved = eid in pos_line
+        watchers, r2, examine = self.watchers, self._r2, self._examine
+        e_watchers = watchers[eid]
         near: set[int] = set()
         for f in self.grid.near(ex, ey, self._reach):
             fid = f.id
@@ -304,14 +306,18 @@ class Interest:
             if fid == eid:
                 continue
             if fid not in done:
-                self._examine(e, f, e_moved, fid in pos_line, out, pos_line)
+                # Most partners within reach are out of view and unknown to
+                # e both ways; for those _examine would do nothing.
+                dx, dy = f.x - ex, f.y - ey
+                if dx * dx + dy * dy <= r2 or fid in e_watchers or eid in watchers[fid]:
+                    examine(e, f, e_moved, fid in pos_line, out, pos_line)
             fx, fy = anchor[fid]
             da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
             if lo2 <= da2 <= hi2:
                 e_band.add(fid)
                 band[fid].add(eid)
         # Known pairs beyond the reach are out of view.
-        e_watchers, e_seen = self.watchers[eid], self.seen.get(eid)
+        e_seen = self.seen.get(eid)
         for oid in [o for o in e_watchers if o not in near]:
             out[oid].append(replies.delete(eid))
             self.seen[oid].discard(eid)
@@ -320,7 +326,7 @@ class Interest:
             for fid in [i for i in e_seen if i not in near]:
                 out[eid].append(replies.delete(fid))
                 e_seen.discard(fid)
-                self.watchers[fid].discard(eid)
+                watchers[fid].discard(eid)
             if e_moved:
                 out[eid].append(pos_line[eid])
 
