@@ -39,7 +39,7 @@ from mudserver.client import (
     connect,
     parse,
 )
-from tests.support import REPO, SHARED_SERVER, LineClient, ServerProcess, free_port, running_server
+from tests.support import REPO, LineClient, ServerProcess, free_port, running_server
 
 # -- messages ---------------------------------------------------------------------
 
@@ -217,14 +217,6 @@ def failure_of(d: defer.Deferred[Welcome]) -> Failure:
 
 
 # -- against the real server -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with running_server(
-        tmp_path_factory.mktemp("server"), "--speed", "50", *SHARED_SERVER
-    ) as process:
-        yield process
 
 
 @pytest.fixture(scope="module")

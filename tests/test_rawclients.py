@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import SHARED_SERVER, LineClient, ServerProcess, running_server
+from tests.support import LineClient, ServerProcess
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -26,14 +26,6 @@ def need(program: str) -> str:
     if path is None:
         pytest.skip(f"{program} is not installed (CI installs it: apt-get install {program})")
     return path
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with running_server(
-        tmp_path_factory.mktemp("server"), "--speed", "50", *SHARED_SERVER
-    ) as process:
-        yield process
 
 
 @pytest.fixture

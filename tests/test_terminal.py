@@ -11,7 +11,7 @@ from twisted.internet import task
 
 from mudserver.client import parse
 from mudserver.client.display import Display
-from tests.support import REPO, SHARED_SERVER, LineClient, ServerProcess, free_port, running_server
+from tests.support import REPO, LineClient, ServerProcess, free_port
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -19,14 +19,6 @@ pexpect = pytest.importorskip("pexpect")
 REST = r"[^\r\n]*"
 
 Spawn = Callable[..., "pexpect.spawn"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with running_server(
-        tmp_path_factory.mktemp("server"), "--speed", "50", *SHARED_SERVER
-    ) as process:
-        yield process
 
 
 @pytest.fixture
