@@ -452,6 +452,24 @@ def test_autosave_saves_only_players_that_moved(table: Table, saves: SaveRecorde
     assert saves.positions("bar") == []
 
 
+def test_autosave_in_parts_saves_each_mover_in_exactly_one_part(
+    table: Table, saves: SaveRecorder
+) -> None:
+    foo, _ = table.login("foo", "1234")
+    bar, _ = table.login("bar", "4321")
+    assert foo.entity is not None and bar.entity is not None
+    assert foo.entity.id % 2 != bar.entity.id % 2  # one in each part
+    table.send(foo, "mov 10,0,0")
+    table.send(bar, "mov 0,10,0")
+    table.game.tick(0.1)
+    saves.saved.clear()
+    first = table.game.autosave(foo.entity.id % 2, 2)
+    assert (first, [a.name for a in saves.saved]) == (1, ["foo"])
+    second = table.game.autosave(bar.entity.id % 2, 2)
+    assert (second, [a.name for a in saves.saved]) == (1, ["foo", "bar"])
+    assert table.game.autosave() == 0  # both saved where they stand
+
+
 def test_save_failed_makes_the_next_autosave_retry(table: Table, saves: SaveRecorder) -> None:
     table.login("foo", "1234")
     table.login("bar", "4321")

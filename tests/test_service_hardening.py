@@ -134,6 +134,37 @@ def test_failed_save_keeps_the_good_file_and_is_retried(
     service.stopService()
 
 
+def test_autosave_spreads_the_saves_over_its_interval(tmp_path: Path) -> None:
+    """With --autosave 30, a step each second saves a thirtieth of the players."""
+    store = AccountStore(tmp_path, CHEAP)
+    service = GameService(Settings(autosave=30.0, idle_timeout=100.0), store, FakeReactor())
+    saved: list[str] = []
+    service.save = lambda account: saved.append(account.name)  # type: ignore[method-assign]
+    service.game._save = service.save
+    for i in range(60):
+        store.create(f"p{i}", "pw")
+    reactor: FakeReactor = service.reactor  # type: ignore[assignment]
+    service._save_pools = [SyncPool()]  # type: ignore[list-item]
+    service._login_pool = SyncPool()  # type: ignore[assignment]
+    reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
+    service.startService()
+    for i in range(60):
+        addr = IPv4Address("TCP", f"10.0.0.{i}", 4000)
+        protocol = service.factory.buildProtocol(addr)
+        protocol.makeConnection(StringTransport(peerAddress=addr))
+        protocol.dataReceived(f"con p{i},pw,1\nmov 1000,0,0\n".encode())
+    assert len(service.game) == 60
+    saved.clear()  # the saves at login
+    per_second = []
+    for _ in range(30):
+        before = len(saved)
+        reactor.advance(1.0)
+        per_second.append(len(saved) - before)
+    assert sorted(saved) == sorted(f"p{i}" for i in range(60))  # everybody, once
+    assert max(per_second) <= 6  # about 2 a second, never all at once
+    service.stopService()
+
+
 def test_shutdown_saves_every_player(tmp_path: Path) -> None:
     service, _reactor, transport = playing_service(tmp_path)
     service.stopService()
