@@ -12,41 +12,40 @@ buffering, producers and flow control work exactly as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import tcp
 
-__all__ = ["write_now"]
+__all__ = ["direct_writer"]
 
 
-def _queued(transport: Any) -> bool:
-    """Whether the transport holds unsent data (or we cannot tell).
+def direct_writer(transport: Any) -> Callable[[bytes], None]:
+    """A ``write(data)`` for *transport* that sends at once when it can.
 
-    These are Twisted's own (undocumented) buffers; a Twisted without them
-    makes us answer "queued", which falls back to a plain ``write``.
+    Made once per connection: what does not change (the kind of transport,
+    its socket's ``send``) is looked up here, not on every write.  The
+    checks that remain read Twisted's own (undocumented) buffers; a
+    transport without them, or of another kind, just gets ``write``.
     """
-    try:
-        return bool(transport.dataBuffer or transport._tempDataBuffer)
-    except AttributeError:
-        return True
-
-
-def write_now(transport: Any, data: bytes) -> None:
-    """Send *data* on *transport*, directly if nothing else is waiting to go."""
-    if (
-        type(transport) is tcp.Server
-        and transport.connected
-        and not transport.disconnecting
-        and not _queued(transport)
-        and not getattr(transport, "TLS", False)
+    if type(transport) is not tcp.Server or not (
+        hasattr(transport, "dataBuffer") and hasattr(transport, "_tempDataBuffer")
     ):
+        return transport.write  # type: ignore[no-any-return]
+    send, write = transport.socket.send, transport.write
+
+    def write_now(data: bytes) -> None:
+        t = transport
+        if t.dataBuffer or t._tempDataBuffer or t.disconnecting or not t.connected or t.TLS:
+            write(data)
+            return
         try:
-            sent = transport.socket.send(data)
+            sent = send(data)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:
-            sent = 0  # transport.write below queues it; the reactor reports the loss
-        if sent == len(data):
-            return
-        data = data[sent:]
-    transport.write(data)
+            sent = 0  # write below queues it; the reactor reports the loss
+        if sent != len(data):
+            write(data[sent:])
+
+    return write_now

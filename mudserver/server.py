@@ -25,7 +25,7 @@ from zope.interface import implementer
 from mudserver.accounts import Account
 from mudserver.connlimit import ConnectionLimits
 from mudserver.game import Game
-from mudserver.sendnow import write_now
+from mudserver.sendnow import direct_writer
 from mudserver.session import LoginAttempt, Session
 from mudserver.telnet import TelnetFilter
 
@@ -97,6 +97,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self.watcher = OutputWatcher(self, self.factory.transport_buffer_size)
         #: The game's counters, looked up once: :meth:`send` runs per client per tick.
         self.stats = self.factory.game.stats
+        self._write = direct_writer(self.transport)
         self.transport.registerProducer(self.watcher, True)
         peer = self.transport.getPeer()
         label = f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}"
@@ -177,7 +178,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         if self._drop_reason == "output overflow":
             return  # already aborted; connectionLost is on its way
         data = text.encode()
-        write_now(self.transport, data)
+        self._write(data)
         stats = self.stats
         stats.lines_sent += text.count("\n")
         size = len(data)

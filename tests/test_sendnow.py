@@ -1,4 +1,4 @@
-"""write_now: a direct send(2) when nothing is queued, never reordering bytes."""
+"""direct_writer: a direct send(2) when nothing is queued, never reordering bytes."""
 
 from __future__ import annotations
 
@@ -9,24 +9,26 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
-from mudserver.sendnow import write_now
+from mudserver.sendnow import direct_writer
 
 
 def test_other_transports_just_write() -> None:
     transport = StringTransport()
-    write_now(transport, b"abc")
-    write_now(transport, b"def")
+    write = direct_writer(transport)
+    write(b"abc")
+    write(b"def")
     assert transport.value() == b"abcdef"
 
 
 class Sender(protocol.Protocol):
-    """Writes many chunks at once, more than the kernel takes, through write_now."""
+    """Writes many chunks at once, more than the kernel takes, through direct_writer."""
 
     chunks: ClassVar[list[bytes]] = [bytes([65 + i % 26]) * (1000 + 37 * i) for i in range(400)]
 
     def connectionMade(self) -> None:
+        write = direct_writer(self.transport)
         for chunk in self.chunks:
-            write_now(self.transport, chunk)
+            write(chunk)
         self.transport.loseConnection()
 
 
