@@ -8,6 +8,7 @@ thread the hash ran on.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import queue
 import threading
@@ -205,3 +206,26 @@ def test_passwords_are_hashed_on_the_login_pool(
     assert len(hashed_on) == 2
     assert all("mudserver-login" in name for name in hashed_on), hashed_on
     assert threading.current_thread().name not in hashed_on
+
+
+def test_garbage_is_collected_between_ticks_not_during_them(tmp_path: Path) -> None:
+    was_enabled = gc.isenabled()
+    service = GameService(Settings(), AccountStore(tmp_path, CHEAP), FakeReactor())
+    reactor: FakeReactor = service.reactor  # type: ignore[assignment]
+    service.startService()
+    try:
+        assert not gc.isenabled()  # no collection can interrupt a tick
+        young = gc.get_threshold()[0]
+        kept = [[] for _ in range(young * 2)]  # containers enough for a collection
+        assert gc.get_count()[0] >= young
+        collected: list[int] = []
+        gc.callbacks.append(lambda phase, info: collected.append(info["generation"]))
+        try:
+            reactor.advance(0.1)  # one tick, then the collection that is due
+        finally:
+            gc.callbacks.pop()
+        assert collected and gc.get_count()[0] < young
+        assert len(kept) == young * 2
+    finally:
+        service.stopService()
+    assert gc.isenabled() == was_enabled
