@@ -43,6 +43,9 @@ Cell = tuple[int, int]
 #: rescans per tick instead of an even ~180.  The jitter spreads them again.
 JITTER_LOW = 0.8
 
+#: What a non-observer has seen.
+_NOTHING: frozenset[int] = frozenset()
+
 
 class Grid:
     """Entities bucketed into square cells of the ground plane."""
@@ -90,21 +93,28 @@ class Grid:
         self._cells.setdefault(cell, {})[entity.id] = entity
         self._where[entity.id] = cell
 
-    def near(self, x: float, y: float, radius: float) -> Iterator[Entity]:
-        """Every entity in the cells overlapping the square of half-side *radius*.
+    def buckets_near(self, x: float, y: float, radius: float) -> list[dict[int, Entity]]:
+        """The non-empty cells overlapping the square of half-side *radius*, as id -> entity.
 
-        A superset of the entities within *radius*; anything not yielded is
-        farther than *radius* on x or y.
+        Together a superset of the entities within *radius*; anything not in
+        them is farther than *radius* on x or y.  Cells, not entities, so the
+        hot loop of a rescan iterates plain dicts.
         """
         size = self.cell_size
-        x0, x1 = math.floor((x - radius) / size), math.floor((x + radius) / size)
-        y0, y1 = math.floor((y - radius) / size), math.floor((y + radius) / size)
+        x0, x1 = math.floor((x - radius) / size), math.floor((x + radius) / size) + 1
+        y0, y1 = math.floor((y - radius) / size), math.floor((y + radius) / size) + 1
         cells = self._cells
-        for cx in range(x0, x1 + 1):
-            for cy in range(y0, y1 + 1):
-                bucket = cells.get((cx, cy))
-                if bucket:
-                    yield from bucket.values()
+        return [
+            bucket
+            for cx in range(x0, x1)
+            for cy in range(y0, y1)
+            if (bucket := cells.get((cx, cy)))
+        ]
+
+    def near(self, x: float, y: float, radius: float) -> Iterator[Entity]:
+        """Every entity in the cells overlapping the square of half-side *radius*."""
+        for bucket in self.buckets_near(x, y, radius):
+            yield from bucket.values()
 
     def within(self, x: float, y: float, radius: float) -> list[Entity]:
         """The entities at most *radius* from (x, y) on the ground plane."""
@@ -323,29 +333,29 @@ class Interest:
         e_band.clear()
         watchers, r2, examine = self.watchers, self._r2, self._examine
         e_watchers = watchers[eid]
+        e_seen = self.seen.get(eid, _NOTHING)  # e knows f: eid in watchers[fid]
         near: set[int] = set()
-        for f in self.grid.near(ex, ey, self._reach):
-            fid = f.id
-            near.add(fid)
-            if fid == eid:
-                continue
-            if fid not in done:
-                dx, dy = f.x - ex, f.y - ey
-                in_view = dx * dx + dy * dy <= r2
-                if in_view is not (fid in e_watchers) or in_view is not (eid in watchers[fid]):
-                    examine(e, f, in_view, out, joined)
-            fx, fy, _ = anchor[fid]
-            da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
-            if lo2 <= da2 <= hi2:
-                e_band.add(fid)
-                band[fid].add(eid)
+        for bucket in self.grid.buckets_near(ex, ey, self._reach):
+            near.update(bucket)
+            for fid, f in bucket.items():
+                if fid == eid:
+                    continue
+                if fid not in done:
+                    dx, dy = f.x - ex, f.y - ey
+                    in_view = dx * dx + dy * dy <= r2
+                    if in_view is not (fid in e_watchers) or in_view is not (fid in e_seen):
+                        examine(e, f, in_view, out, joined)
+                fx, fy, _ = anchor[fid]
+                da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
+                if lo2 <= da2 <= hi2:
+                    e_band.add(fid)
+                    band[fid].add(eid)
         # Known pairs beyond the reach are out of view.
-        e_seen = self.seen.get(eid)
         for oid in [o for o in e_watchers if o not in near]:
             out[oid].append(replies.delete(eid))
             self.seen[oid].discard(eid)
             e_watchers.discard(oid)
-        if e_seen is not None:
+        if e_seen is not _NOTHING:
             for fid in [i for i in e_seen if i not in near]:
                 out[eid].append(replies.delete(fid))
                 e_seen.discard(fid)
