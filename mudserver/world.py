@@ -19,7 +19,7 @@ __all__ = ["ARRIVAL_TOLERANCE", "Entity", "World"]
 ARRIVAL_TOLERANCE = 1e-9
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Entity:
     """Something with a position in the world; players walk toward ``dest``.
 
