@@ -148,11 +148,17 @@ class Interest:
         self._r2 = radius * radius
         #: How far an entity walks from its anchor before it is rescanned.
         self.slack = radius / 20
-        band = 2 * self.slack + radius * 1e-9  # a hair more, against rounding
+        hair = radius * 1e-9  # a little more, against rounding
+        band = 2 * self.slack + hair
         self._band_lo2 = max(0.0, radius - band) ** 2
         self._band_hi2 = (radius + band) ** 2
         #: How far a rescan looks: every partner whose anchor may be in the band.
         self._reach = radius + band + self.slack
+        #: A partner whose distance is outside these bounds cannot have its
+        #: anchor in the band: no anchor is more than ``slack`` from its entity
+        #: (a partner that strayed further is rescanned later in the same tick).
+        self._maybe_band_lo2 = max(0.0, radius - band - self.slack - hair) ** 2
+        self._maybe_band_hi2 = (self._reach + hair) ** 2
         self.grid = Grid(radius)
         self._entities: dict[int, Entity] = {}
         #: Entity id -> (x, y, d2): where it was last rescanned, and the squared
@@ -325,6 +331,7 @@ class Interest:
         trigger = self.slack * self._random.uniform(JITTER_LOW, 1.0)
         self._anchor[eid] = (ex, ey, trigger * trigger)
         band, anchor, lo2, hi2 = self._band, self._anchor, self._band_lo2, self._band_hi2
+        maybe_lo2, maybe_hi2 = self._maybe_band_lo2, self._maybe_band_hi2
         e_band = band[eid]
         for fid in e_band:
             band[fid].discard(eid)
@@ -340,16 +347,18 @@ class Interest:
             for fid, f in bucket.items():
                 if fid == eid:
                     continue
+                dx, dy = f.x - ex, f.y - ey
+                d2 = dx * dx + dy * dy
                 if fid not in done:
-                    dx, dy = f.x - ex, f.y - ey
-                    in_view = dx * dx + dy * dy <= r2
+                    in_view = d2 <= r2
                     if in_view is not (fid in e_watchers) or in_view is not (fid in e_seen):
                         examine(e, f, in_view, out, joined)
-                fx, fy, _ = anchor[fid]
-                da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
-                if lo2 <= da2 <= hi2:
-                    e_band.add(fid)
-                    band[fid].add(eid)
+                if maybe_lo2 <= d2 <= maybe_hi2:
+                    fx, fy, _ = anchor[fid]
+                    da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
+                    if lo2 <= da2 <= hi2:
+                        e_band.add(fid)
+                        band[fid].add(eid)
         # Known pairs beyond the reach are out of view.
         for oid in [o for o in e_watchers if o not in near]:
             out[oid].append(replies.delete(eid))
