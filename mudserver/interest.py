@@ -132,7 +132,8 @@ class Interest:
 
     Exact, but lazy about pairs whose answer cannot change: each entity has
     an *anchor*, where it stood when its pairs were last classified, and is
-    reclassified ("rescanned") once it strays more than ``slack`` from it.
+    reclassified ("rescanned") once it strays from it by more than its
+    trigger, a random distance of at most ``slack`` (see ``JITTER_LOW``).
     Two entities both within ``slack`` of their anchors are within
     ``2 * slack`` of their anchors' distance, so a pair whose anchors are
     more than that away from the radius is surely in view (or surely out)
@@ -164,6 +165,7 @@ class Interest:
         #: Entity id -> (x, y, d2): where it was last rescanned, and the squared
         #: distance from there that sets off its next rescan.
         self._anchor: dict[int, tuple[float, float, float]] = {}
+        #: Draws the rescan triggers; seeded, so that a run can be repeated.
         self._random = random.Random(0)
         #: Entity id -> ids of the partners whose pair is in the band (symmetric).
         self._band: dict[int, set[int]] = {}
