@@ -58,10 +58,6 @@ class Game:
         )
         #: Playing sessions by entity id, to deliver what ``interest`` decides.
         self._by_entity: dict[int, Session] = {}
-        #: The same players' ``peer.send``: the tick's hot path skips
-        #: ``Session.send``, whose one check (not closed) always holds for a
-        #: player still in the game.
-        self._deliver: dict[int, Callable[[str], None]] = {}
         #: Counters for the metrics endpoint.
         self.stats = Stats()
         #: Lines for the next tick's write, by session: chat and others'
@@ -117,7 +113,6 @@ class Game:
         session.entity = entity
         self._players[key] = session
         self._by_entity[entity.id] = session
-        self._deliver[entity.id] = session.peer.send
         if self.interest is not None:
             in_view, told = self.interest.add(entity, observer=True)
             session.send(replies.wel(entity) + "".join(replies.ent(e) for e in in_view))
@@ -137,7 +132,6 @@ class Game:
         if self._players.get(account.name.lower()) is session:
             del self._players[account.name.lower()]
         self._by_entity.pop(entity.id, None)
-        self._deliver.pop(entity.id, None)
         self._outbox.pop(session, None)
         self.world.remove(entity)
         if self.interest is not None:
@@ -180,19 +174,14 @@ class Game:
         moved = self.world.step(dt)
         outbox, self._outbox = self._outbox, {}
         if self.interest is not None:
-            out = self.interest.update(moved)
-            if outbox:  # queued lines go first, in the same write
-                by_entity = self._by_entity
-                for entity_id, lines in out.items():
-                    session = by_entity.get(entity_id)
-                    queued = outbox.pop(session, None) if session is not None else None
-                    if queued:
-                        out[entity_id] = queued + lines
-            deliver = self._deliver
-            for entity_id, lines in out.items():
-                send = deliver.get(entity_id)
-                if send is not None:
-                    send("".join(lines))
+            by_entity = self._by_entity
+            for entity_id, lines in self.interest.update(moved).items():
+                session = by_entity.get(entity_id)
+                if session is not None:
+                    queued = outbox.pop(session, None) if outbox else None
+                    # Straight to the peer: Session.send's one check (not
+                    # closed) always holds for a player still in the game.
+                    session.peer.send("".join(queued + lines if queued else lines))
             for session, queued in outbox.items():
                 session.send("".join(queued))
             return
