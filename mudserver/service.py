@@ -81,6 +81,8 @@ class GameService(Service):
         self._autosave_part = 0
         self._last_tick = 0.0
         self._gc_was_enabled = gc.isenabled()
+        #: Objects in the oldest generation after the last full collection.
+        self._gc_long_lived = 0
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -134,15 +136,27 @@ class GameService(Service):
         gc.disable()
 
     def _collect_garbage(self) -> None:
-        """Collect now if CPython would have by now, and the generations it would have."""
+        """Collect now if CPython would have by now, and the generations it would have.
+
+        CPython's rule for the oldest generation included: a full collection
+        (115-180 ms with 10,000 players) only once the objects that reached
+        it since the last one are a quarter of those it kept then, so a
+        steady crowd of players does not cost one every few seconds.
+        """
         young, middle, old = gc.get_threshold()
         count_young, count_middle, count_old = gc.get_count()
         if count_young < young:
             return
         generation = 0
         if count_middle >= middle:
-            generation = 2 if count_old >= old else 1
+            generation = 1
+            if count_old >= old:
+                in_oldest = len(gc.get_objects(2))
+                if in_oldest - self._gc_long_lived > self._gc_long_lived / 4:
+                    generation = 2
         gc.collect(generation)
+        if generation == 2:
+            self._gc_long_lived = len(gc.get_objects(2))
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()

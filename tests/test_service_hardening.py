@@ -229,3 +229,51 @@ def test_garbage_is_collected_between_ticks_not_during_them(tmp_path: Path) -> N
     finally:
         service.stopService()
     assert gc.isenabled() == was_enabled
+
+
+class FakeCollector:
+    """Stands in for the ``gc`` module: counts and generation sizes set by the test."""
+
+    def __init__(self, count: tuple[int, int, int], oldest: int) -> None:
+        self.count, self.oldest = count, oldest
+        self.collected: list[int] = []
+
+    def get_threshold(self) -> tuple[int, int, int]:
+        return (700, 10, 10)
+
+    def get_count(self) -> tuple[int, int, int]:
+        return self.count
+
+    def get_objects(self, generation: int) -> list[object]:
+        assert generation == 2
+        return [None] * self.oldest
+
+    def collect(self, generation: int) -> int:
+        self.collected.append(generation)
+        return 0
+
+
+@pytest.mark.parametrize(
+    ("count", "oldest", "expected"),
+    [
+        ((100, 9, 9), 1000, []),  # not due: the young generation is below its threshold
+        ((700, 3, 9), 1000, [0]),
+        ((700, 10, 3), 1000, [1]),
+        ((700, 10, 10), 1200, [1]),  # the oldest grew by a fifth since: not worth a full one
+        ((700, 10, 10), 1300, [2]),  # by more than a quarter: full collection
+    ],
+)
+def test_a_full_collection_waits_until_the_oldest_generation_grew_by_a_quarter(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    count: tuple[int, int, int],
+    oldest: int,
+    expected: list[int],
+) -> None:
+    service = GameService(Settings(), AccountStore(tmp_path, CHEAP), FakeReactor())
+    service._gc_long_lived = 1000  # what the last full collection left
+    collector = FakeCollector(count, oldest)
+    monkeypatch.setattr("mudserver.service.gc", collector)
+    service._collect_garbage()
+    assert collector.collected == expected
+    assert service._gc_long_lived == (oldest if expected == [2] else 1000)
