@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -185,3 +186,37 @@ def test_slow_walkers_cross_the_edge_of_view_on_the_exact_tick() -> None:
         assert {o: sorted(lines) for o, lines in out.items()} == expected
         changes += sum(line.startswith(("ent", "del")) for lines in out.values() for line in lines)
     assert changes >= 6
+
+
+def test_walkers_pushed_past_their_slack_together_do_not_stay_in_lockstep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After one late tick rescans everybody at once, later rescans spread over several ticks.
+
+    With one fixed rescan distance, walkers at one speed would all rescan
+    again on the same tick, forever: the jitter is what breaks the group up.
+    """
+    world, interest = World(), Interest(100.0)
+    walkers = []
+    for i in range(200):
+        e = world.spawn("player", "p", (1000.0 * i, 0.0, 0.0), speed=5.0)
+        interest.add(e, observer=True)
+        world.walk(e, (1000.0 * i, 10_000.0, 0.0))
+        walkers.append(e)
+    rescans: list[int] = []
+    rescan = Interest._rescan
+
+    def counting(self: Interest, e: Entity, *args: object) -> None:
+        rescans.append(e.id)
+        rescan(self, e, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Interest, "_rescan", counting)
+    interest.update(world.step(2.0))  # a late tick: 10 units, everybody strays at once
+    assert len(rescans) == 200
+    per_tick = []
+    for _ in range(60):
+        rescans.clear()
+        interest.update(world.step(0.1))
+        per_tick.append(len(rescans))
+    assert sum(per_tick) >= 200  # each walker rescanned again at least once
+    assert max(per_tick) <= 120, per_tick  # but never the whole group on one tick
