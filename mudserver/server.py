@@ -31,6 +31,9 @@ from mudserver.telnet import TelnetFilter
 
 __all__ = ["MudProtocol", "MudFactory", "Authenticator"]
 
+#: Seconds between two log lines about refused connections.
+REFUSAL_LOG_INTERVAL = 10.0
+
 #: Checks a name and password; fires with the account, or ``None``.
 Authenticator = Callable[[str, str], "defer.Deferred[Account | None]"]
 
@@ -249,10 +252,10 @@ class MudFactory(Factory):
         return protocol
 
     def _log_refusal(self, host: str) -> None:
-        """Log refusals at most every 10 s: a connection flood must not flood the log."""
+        """Log refusals at most every ``REFUSAL_LOG_INTERVAL``: a flood must not flood the log."""
         self._refused += 1
         now = self.clock.seconds()
-        if now - self._refused_logged >= 10.0:
+        if now - self._refused_logged >= REFUSAL_LOG_INTERVAL:
             self.log.warn(
                 "server full: refused {count} connections (latest from {host}); "
                 "{open} open, {from_host} from that host",
