@@ -311,11 +311,8 @@ def test_an_empty_world_steps_to_nothing() -> None:
     assert World().step(0.1) == []
 
 
-def test_an_idle_world_with_many_standing_entities_steps_to_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    world = World()
-    entities = [walker(world, (float(i), 0.0, 0.0)) for i in range(10_000)]
+def count_steps(monkeypatch: pytest.MonkeyPatch) -> list[Entity]:
+    """From now on, every entity whose ``step`` is called, in order."""
     stepped: list[Entity] = []
     real_step = Entity.step
 
@@ -324,6 +321,15 @@ def test_an_idle_world_with_many_standing_entities_steps_to_nothing(
         return real_step(self, dt)
 
     monkeypatch.setattr(Entity, "step", counting_step)
+    return stepped
+
+
+def test_an_idle_world_with_many_standing_entities_steps_to_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    entities = [walker(world, (float(i), 0.0, 0.0)) for i in range(10_000)]
+    stepped = count_steps(monkeypatch)
     for _ in range(100):
         assert world.step(0.1) == []
     assert stepped == []  # standing entities are not even looked at
@@ -337,14 +343,7 @@ def test_arrived_entities_are_no_longer_looked_at(monkeypatch: pytest.MonkeyPatc
     for i, e in enumerate(walkers):
         world.walk(e, (0.0, 0.0, 0.05 * (i % 10)))
     assert len(world.step(0.1)) == 90
-    stepped: list[Entity] = []
-    real_step = Entity.step
-
-    def counting_step(self: Entity, dt: float) -> bool:
-        stepped.append(self)
-        return real_step(self, dt)
-
-    monkeypatch.setattr(Entity, "step", counting_step)
+    stepped = count_steps(monkeypatch)
     for _ in range(10):
         assert world.step(0.1) == []
     assert stepped == []
