@@ -10,7 +10,7 @@ LOGINS concurrent ``con`` lines from a client subprocess:
 
 * ``reactor``: passwords hashed on the reactor thread (``store.authenticate``
   called synchronously), as a naive server would;
-* ``pool``: the shipped :class:`~mudserver.service.GameService`, which hashes
+* ``pool``: the shipped :class:`~mudserver.shell.service.GameService`, which hashes
   on its login thread pool.
 
 For each it prints the worst interval between two tick starts (nominal
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import itertools
 
-from mudserver.accounts import AccountStore
+from mudserver.store.accounts import AccountStore
 
 PASSWORD = "correct horse"
 
@@ -73,7 +73,7 @@ def server(data: Path, variant: str, count: int) -> None:
     from twisted.internet import defer, reactor
 
     from mudserver.config import Settings
-    from mudserver.service import GameService
+    from mudserver.shell.service import GameService
 
     class ReactorHashing(GameService):
         """Checks passwords on the reactor thread: what the pool exists to avoid."""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mudserver.accounts import AccountStore
+from mudserver.store.accounts import AccountStore
 from tests.crowd import Crowd, make_accounts
 from tests.support import running_server
 

@@ -1,6 +1,6 @@
 """Every tunable limit of the server, named and documented in one place.
 
-The twistd plugin (:mod:`mudserver.tap`) builds a :class:`Settings` from its
+The twistd plugin (:mod:`mudserver.shell.tap`) builds a :class:`Settings` from its
 command-line options; tests build one directly with the values they need.
 """
 

@@ -5,7 +5,7 @@ Usage::
     python -m mudserver.mkuser NAME PASSWORD [--data DIR]
 
 The server has no registration command, so this is how accounts are made.
-It uses the same :class:`~mudserver.accounts.AccountStore` as the server, so
+It uses the same :class:`~mudserver.store.accounts.AccountStore` as the server, so
 files it writes are exactly what the server expects (default hash params,
 atomic no-clobber creation).
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mudserver.accounts import (
+from mudserver.store.accounts import (
     NAME_RULE,
     AccountExists,
     AccountStore,

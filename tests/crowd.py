@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mudserver.accounts import AccountStore, HashParams
+from mudserver.store.accounts import AccountStore, HashParams
 
 #: Cheap scrypt: a record's own params are used when it is verified.
 CHEAP = HashParams(n=2**4)

@@ -1,4 +1,4 @@
-"""Tests for mudserver.accounts: hashing, validation, atomic storage."""
+"""Tests for mudserver.store.accounts: hashing, validation, atomic storage."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mudserver import accounts
-from mudserver.accounts import (
+from mudserver.store import accounts
+from mudserver.store.accounts import (
     DEFAULT_HASH_PARAMS,
     Account,
     AccountExists,

@@ -1,4 +1,4 @@
-"""Tests for mudserver.commands: from a received line to a typed command or an error.
+"""Tests for mudserver.wire.commands: from a received line to a typed command or an error.
 
 parse_command is the single gate for client input, so besides the examples
 there is a property test that arbitrary text can only ever produce a command
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mudserver import commands
-from mudserver.commands import (
+from mudserver.wire import commands
+from mudserver.wire.commands import (
     Command,
     CommandError,
     Connect,
@@ -25,7 +25,7 @@ from mudserver.commands import (
     Say,
     parse_command,
 )
-from mudserver.encoding import enquote
+from mudserver.wire.encoding import enquote
 
 BOUNDS = 10_000.0
 MAX_SAY = 500

@@ -15,7 +15,7 @@ import signal
 import time
 from pathlib import Path
 
-from mudserver.accounts import AccountStore
+from mudserver.store.accounts import AccountStore
 from tests.crowd import Crowd, make_accounts
 from tests.support import running_server
 

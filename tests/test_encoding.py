@@ -1,4 +1,4 @@
-"""Tests for mudserver.encoding: the escaping and framing of protocol lines.
+"""Tests for mudserver.wire.encoding: the escaping and framing of protocol lines.
 
 Both ends of a connection rely on ``dequote(enquote(s)) == s`` and on enquoted
 text never carrying a separator or a line end, so these are checked as
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mudserver.encoding import RawLine, dequote, enquote, format_line, split_line
+from mudserver.wire.encoding import RawLine, dequote, enquote, format_line, split_line
 
 #: Any Unicode scalar value (no surrogates), with the characters the codec
 #: cares about drawn often enough that nearly every example contains some.

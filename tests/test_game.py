@@ -1,4 +1,4 @@
-"""Tests for mudserver.game and mudserver.session: the sans-IO heart of the server.
+"""Tests for mudserver.core.game and mudserver.core.session: the sans-IO heart of the server.
 
 Sessions talk to a fake Peer that records what would go on the wire, saves go
 to a recording callable, and logins are checked against a real AccountStore
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from mudserver.accounts import Account, AccountStore, HashParams
 from mudserver.config import Settings
-from mudserver.encoding import split_line
-from mudserver.game import Game
-from mudserver.session import LoginAttempt, Session, State
+from mudserver.core.game import Game
+from mudserver.core.session import LoginAttempt, Session, State
+from mudserver.store.accounts import Account, AccountStore, HashParams
+from mudserver.wire.encoding import split_line
 
 CHEAP = HashParams(n=2**4)
 

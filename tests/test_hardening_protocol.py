@@ -21,11 +21,11 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, globalLogPublisher
 
-from mudserver.accounts import Account
 from mudserver.config import Settings
-from mudserver.game import Game
-from mudserver.server import MudFactory
-from mudserver.session import Session
+from mudserver.core.game import Game
+from mudserver.core.session import Session
+from mudserver.shell.server import MudFactory
+from mudserver.store.accounts import Account
 
 PASSWORDS = {"foo": "1234", "bar": "4321"}
 

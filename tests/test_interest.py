@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mudserver import replies
-from mudserver.interest import Grid, Interest
-from mudserver.world import Entity, World
+from mudserver.core.interest import Grid, Interest
+from mudserver.core.world import Entity, World
+from mudserver.wire import replies
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 from twisted.internet import defer, task
 from twisted.internet.testing import StringTransport
 
-from mudserver.accounts import Account
 from mudserver.config import Settings
-from mudserver.game import Game
-from mudserver.server import MudFactory
+from mudserver.core.game import Game
+from mudserver.shell.server import MudFactory
+from mudserver.store.accounts import Account
 
 
 def test_idle_timeout_waits_for_a_slow_password_check() -> None:

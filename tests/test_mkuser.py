@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mudserver.accounts import AccountStore, HashParams
 from mudserver.mkuser import main
+from mudserver.store.accounts import AccountStore, HashParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHEAP = HashParams(n=2**4)

@@ -11,9 +11,9 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
-from mudserver import tap
 from mudserver.config import Settings
-from mudserver.service import GameService
+from mudserver.shell import tap
+from mudserver.shell.service import GameService
 
 #: option -> (value given, Settings field, value expected); every limit once.
 OPTIONS: dict[str, tuple[str, str, float | int]] = {

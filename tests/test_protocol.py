@@ -1,7 +1,7 @@
 """MudFactory/MudProtocol over an in-memory transport and a fake clock.
 
-Each test drives real :class:`~mudserver.game.Game` and
-:class:`~mudserver.accounts.AccountStore` objects through the Twisted protocol
+Each test drives real :class:`~mudserver.core.game.Game` and
+:class:`~mudserver.store.accounts.AccountStore` objects through the Twisted protocol
 with ``StringTransport`` and ``task.Clock``, and asserts on the bytes a client
 would see.  No reactor runs: timers fire only when a test advances the clock,
 and the game ticks only when a test calls :meth:`Harness.tick` (there is no
@@ -24,10 +24,10 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 
-from mudserver.accounts import Account, AccountStore, HashParams
 from mudserver.config import Settings
-from mudserver.game import Game
-from mudserver.server import MudFactory, MudProtocol, OutputWatcher
+from mudserver.core.game import Game
+from mudserver.shell.server import MudFactory, MudProtocol, OutputWatcher
+from mudserver.store.accounts import Account, AccountStore, HashParams
 
 CHEAP = HashParams(n=2**4)
 

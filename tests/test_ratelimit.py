@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mudserver.connlimit import ConnectionLimits
-from mudserver.ratelimit import FloodGuard, TokenBucket, Verdict
-from mudserver.throttle import FailureCounter, LoginThrottle
+from mudserver.limits.connlimit import ConnectionLimits
+from mudserver.limits.ratelimit import FloodGuard, TokenBucket, Verdict
+from mudserver.limits.throttle import FailureCounter, LoginThrottle
 
 
 def test_bucket_allows_burst_then_rate() -> None:

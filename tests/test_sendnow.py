@@ -9,7 +9,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
-from mudserver.sendnow import direct_writer
+from mudserver.shell.sendnow import direct_writer
 
 
 def test_other_transports_just_write() -> None:

@@ -23,10 +23,10 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEventAsClassicLogText, globalLogPublisher
 from twisted.python.failure import Failure
 
-from mudserver import accounts
-from mudserver.accounts import Account, AccountStore, HashParams
 from mudserver.config import Settings
-from mudserver.service import GameService
+from mudserver.shell.service import GameService
+from mudserver.store import accounts
+from mudserver.store.accounts import Account, AccountStore, HashParams
 
 CHEAP = HashParams(n=2**4)
 
@@ -273,7 +273,7 @@ def test_a_full_collection_waits_until_the_oldest_generation_grew_by_a_quarter(
     service = GameService(Settings(), AccountStore(tmp_path, CHEAP), FakeReactor())
     service._gc_long_lived = 1000  # what the last full collection left
     collector = FakeCollector(count, oldest)
-    monkeypatch.setattr("mudserver.service.gc", collector)
+    monkeypatch.setattr("mudserver.shell.service.gc", collector)
     service._collect_garbage()
     assert collector.collected == expected
     assert service._gc_long_lived == (oldest if expected == [2] else 1000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mudserver.telnet import DO, DONT, IAC, SB, SE, WILL, WONT, TelnetFilter
+from mudserver.wire.telnet import DO, DONT, IAC, SB, SE, WILL, WONT, TelnetFilter
 
 #: Data a client means: anything but 0xFF, which Telnet would have to escape,
 #: rich in the bytes that matter here (CR, NUL, LF).

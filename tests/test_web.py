@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from mudserver.accounts import AccountStore, HashParams
-from mudserver.encoding import dequote, enquote
+from mudserver.store.accounts import AccountStore, HashParams
+from mudserver.wire.encoding import dequote, enquote
 from tests.support import REPO, LineClient, free_port, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -203,7 +203,7 @@ TRICKY = [
 
 
 def test_the_page_modules_match_the_server(tmp_path: Path, browser: Any) -> None:
-    """codec.js mirrors mudserver.encoding; world.js draws between two ticks."""
+    """codec.js mirrors mudserver.wire.encoding; world.js draws between two ticks."""
     rng = random.Random(6)
     alphabet = "%,aZ09 \n\r\x00\x7fé日🙂AF"
     samples = TRICKY + ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(300)]

@@ -23,12 +23,12 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.web.server import Site
 
-from mudserver.accounts import Account
 from mudserver.config import Settings
-from mudserver.game import Game
-from mudserver.server import MudFactory
-from mudserver.tap import Options, makeService
-from mudserver.web import MudWebSocket, MudWebSocketFactory, text_frames
+from mudserver.core.game import Game
+from mudserver.shell.server import MudFactory
+from mudserver.shell.tap import Options, makeService
+from mudserver.shell.web import MudWebSocket, MudWebSocketFactory, text_frames
+from mudserver.store.accounts import Account
 from tests.support import LineClient, free_port, running_server
 from tests.wsclient import CLOSE, TEXT, WebSocketClosed, WsLineClient, client_frame, server_frames
 

@@ -1,4 +1,4 @@
-"""Tests for mudserver.world: entities walking toward a destination in fixed steps.
+"""Tests for mudserver.core.world: entities walking toward a destination in fixed steps.
 
 Time only enters through ``step(dt)``, so every test drives it with explicit
 ``dt`` values: no clock, no sleeping.
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mudserver.world import ARRIVAL_TOLERANCE, Entity, World
+from mudserver.core.world import ARRIVAL_TOLERANCE, Entity, World
 
 Point = tuple[float, float, float]
 

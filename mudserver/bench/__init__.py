@@ -69,9 +69,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from mudserver.accounts import DEFAULT_HASH_PARAMS
     from mudserver.bench import report
     from mudserver.bench.runner import BOT_HASH, RunConfig, ensure_accounts, run
+    from mudserver.store.accounts import DEFAULT_HASH_PARAMS
 
     modes = [m for m in args.mode.split(",") if m]
     if args.host and not args.data:

@@ -28,8 +28,8 @@ from typing import IO, Any
 from prometheus_client.parser import text_string_to_metric_families
 
 import mudserver
-from mudserver.accounts import AccountStore, HashParams
 from mudserver.bench.bots import SwarmConfig, account_name
+from mudserver.store.accounts import AccountStore, HashParams
 
 __all__ = ["RunConfig", "ensure_accounts", "run"]
 

@@ -28,7 +28,7 @@ from mudserver.client.protocol import (
 )
 from mudserver.client.requests import Requests
 from mudserver.config import PROTOCOL_VERSION
-from mudserver.encoding import format_line
+from mudserver.wire.encoding import format_line
 
 __all__ = ["BlockingClient"]
 

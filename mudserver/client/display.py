@@ -27,7 +27,7 @@ from mudserver.client.messages import (
     Unknown,
     Welcome,
 )
-from mudserver.replies import coord
+from mudserver.wire.replies import coord
 
 __all__ = ["Display", "visible", "where", "BYE_REASONS"]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from mudserver.encoding import split_line
+from mudserver.wire.encoding import split_line
 
 __all__ = [
     "Welcome",

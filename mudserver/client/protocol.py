@@ -25,7 +25,7 @@ from mudserver.client.messages import Bye, Error, Message, Welcome, parse
 from mudserver.client.mirror import WorldMirror
 from mudserver.client.requests import Requests
 from mudserver.config import PROTOCOL_VERSION
-from mudserver.encoding import format_line
+from mudserver.wire.encoding import format_line
 
 __all__ = [
     "DEFAULT_KEEPALIVE",

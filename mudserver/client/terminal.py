@@ -33,7 +33,7 @@ from zope.interface import implementer
 from mudserver.client.display import BYE_REASONS, Display, visible, where
 from mudserver.client.messages import Message
 from mudserver.client.protocol import CONNECTION_LOST, ConnectionClosed, MudClient, ServerError
-from mudserver.commands import CommandError, Connect, Idle, Move, Quit, Say, parse_command
+from mudserver.wire.commands import CommandError, Connect, Idle, Move, Quit, Say, parse_command
 
 __all__ = ["main", "Terminal"]
 

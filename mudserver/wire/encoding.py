@@ -42,7 +42,7 @@ def dequote(text: str) -> str:
 def format_line(code: str, *args: object) -> str:
     """Build one outgoing line, newline included, escaping every argument.
 
-    Numbers should be formatted by the caller (see :mod:`mudserver.replies`);
+    Numbers should be formatted by the caller (see :mod:`mudserver.wire.replies`);
     anything else is passed through ``str`` and escaped.
     """
     if not args:

@@ -3,7 +3,7 @@
 :func:`parse_command` is the only place that decides whether a line from a
 client is well formed.  It returns one of the command classes below or raises
 :class:`CommandError`, whose code and message go back to the client as an
-``err`` line.  What a command *does* is decided by :mod:`mudserver.session`.
+``err`` line.  What a command *does* is decided by :mod:`mudserver.core.session`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mudserver.encoding import dequote, split_line
+from mudserver.wire.encoding import dequote, split_line
 
 __all__ = [
     "CommandError",

@@ -2,7 +2,7 @@
 
 Each :class:`Metrics` has its own ``CollectorRegistry``, so several servers
 (or tests) in one process never collide.  Per-line counters live in
-:class:`~mudserver.stats.Stats` as plain integers and are read only when
+:class:`~mudserver.core.stats.Stats` as plain integers and are read only when
 scraped; the tick histogram is fed ten times a second by the service.
 """
 
@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from mudserver.stats import Stats
+from mudserver.core.stats import Stats
 
 __all__ = ["Metrics", "MetricsResource", "TICK_BUCKETS"]
 

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterator
 
 from twisted.logger import Logger
 
-from mudserver import replies
-from mudserver.accounts import Account
 from mudserver.config import Settings
-from mudserver.interest import Interest
-from mudserver.session import Session
-from mudserver.stats import Stats
-from mudserver.throttle import LoginThrottle
-from mudserver.world import Entity, World
+from mudserver.core.interest import Interest
+from mudserver.core.session import Session
+from mudserver.core.stats import Stats
+from mudserver.core.world import Entity, World
+from mudserver.limits.throttle import LoginThrottle
+from mudserver.store.accounts import Account
+from mudserver.wire import replies
 
 __all__ = ["Game", "PLAYER"]
 

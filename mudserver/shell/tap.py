@@ -15,10 +15,10 @@ from twisted.application import service, strports
 from twisted.python import usage
 from twisted.web import server
 
-from mudserver.accounts import AccountStore
 from mudserver.config import Settings
-from mudserver.metrics import MetricsResource
-from mudserver.service import GameService
+from mudserver.shell.metrics import MetricsResource
+from mudserver.shell.service import GameService
+from mudserver.store.accounts import AccountStore
 
 __all__ = ["Options", "makeService"]
 
@@ -94,7 +94,7 @@ def makeService(options: Options) -> service.IService:
     game.setServiceParent(top)
     strports.service(options["port"], game.factory).setServiceParent(top)
     if options["web"].lower() != "none":
-        from mudserver.web import make_site  # autobahn is only needed for the web client
+        from mudserver.shell.web import make_site  # autobahn is only needed for the web client
 
         strports.service(options["web"], make_site(game.factory)).setServiceParent(top)
     if options["metrics"]:

@@ -1,6 +1,6 @@
 """The running server: the game's clock, its threads, and an orderly shutdown.
 
-:class:`GameService` owns the :class:`~mudserver.game.Game` and everything
+:class:`GameService` owns the :class:`~mudserver.core.game.Game` and everything
 that gives it time and I/O: the tick and autosave ``LoopingCall``\\ s, a
 one-thread pool that writes account files in order, and a pool that checks
 passwords so that hashing never stalls the tick.  Stopping it says
@@ -22,11 +22,11 @@ from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from mudserver.accounts import Account, AccountStore, CorruptAccount
 from mudserver.config import Settings
-from mudserver.game import Game
-from mudserver.metrics import Metrics
-from mudserver.server import MudFactory
+from mudserver.core.game import Game
+from mudserver.shell.metrics import Metrics
+from mudserver.shell.server import MudFactory
+from mudserver.store.accounts import Account, AccountStore, CorruptAccount
 
 __all__ = ["GameService"]
 

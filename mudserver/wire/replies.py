@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mudserver.encoding import format_line
+from mudserver.wire.encoding import format_line
 
 __all__ = ["coord", "wel", "ent", "pos", "delete", "say", "err", "bye"]
 

@@ -1,7 +1,7 @@
 """Plain counters of what the server did, cheap enough to bump on every line.
 
 The hot paths (every line in, every write out) only add to integers here;
-:mod:`mudserver.metrics` turns them into Prometheus metrics when scraped, so
+:mod:`mudserver.shell.metrics` turns them into Prometheus metrics when scraped, so
 counting costs no lock and no label lookup per line.
 """
 

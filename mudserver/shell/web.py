@@ -6,8 +6,8 @@ carries protocol version 1 unchanged: one line per text message, in both
 directions, without the line ending.
 
 A browser is a client like any other.  Behind every WebSocket runs a real
-:class:`~mudserver.server.MudProtocol`, built by the game's own
-:class:`~mudserver.server.MudFactory`, so it is counted, logged, timed out,
+:class:`~mudserver.shell.server.MudProtocol`, built by the game's own
+:class:`~mudserver.shell.server.MudFactory`, so it is counted, logged, timed out,
 limited and shut down exactly like a TCP client.  The only new code
 is :class:`LineTransport`, which looks like a TCP transport to that protocol:
 
@@ -39,7 +39,7 @@ from twisted.internet.interfaces import IAddress
 from twisted.python.failure import Failure
 from twisted.web import pages, resource, server, static
 
-from mudserver.server import MudFactory, MudProtocol
+from mudserver.shell.server import MudFactory, MudProtocol
 
 __all__ = [
     "STATIC",
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The page: plain HTML, CSS and JavaScript modules, served as they are.
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def text_frames(lines: list[bytes]) -> bytes:

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from twisted.logger import Logger
 
-from mudserver import replies
-from mudserver.accounts import Account
-from mudserver.commands import (
+from mudserver.config import PROTOCOL_VERSION
+from mudserver.limits.ratelimit import FloodGuard, TokenBucket, Verdict
+from mudserver.store.accounts import Account
+from mudserver.wire import replies
+from mudserver.wire.commands import (
     CommandError,
     Connect,
     Idle,
@@ -27,12 +29,10 @@ from mudserver.commands import (
     Say,
     parse_command,
 )
-from mudserver.config import PROTOCOL_VERSION
-from mudserver.ratelimit import FloodGuard, TokenBucket, Verdict
 
 if TYPE_CHECKING:
-    from mudserver.game import Game
-    from mudserver.world import Entity
+    from mudserver.core.game import Game
+    from mudserver.core.world import Entity
 
 __all__ = ["Peer", "Session", "State", "LoginAttempt"]
 

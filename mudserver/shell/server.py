@@ -1,9 +1,9 @@
-"""The Twisted shell around a :class:`~mudserver.session.Session`: bytes in, bytes out.
+"""The Twisted shell around a :class:`~mudserver.core.session.Session`: bytes in, bytes out.
 
 :class:`MudProtocol` splits the byte stream into lines (``LineReceiver``),
 enforces the transport-level limits (line length, idle timeout, unread
 output) and passes every line to its session.  It is the session's
-:class:`~mudserver.session.Peer`.  :class:`MudFactory` builds one per
+:class:`~mudserver.core.session.Peer`.  :class:`MudFactory` builds one per
 connection and carries what they share: the game, the settings, the clock
 and the password checker.
 """
@@ -22,12 +22,12 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mudserver.accounts import Account
-from mudserver.connlimit import ConnectionLimits
-from mudserver.game import Game
-from mudserver.sendnow import direct_writer
-from mudserver.session import LoginAttempt, Session
-from mudserver.telnet import TelnetFilter
+from mudserver.core.game import Game
+from mudserver.core.session import LoginAttempt, Session
+from mudserver.limits.connlimit import ConnectionLimits
+from mudserver.shell.sendnow import direct_writer
+from mudserver.store.accounts import Account
+from mudserver.wire.telnet import TelnetFilter
 
 __all__ = ["MudProtocol", "MudFactory", "Authenticator"]
 

@@ -29,8 +29,8 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator
 
-from mudserver import replies
-from mudserver.world import Entity
+from mudserver.core.world import Entity
+from mudserver.wire import replies
 
 __all__ = ["Grid", "Interest"]
 
