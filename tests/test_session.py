@@ -9,6 +9,7 @@ what a client would read, plus the state the session ends in.
 from __future__ import annotations
 
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,26 @@ def test_rate_limits_apply_to_every_line() -> None:
     errors = [line for line in peer.received if line.startswith("err toofast")]
     assert said == [f"say 1,foo,{i}" for i in range(game.settings.say_burst)]
     assert len(errors) == 8 - game.settings.say_burst
+
+
+def test_section_9_of_the_protocol_document_is_the_same_table() -> None:
+    """docs/protocol.md says in prose what TRANSITIONS says in code, cell by cell."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+    section = text[text.index("## 9. State machine") : text.index("## 10. Limits")]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    header = next(line for line in section.splitlines() if line.startswith("| Command"))
+    states = [State[name.strip()] for name in header.strip("|").split("|")[1:]]
+    codes = {Connect: "con", Move: "mov", Say: "say", Idle: "idl", Quit: "bye"}
+    assert set(codes) == set(COMMANDS)
+    documented = {}
+    for row in rows:
+        code, *cells = (cell.strip() for cell in row.strip("|").split("|"))
+        command = next(c for c, name in codes.items() if f"`{name}`" == code)
+        for state, cell in zip(states, cells, strict=True):
+            action, _, after = cell.partition(" → ")
+            documented[state, command] = (Action(action), State[after] if after else state)
+    assert documented == {
+        (state, command): cell
+        for state, row in TRANSITIONS.items()
+        for command, cell in row.items()
+    }
