@@ -25,6 +25,7 @@ from twisted.python.threadpool import ThreadPool
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.gcschedule import GcSchedule
+from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.server import MudFactory
 from mudserver.store.accounts import Account, AccountStore, CorruptAccount
@@ -83,11 +84,14 @@ class GameService(Service):
         self._last_tick = 0.0
         #: Collections run between ticks, not in the middle of one.
         self.gc_schedule = GcSchedule(gc)
+        #: The core logs with :mod:`logging`; this shows its lines in twistd's log.
+        self.log_bridge = LogBridge()
 
     # -- life cycle ----------------------------------------------------------------
 
     def startService(self) -> None:
         super().startService()
+        self.log_bridge.start()
         self._raise_open_file_limit()
         self.gc_schedule.take_over()
         for pool in self._save_pools:
@@ -145,6 +149,7 @@ class GameService(Service):
         for pool in self._save_pools:
             pool.stop()
         self.log.info("mudserver stopped; saved {players} players", players=players)
+        self.log_bridge.stop()
 
     # -- time ----------------------------------------------------------------------
 
