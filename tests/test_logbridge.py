@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, formatEventAsClassicLogText, globalLogPublisher
+from twisted.logger import LogLevel, formatEventAsClassicLogText
 
 from mudserver.config import Settings
 from mudserver.shell.logbridge import LogBridge, TwistedLogHandler, twisted_level
 from mudserver.shell.service import GameService
-from mudserver.store.accounts import AccountStore, HashParams
+from mudserver.store.accounts import AccountStore
+from tests.harness import CHEAP, log_events
 
 Event = dict[str, Any]
 
@@ -27,10 +28,8 @@ Event = dict[str, Any]
 @pytest.fixture
 def events() -> Iterator[list[Event]]:
     """Every event published to Twisted's global log while the test runs."""
-    found: list[Event] = []
-    globalLogPublisher.addObserver(found.append)
-    yield found
-    globalLogPublisher.removeObserver(found.append)
+    with log_events() as found:
+        yield found
 
 
 @pytest.fixture
@@ -151,7 +150,7 @@ def test_a_broken_record_is_reported_by_logging_not_raised(events: list[Event]) 
 
 
 def test_the_service_bridges_while_it_runs(tmp_path: Path, events: list[Event]) -> None:
-    service = GameService(Settings(), AccountStore(tmp_path, HashParams(n=2**4)), Clock())
+    service = GameService(Settings(), AccountStore(tmp_path, CHEAP), Clock())
     core = logging.getLogger("mudserver.core.game")
     core.info("before start")
     service.startService()
