@@ -141,7 +141,9 @@ class GameService(Service):
         waiting.addTimeout(self.settings.shutdown_timeout, self.reactor)
         try:
             await waiting
-        except defer.TimeoutError:
+        except (defer.TimeoutError, defer.FirstError):
+            # The timeout cancels the gathered Deferreds, and gatherResults
+            # reports that as FirstError(CancelledError), not TimeoutError.
             self.log.error("shutdown: gave up waiting for connections and saves")
         for protocol in list(self.factory.connections):
             protocol.transport.abortConnection()
