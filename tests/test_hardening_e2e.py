@@ -71,23 +71,23 @@ def test_flooder_is_dropped_while_two_players_get_every_tick(tmp_path: Path) -> 
             reader.start()
 
         attacker = LineClient(server.host, server.port, source="127.0.0.2")
-        flooder = Reader(attacker)
-        flooder.start()
+        to_attacker = Reader(attacker)
+        to_attacker.start()
         garbage = b"\x00\xc3\x28 mov nan,inf,1e999\rx\n" + b"jmp " + b"1," * 300 + b"\n"
         started = time.monotonic()
         try:
-            # A burst every 10 ms, until the server hangs up on the flooder.
-            while not flooder.ended.wait(0.01) and time.monotonic() - started < 8:
+            # A burst every 10 ms, until the server hangs up on the attacker.
+            while not to_attacker.ended.wait(0.01) and time.monotonic() - started < 8:
                 attacker.sock.sendall(garbage * 20)
         except OSError:
             pass  # the server closed the connection: that is the point
-        assert flooder.ended.wait(5)
+        assert to_attacker.ended.wait(5)
         flood_over = time.monotonic()
         for reader in readers:  # the players' view goes on after the flood, too
             reader.wait_for(lambda t, line: t > flood_over and line.startswith(f"pos {foo_id},"))
         attacker.close()
 
-        got = flooder.texts()
+        got = to_attacker.texts()
         assert got[-1] == "bye flood"
         assert "err toofast,too many lines; this one was dropped" in got
         assert any(line.startswith("err badarg,") for line in got)

@@ -22,7 +22,7 @@ from twisted.internet import defer
 from twisted.internet.error import ConnectionAborted
 
 from mudserver.config import Settings
-from mudserver.shell.server import OutputWatcher
+from mudserver.shell.server import OUTPUT_OVERFLOW, OutputWatcher
 from mudserver.store.accounts import Account, AccountStore
 from tests.harness import CHEAP, PASSWORDS, Harness, PendingLogins, log_events
 
@@ -660,6 +660,7 @@ def test_client_that_never_reads_is_dropped(tight: Harness) -> None:
     foo.lines()
     bar.connection_lost(ConnectionAborted)
     assert tight.game.player("bar") is None
+    assert tight.game.stats.disconnects == {OUTPUT_OVERFLOW: 1}  # as the metrics show it
     assert foo.lines() == []  # bar's departure comes with the next tick
     tight.tick()
     del_line, pos_line = foo.lines()
