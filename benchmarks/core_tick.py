@@ -58,8 +58,11 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     for i in range(args.n):
         peer = CountingPeer()
         session = Session(game, peer, f"bot{i}")
-        at = (0.0, 0.0, 0.0) if args.spawn == "origin" else (
-            rng.uniform(-half, half), rng.uniform(-half, half), 0.0)
+        at = (
+            (0.0, 0.0, 0.0)
+            if args.spawn == "origin"
+            else (rng.uniform(-half, half), rng.uniform(-half, half), 0.0)
+        )
         session.line_received(f"con bot{i},x,{args.protocol}".encode(), now=now)
         session.login_checked(Account(f"bot{i}", {}, *at))
         peers.append(peer)
@@ -100,7 +103,7 @@ def main() -> None:
     p.add_argument("--protocol", default="1")
     p.add_argument("--spawn", choices=["scattered", "origin"], default="scattered")
     p.add_argument("--world", type=float, default=3000.0, help="side of the square walked on")
-    p.add_argument("--every", type=float, nargs=2, default=[2.0, 5.0], help="seconds between clicks")
+    p.add_argument("--every", type=float, nargs=2, default=[2.0, 5.0], help="seconds per click")
     p.add_argument("--rate", type=float, default=200.0, help="logins per second (0: all at once)")
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--max-in-view", type=int, default=0, help="0: the server's default")

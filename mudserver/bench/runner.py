@@ -119,6 +119,9 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         "mudserver",
         f"--port=tcp:{port}:interface=127.0.0.1:backlog=4096",
         f"--metrics=tcp:{metrics_port}:interface=127.0.0.1",
+        # The browser client's fixed default port would clash with any other
+        # server on the machine (two bench runs at once failed to start).
+        "--web=none",
         f"--data={data}",
         f"--mode={cfg.mode}",
         f"--view-radius={cfg.view_radius}",

@@ -34,6 +34,10 @@ __all__ = ["MudProtocol", "MudFactory", "Authenticator"]
 #: Seconds between two log lines about refused connections.
 REFUSAL_LOG_INTERVAL = 10.0
 
+#: Why a connection ended whose client left more than ``max_output`` unread
+#: (the ``reason`` label of ``mudserver_disconnects``).
+OUTPUT_OVERFLOW = "output overflow"
+
 #: Checks a name and password; fires with the account, or ``None``.
 Authenticator = Callable[[str, str], "defer.Deferred[Account | None]"]
 
@@ -80,6 +84,9 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     log = Logger()
     factory: MudFactory
     session: Session
+    #: Set when the connection is aborted for unread output: nothing more is
+    #: written to it, though the session may still send until connectionLost.
+    overflowed = False
 
     def __init__(self) -> None:
         self._closing_call: IDelayedCall | None = None
@@ -178,7 +185,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     # -- Peer: what the session calls ----------------------------------------------
 
     def send(self, text: str) -> None:
-        if self._drop_reason == "output overflow":
+        if self.overflowed:
             return  # already aborted; connectionLost is on its way
         data = text.encode()
         self._write(data)
@@ -189,7 +196,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         # Only a paused transport piles up output: skip the call otherwise.
         watcher = self.watcher
         if watcher.paused and watcher.wrote(size):
-            self._drop_reason = "output overflow"
+            self.overflowed, self._drop_reason = True, OUTPUT_OVERFLOW
             self.log.info("dropping {label}: output not read", label=self.session.label)
             self.transport.abortConnection()
 
