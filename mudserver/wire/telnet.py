@@ -22,8 +22,10 @@ For the supported ones, each option's state follows the "Q method" of
 RFC 1143 (NO, YES, WANTNO, WANTYES, and a one-deep queue of the opposite
 request): an answer is sent only when the state changes, and a reply that
 merely confirms the state is never answered, so two correct ends can never
-loop, and a naive end that acknowledges everything cannot make us loop
-either.
+loop.  A broken client can still flip an option on and off forever (say
+``DO x DONT x``, then acknowledge each of our answers with a new request);
+after ``MAX_ENABLES`` times an option is refused like an unsupported one,
+and refusals end every exchange.
 
 When to offer: a client that never sent a Telnet sequence gets no Telnet
 bytes at all unless the filter is made with ``offer_at_connect=True``
@@ -84,6 +86,9 @@ _IAC_BYTE = bytes([IAC])
 
 #: Longest subnegotiation payload kept, in bytes (longer ones are dropped).
 MAX_SUBNEGOTIATION = 8192
+
+#: Times one option may be turned on per connection before it is refused.
+MAX_ENABLES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,8 @@ class _Option:
     state: Q = Q.NO
     #: RFC 1143's ``usq = OPPOSITE``: the opposite request waits for the answer.
     queued: bool = False
+    #: Times it was turned on: past ``MAX_ENABLES`` it is refused for good.
+    enables: int = 0
 
 
 class TelnetFilter:
@@ -211,7 +218,7 @@ class TelnetFilter:
     def enable(self, option: int) -> bytes:
         """Ask to turn our side of *option* on; return the bytes to send (maybe none)."""
         s = self._us.get(option)
-        if s is None:
+        if s is None or s.enables >= MAX_ENABLES:
             return b""
         if s.state is Q.NO:
             s.state = Q.WANTYES
@@ -358,23 +365,28 @@ class TelnetFilter:
 
     def _on_do(self, option: int, s: _Option) -> bytes:
         if s.state is Q.NO:
-            s.state = Q.YES
-            self._events.append(Enabled(option))
+            if s.enables >= MAX_ENABLES:
+                return bytes([IAC, WONT, option])  # flipped too often: refused
+            self._turn_on(option, s)
             return bytes([IAC, WILL, option])
         if s.state is Q.WANTYES:
             if s.queued:  # a disable request waited for this answer
                 s.state, s.queued = Q.WANTNO, False
                 return bytes([IAC, WONT, option])
-            s.state = Q.YES
-            self._events.append(Enabled(option))
+            self._turn_on(option, s)
         elif s.state is Q.WANTNO:
             # An error by the client (our WONT answered by DO).
             if s.queued:
-                s.state, s.queued = Q.YES, False
-                self._events.append(Enabled(option))
+                s.queued = False
+                self._turn_on(option, s)
             else:
                 s.state = Q.NO
         return b""  # YES: a confirmation, never answered
+
+    def _turn_on(self, option: int, s: _Option) -> None:
+        s.state = Q.YES
+        s.enables += 1
+        self._events.append(Enabled(option))
 
     def _on_dont(self, option: int, s: _Option) -> bytes:
         if s.state is Q.YES:
@@ -382,10 +394,10 @@ class TelnetFilter:
             self._events.append(Disabled(option))
             return bytes([IAC, WONT, option])
         if s.state is Q.WANTNO:
-            if s.queued:  # an enable request waited for this answer
+            if s.queued and s.enables < MAX_ENABLES:  # an enable request waited
                 s.state, s.queued = Q.WANTYES, False
                 return bytes([IAC, WILL, option])
-            s.state = Q.NO
+            s.state, s.queued = Q.NO, False
         elif s.state is Q.WANTYES:
             s.state, s.queued = Q.NO, False
         return b""  # NO: a confirmation, never answered
