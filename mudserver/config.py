@@ -113,7 +113,7 @@ class Settings:
 
 
 #: Values of :attr:`Presentation.telnet_offer`.
-TELNET_OFFERS = ("iac", "connect")
+TELNET_OFFERS = ("asked", "connect")
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,11 @@ class Presentation:
     name: str = "mudserver"
     #: The host name MSSP reports (``HOSTNAME``); ``None`` leaves it out.
     hostname: str | None = None
-    #: When the server offers its Telnet options (MSSP, GMCP): ``iac`` after
-    #: the client's first Telnet sequence, so ``nc`` users never see Telnet
-    #: bytes; ``connect`` at once, for a port only MUD clients use.
-    telnet_offer: str = "iac"
+    #: When the server offers its Telnet options (MSSP, GMCP): ``asked`` once
+    #: the client asked for one of them (``IAC DO GMCP``), so ``nc`` and
+    #: ``telnet`` users never see those bytes; ``connect`` at once, for a port
+    #: only MUD clients use.
+    telnet_offer: str = "asked"
 
     def __post_init__(self) -> None:
         for label, value in (("name", self.name), ("hostname", self.hostname or "x")):

@@ -86,10 +86,9 @@ class Client:
         return bool(self.transport.disconnecting)
 
 
-#: The only non-line bytes the server sends here: its refusal (WONT/DONT) of
-#: a Telnet option the client offered or asked for, and its own offers of
-#: MSSP and GMCP (``WILL``) that follow a client's first Telnet command.
-TELNET_REFUSAL = re.compile(rb"\xff[\xfc\xfe].|\xff\xfb[\x46\xc9]", flags=re.S)
+#: The only non-line bytes the server sends: its refusal (WONT/DONT) of a
+#: Telnet option the client offered or asked for.
+TELNET_REFUSAL = re.compile(rb"\xff[\xfc\xfe].", flags=re.S)
 
 
 def without_telnet_replies(data: bytes) -> bytes:

@@ -53,18 +53,29 @@ def test_no_telnet_from_the_client_means_no_telnet_to_it() -> None:
     assert f.receive(b"con foo,1234,1\nmov 1,2,3\n") == (b"con foo,1234,1\nmov 1,2,3\n", b"", [])
 
 
-def test_offers_follow_the_first_telnet_command() -> None:
+def test_telnet_of_other_options_brings_no_offer() -> None:
+    """What Debian's telnet may send: it gets its refusals and nothing more."""
     f = server()
-    data, replies, events = f.receive(b"abc" + bytes([IAC, NOP]) + b"def")
+    data, replies, events = f.receive(
+        b"abc" + bytes([IAC, NOP]) + cmd(WILL, 24) + cmd(DO, 3) + subnegotiation(24, b"x") + b"d"
+    )
+    assert (data, replies, events) == (b"abcd", cmd(DONT, 24) + cmd(WONT, 3), [])
+    assert f.state(MSSP) is Q.NO and f.state(GMCP) is Q.NO
+
+
+def test_asking_for_one_option_brings_the_offer_of_the_other_once() -> None:
+    f = server()
+    data, replies, events = f.receive(b"abc" + cmd(DO, MSSP) + b"def")
     assert data == b"abcdef"
     assert replies == cmd(WILL, MSSP) + cmd(WILL, GMCP)
-    assert events == []
-    assert f.state(MSSP) is Q.WANTYES
-    # Only once, however many commands follow.
-    assert f.receive(bytes([IAC, NOP])).replies == b""
+    assert events == [Enabled(MSSP)]
+    assert f.state(GMCP) is Q.WANTYES
+    # Only once, however the client goes on.
+    assert f.receive(cmd(DONT, GMCP) + cmd(DO, GMCP)).replies == cmd(WILL, GMCP)
+    assert f.enabled(GMCP)
 
 
-def test_a_stray_ff_byte_or_an_escaped_one_is_no_telnet() -> None:
+def test_a_stray_ff_byte_or_an_escaped_one_changes_nothing() -> None:
     f = server()
     assert f.receive(b"\xff,x\xff\xffy\n") == (b"xy\n", b"", [])
 

@@ -51,13 +51,19 @@ def test_a_plain_client_sees_no_telnet_at_all(h: Harness) -> None:
     assert b"\xff" not in take(client)
 
 
-def test_offers_after_the_first_telnet_command_and_mssp_on_do(h: Harness) -> None:
+def test_telnet_users_see_only_refusals_as_before(h: Harness) -> None:
+    client = h.connect()
+    client.send(bytes([IAC, NOP]) + cmd(WILL, 24) + cmd(DO, 3))
+    assert take(client) == cmd(DONT, 24) + cmd(WONT, 3)
+
+
+def test_mssp_on_do(h: Harness) -> None:
     h.player("bar", "4321")
     client = h.connect()
-    client.send(bytes([IAC, NOP]))
-    assert take(client) == OFFERS
-    client.send(cmd(DO, MSSP) + cmd(DONT, GMCP))
+    client.send(cmd(DO, MSSP))
     data = take(client)
+    assert data.startswith(cmd(WILL, MSSP) + cmd(WILL, GMCP))
+    data = data.removeprefix(cmd(WILL, MSSP) + cmd(WILL, GMCP))
     body = data.removeprefix(b"\xff\xfaF").removesuffix(b"\xff\xf0")
     assert data != body
     variables = dict(pair.split(b"\x02") for pair in body.split(b"\x01")[1:])
@@ -67,6 +73,8 @@ def test_offers_after_the_first_telnet_command_and_mssp_on_do(h: Harness) -> Non
     assert variables[b"HOSTNAME"] == b"mud.example.org"
     assert variables[b"CODEBASE"].startswith(b"mudserver")
     assert int(variables[b"PORT"]) > 0
+    client.send(cmd(DONT, GMCP))
+    assert take(client) == b""
     assert client.protocol.gmcp is None
 
 

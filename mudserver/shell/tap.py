@@ -77,9 +77,9 @@ class Options(usage.Options):
         [
             "telnet-offer",
             None,
-            "iac",
+            "asked",
             f"When to offer MSSP and GMCP on --port: {' or '.join(TELNET_OFFERS)} "
-            "(after the client's first Telnet command, or at once).",
+            "(once the client asked for one of them, or at once).",
         ],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 

@@ -27,14 +27,15 @@ loop.  A broken client can still flip an option on and off forever (say
 after ``MAX_ENABLES`` times an option is refused like an unsupported one,
 and refusals end every exchange.
 
-When to offer: a client that never sent a Telnet sequence gets no Telnet
-bytes at all unless the filter is made with ``offer_at_connect=True``
-(:meth:`~TelnetFilter.start` then returns the offers).  Otherwise the offers
-(``IAC WILL`` for each supported option the client has not mentioned yet)
-follow the client's first complete control sequence, so a MUD client that
-starts negotiating, or a person in TinTin++ who types ``#send {\\xFF\\xF1}``,
-gets them; an ``IAC IAC`` (an escaped 0xFF data byte) or a 0xFF before a
-byte that is no Telnet command (a stray non-UTF-8 byte) does not count.
+When to offer: a client that did not ask for one of our options gets no
+Telnet bytes beyond its refusals, unless the filter is made with
+``offer_at_connect=True`` (:meth:`~TelnetFilter.start` then returns the
+offers).  ``nc`` and the client library send no Telnet at all, and Debian's
+``telnet`` (which may send ``IAC WILL``/``DO`` of its own options, or
+``IAC NOP``) sees exactly what it saw before MSSP and GMCP existed.  Otherwise
+the offers (``IAC WILL`` for each supported option the client has not
+mentioned yet) follow the client's first ``DO`` or ``DONT`` of a supported
+option: a MUD client asking for GMCP (``IAC DO GMCP``) is also offered MSSP.
 
 Subnegotiation payloads are unescaped (``IAC IAC`` becomes 0xFF) and
 reported only for options of ours that are enabled; one longer than
@@ -313,13 +314,12 @@ class TelnetFilter:
                 # A two-byte command (NOP, AYT, IP, GA...) or IAC IAC, an
                 # escaped 0xFF: that byte is never valid UTF-8, so it goes too.
                 self._state = _State.DATA
-                if SE <= byte < SB:  # a real command; IAC "," is just a stray 0xFF
-                    self._completed(replies)
         elif state is _State.OPTION:
             self._state = _State.DATA
             self._mentioned.add(byte)
             replies += self._negotiate(self._verb, byte)
-            self._completed(replies)
+            if not self._offered and byte in self._us and self._verb in (DO, DONT):
+                replies += self._offer()  # it speaks our options: offer the others
         elif state is _State.SUB_OPTION:
             self._sub_option, self._sub_overflow = byte, False
             self._sub.clear()
@@ -331,17 +331,11 @@ class TelnetFilter:
             if byte == SE:
                 self._state = _State.DATA
                 self._end_subnegotiation()
-                self._completed(replies)
             else:
                 # IAC IAC is an escaped 0xFF inside it; anything else is junk.
                 self._state = _State.SUB
                 if byte == IAC:
                     self._sub_data(_IAC_BYTE)
-
-    def _completed(self, replies: bytearray) -> None:
-        """A control sequence ended: the time to offer, if not done yet."""
-        if not self._offered:
-            replies += self._offer()
 
     def _end_subnegotiation(self) -> None:
         option = self._sub_option
