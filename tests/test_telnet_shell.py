@@ -180,3 +180,14 @@ def test_gmcp_output_counts_against_the_unread_limit(tmp_path: Path) -> None:
     # A say line is ~110 bytes of text plus ~130 of GMCP, all of it counted.
     assert with_gmcp < plain * 0.6
     h.lose_all()
+
+
+def test_gmcp_messages_count_against_the_flood_limit(tmp_path: Path) -> None:
+    h = Harness(tmp_path, Settings(line_burst=5, flood_time=1.0))
+    foo = gmcp_client(h)
+    for _ in range(200):
+        foo.send(subnegotiation(GMCP, b"Core.Ping"))
+        h.clock.advance(0.01)
+    assert foo.closing
+    assert b"bye flood" in take(foo)
+    h.lose_all()

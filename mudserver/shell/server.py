@@ -167,7 +167,10 @@ class MudProtocol(LineReceiver, TimeoutMixin):
             case Disabled(option=option) if option == GMCP:
                 self.gmcp = None
             case Subnegotiation(option=option, payload=payload) if option == GMCP:
-                if self.gmcp is not None:
+                # A message costs like a line: an empty one makes the session
+                # count it against the flood limit.
+                self.session.line_received(b"", now=self.factory.clock.seconds())
+                if self.gmcp is not None and not self.transport.disconnecting:
                     answer = self.gmcp.received(payload)
                     if answer:
                         self.send_bytes(answer)
@@ -250,25 +253,33 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         if self._drop_reason == "output overflow":
             return  # already aborted; connectionLost is on its way
         data = text.encode()
-        if self.gmcp is not None:
+        if self.gmcp is not None:  # the only cost to connections without GMCP
             data += self.gmcp.translate(text)
-        self.stats.lines_sent += text.count("\n")
-        self.send_bytes(data)
-
-    def send_bytes(self, data: bytes) -> None:
-        """Write *data*, counted against the unread-output limit like every line."""
-        if self._drop_reason == "output overflow":
-            return
+        # send_bytes() inlined: this runs per client per tick.
         self._write(data)
         stats = self.stats
+        stats.lines_sent += text.count("\n")
         size = len(data)
         stats.bytes_sent += size
         # Only a paused transport piles up output: skip the call otherwise.
         watcher = self.watcher
         if watcher.paused and watcher.wrote(size):
-            self._drop_reason = "output overflow"
-            self.log.info("dropping {label}: output not read", label=self.session.label)
-            self.transport.abortConnection()
+            self._overflow()
+
+    def send_bytes(self, data: bytes) -> None:
+        """Write Telnet bytes, counted against the unread-output limit like lines."""
+        if self._drop_reason == "output overflow":
+            return
+        self._write(data)
+        self.stats.bytes_sent += len(data)
+        watcher = self.watcher
+        if watcher.paused and watcher.wrote(len(data)):
+            self._overflow()
+
+    def _overflow(self) -> None:
+        self._drop_reason = "output overflow"
+        self.log.info("dropping {label}: output not read", label=self.session.label)
+        self.transport.abortConnection()
 
     def close(self) -> None:
         """Close after the last line is delivered, or abort if it never is."""
