@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mudserver.wire import mssp
@@ -58,6 +58,7 @@ def test_unknown_and_broken_lines_pass_without_a_message() -> None:
 
 
 @given(st.text(max_size=200))
+@example("\x85 and \u2028")  # found by hypothesis: line breaks to str.splitlines()
 def test_any_text_translates_to_valid_json(text: str) -> None:
     g = GmcpChannel()
     line = format_line("say", 7, "ÿ\xff", text)

@@ -132,7 +132,11 @@ class GmcpChannel:
     def translate(self, text: str) -> bytes:
         """The GMCP messages for the protocol lines in *text* (complete lines)."""
         out = bytearray()
-        for line in text.splitlines():
+        # Split at LF only: str.splitlines() would also split at U+0085,
+        # U+2028..., which a say text may hold unescaped.
+        for line in text.split("\n"):
+            if not line:
+                continue
             try:
                 for package, data in self._messages(line):
                     if self.wants(package):
