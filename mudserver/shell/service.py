@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from mudserver.config import Settings
+from mudserver.config import Presentation, Settings
 from mudserver.core.game import Game
 from mudserver.gcschedule import GcSchedule
 from mudserver.shell.logbridge import LogBridge
@@ -50,6 +50,7 @@ class GameService(Service):
         reactor: Any = None,
         login_threads: int = 2,
         save_threads: int = 8,
+        presentation: Presentation | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -59,7 +60,7 @@ class GameService(Service):
         self.store = store
         self.reactor: IReactorTime = reactor
         self.game = Game(settings, self.save)
-        self.factory = MudFactory(self.game, self.authenticate, reactor)
+        self.factory = MudFactory(self.game, self.authenticate, reactor, presentation=presentation)
         self.metrics = Metrics(
             self.game.stats,
             lambda: len(self.game),
