@@ -486,7 +486,7 @@ class Interest:
         # Cleared, not replaced: a new set per rescan would live long enough
         # to reach the oldest GC generation and set off full collections.
         e_band.clear()
-        seen, r2, cap = self.seen, self._r2, self.cap
+        seen, r2, cap, crowded = self.seen, self._r2, self.cap, self._crowded
         e_watchers = self.watchers[eid]
         e_seen = seen.get(eid)
         #: Partners within the radius, with their squared distance.
@@ -508,7 +508,10 @@ class Interest:
             if fid not in done:  # what f knows of e
                 f_seen = seen.get(fid)
                 if f_seen is not None and in_view is not (eid in f_seen):
-                    self._settle(fid, f_seen, e, in_view, out, joined)
+                    if in_view and cap is not None and len(f_seen) > cap:
+                        crowded[fid % CROWD_RESCAN_TICKS].add(fid)  # _settle, inlined
+                    else:
+                        self._settle(fid, f_seen, e, in_view, out, joined)
             if maybe_lo2 <= d2 <= maybe_hi2:
                 fx, fy, _ = anchor[fid]
                 da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
