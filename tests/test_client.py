@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -445,6 +446,33 @@ def test_blocking_client_chats_and_mirrors(server: ServerProcess) -> None:
         assert foo.quit() == "quit"
     assert heard[0] == Error("badlogin", "unknown user or wrong password")
     assert heard[-1] == Bye("quit")
+
+
+def test_blocking_client_works_out_a_walk_between_its_ends(server: ServerProcess) -> None:
+    with BlockingClient(server.host, server.port, timeout=5) as foo:
+        with BlockingClient(server.host, server.port, timeout=5, version="1") as bar:
+            foo.login("foo", "1234")
+            bar_id = bar.login("bar", "4321").id
+            foo.poll()
+            x, y, z = foo.world.get(bar_id).position  # type: ignore[union-attr]
+            bar.move(x + 100, y, z)  # 2 s at the test server's speed of 50
+            walk = next(m for m in foo if isinstance(m, Walk) and m.id == bar_id)
+            assert walk.target == (x + 100, y, z) and walk.speed == 50.0
+            walker = foo.world.get(bar_id)
+            assert walker is not None and walker.walking
+            # Version 2 sends nothing while the walk goes on; the mirror knows anyway.
+            quiet = [
+                m for m in foo.messages(time.monotonic() + 0.5) if getattr(m, "id", 0) == bar_id
+            ]
+            assert quiet == []
+            wx, wy, wz = walker.position
+            assert walk.x + 10 < wx < x + 100 and (wy, wz) == pytest.approx((y, z))
+            stood = next(m for m in foo if isinstance(m, Position) and m.id == bar_id)
+            assert stood.position == walk.target == walker.position and walker.walk is None
+            # bar speaks version 1: pos lines every tick, and no walks in its mirror.
+            steps = [m for m in bar.poll() if isinstance(m, Position) and m.id == bar_id]
+            assert len(steps) >= 10 and bar.world.me is not None and bar.world.me.walk is None
+        foo.quit()
 
 
 # -- the examples in docs/clients.md -------------------------------------------------
