@@ -105,6 +105,7 @@ class Display:
             case Entered(id=entity_id, name=name):
                 self.names[entity_id] = name
                 self._where[entity_id] = message.position
+                self._walks.pop(entity_id, None)  # back in view: a wlk follows if it walks
                 if entity_id != self.self_id:
                     verb = "is here" if self._listing else "appeared"
                     self.write(f"{visible(name)} {verb} at {where(*message.position)}")
