@@ -361,19 +361,21 @@ class LoopbackTests(unittest.TestCase):
         bar, bar_seen = await self.open(version="1")
         foo_id = (await foo.login("foo", "1234")).id
         bar_id = (await bar.login("bar", "4321")).id
-        foo.move(2, 0, 0)
-        bar.move(0, 3, 1.5)
+        # Longer than one tick's step (5 at speed 50): a walk that ends in the
+        # tick it starts in is told as a pos alone.
+        foo.move(20, 0, 0)
+        bar.move(0, 30, 15)
         expected = {
-            foo_id: Entity(foo_id, "player", "foo", 2.0, 0.0, 0.0),
-            bar_id: Entity(bar_id, "player", "bar", 0.0, 3.0, 1.5),
+            foo_id: Entity(foo_id, "player", "foo", 20.0, 0.0, 0.0),
+            bar_id: Entity(bar_id, "player", "bar", 0.0, 30.0, 15.0),
         }
         for client, seen in [(foo, foo_seen), (bar, bar_seen)]:
             await seen.wait_for(lambda _, c=client: c.world.entities == expected)
         assert foo.world.self_id == foo_id and bar.world.self_id == bar_id
         walks = [m for m in foo_seen.messages if isinstance(m, Walk)]
         assert {(w.id, w.target) for w in walks} == {
-            (foo_id, (2.0, 0.0, 0.0)),
-            (bar_id, (0.0, 3.0, 1.5)),
+            (foo_id, (20.0, 0.0, 0.0)),
+            (bar_id, (0.0, 30.0, 15.0)),
         }
         assert not any(isinstance(m, Walk) for m in bar_seen.messages)
         await bar.quit()
@@ -453,7 +455,9 @@ def test_blocking_client_works_out_a_walk_between_its_ends(server: ServerProcess
         with BlockingClient(server.host, server.port, timeout=5, version="1") as bar:
             foo.login("foo", "1234")
             bar_id = bar.login("bar", "4321").id
-            foo.poll()
+            for _ in foo.messages(until=time.monotonic() + 5):
+                if bar_id in foo.world:
+                    break
             x, y, z = foo.world.get(bar_id).position  # type: ignore[union-attr]
             bar.move(x + 100, y, z)  # 2 s at the test server's speed of 50
             walk = next(m for m in foo if isinstance(m, Walk) and m.id == bar_id)
