@@ -66,10 +66,13 @@ def test_two_people_chat_and_see_each_other_arrive(spawn: Spawn) -> None:
     foo.sendline("say 100%25 literal")  # what a person types is what others read
     bar.expect(r"foo says: 100%25 literal\r\n")
 
-    bar.sendline("mov 1,0,3")
-    foo.expect(r"bar walks to \(1\.00, 0\.00, 3\.00\)\r\n")
-    foo.expect(r"bar arrived at \(1\.00, 0\.00, 3\.00\)\r\n")
-    bar.expect(r"you arrived at \(1\.00, 0\.00, 3\.00\)\r\n")
+    bar.sendline("mov 10,0,3")  # three ticks at speed 50
+    foo.expect(r"bar walks to \(10\.00, 0\.00, 3\.00\)\r\n")
+    foo.expect(r"bar arrived at \(10\.00, 0\.00, 3\.00\)\r\n")
+    bar.expect(r"you arrived at \(10\.00, 0\.00, 3\.00\)\r\n")
+    bar.sendline("mov 10,1,3")  # ends in the tick it starts in: no wlk, just the arrival
+    foo.expect(r"bar arrived at \(10\.00, 1\.00, 3\.00\)\r\n")
+    assert "walks" not in foo.before
 
     bar.sendline("/quit")
     status, output = finish(bar)
@@ -217,6 +220,7 @@ def test_display_tells_version_2_walks_and_where_they_end() -> None:
     # My own walk: I typed where to, so only the end is news.
     show(display, "wlk 1,0.00,0.00,0.00,1.00,0.00,0.00,5.00", "pos 1,1.00,0.00,0.00")
     show(display, "wlk 1,1.00,0.00,0.00,9.00,0.00,0.00,5.00", "pos 1,2.00,0.00,0.00")
+    show(display, "pos 2,12.70,20.00,0.00")  # a walk that began and ended in one tick
     assert lines[2:] == [
         "bar walks to (10.00, 20.00, 0.00)",
         "bar arrived at (10.00, 20.00, 0.00)",
@@ -226,9 +230,10 @@ def test_display_tells_version_2_walks_and_where_they_end() -> None:
         "oak walks to (2.00, 1.00, 0.00)",
         "you arrived at (1.00, 0.00, 0.00)",
         "you stand at (2.00, 0.00, 0.00)",
+        "bar arrived at (12.70, 20.00, 0.00)",
     ]
     clock.advance(10)
-    assert len(lines) == 10  # no timers in version 2: nothing more comes
+    assert len(lines) == 11  # no timers in version 2: nothing more comes
 
 
 def test_display_shows_control_characters_harmlessly() -> None:

@@ -149,7 +149,8 @@ class Display:
         target = self._walks.pop(entity_id, None)
         if entity_id == self.self_id:
             self.destination = None
-        if target is not None and _same_spot(target, position):
+        # No wlk before it: a walk so short it ended in the tick it began.
+        if target is None or _same_spot(target, position):
             self.write(f"{self._who(entity_id)} arrived at {where(*position)}")
         else:
             verb = "stand" if entity_id == self.self_id else "stands"
