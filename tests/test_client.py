@@ -6,6 +6,8 @@ Pure parts are tested directly; the Twisted client with a fake transport and
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import re
 import subprocess
@@ -15,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet import defer, reactor, task
 from twisted.internet.error import ConnectError
 from twisted.internet.testing import StringTransport
@@ -185,6 +189,34 @@ def test_a_standing_walk_of_length_zero_is_at_its_target() -> None:
     course = Course((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 5.0, 0.0)
     assert course.position_at(0.0) == (1.0, 1.0, 1.0)
     assert Course((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), 0.0, 0.0).position_at(9.0) == (0, 0, 0)
+
+
+COORD = st.floats(-1e4, 1e4, allow_nan=False)
+POINT = st.tuples(COORD, COORD, COORD)
+
+
+@given(POINT, POINT, st.floats(0.01, 100), st.lists(st.floats(0, 1e4), min_size=2, max_size=8))
+def test_a_course_moves_forward_only_and_never_past_its_target(
+    start: tuple[float, float, float],
+    target: tuple[float, float, float],
+    speed: float,
+    times: list[float],
+) -> None:
+    course = Course(start, target, speed, 0.0)
+    walked = [math.dist(start, course.position_at(t)) for t in sorted(times)]
+    assert all(d <= course.length * (1 + 1e-9) + 1e-9 for d in walked)
+    assert all(a <= b + 1e-6 for a, b in itertools.pairwise(walked))
+    for t, d in zip(sorted(times), walked, strict=True):
+        assert d == pytest.approx(min(speed * t, course.length), rel=1e-6, abs=1e-6)
+    assert course.position_at(course.arrival()) == target
+
+
+@given(st.lists(st.text(alphabet="0123456789.,-e+naif ", max_size=12), max_size=10))
+def test_any_wlk_line_parses_to_a_walk_or_unknown(args: list[str]) -> None:
+    message = parse("wlk " + ",".join(args))
+    assert isinstance(message, Walk | Unknown)
+    if isinstance(message, Walk):
+        assert message.speed >= 0 and all(map(math.isfinite, message.target))
 
 
 # -- the Twisted client with a fake transport ------------------------------------------

@@ -52,7 +52,8 @@ class Course:
         """
         length = self.length
         walked = self.speed * max(0.0, t - self.t0)
-        if length == 0.0 or walked >= length:
+        # The arrival time too: speed * (length / speed) may round below length.
+        if length == 0.0 or walked >= length or t >= self.arrival():
             return self.target
         share = walked / length
         sx, sy, sz = self.start
