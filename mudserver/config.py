@@ -9,7 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-#: Protocol version this server speaks (the third argument of ``con``).
+#: Protocol versions this server speaks (the third argument of ``con``):
+#: 1 sends every step of a walk, 2 the walk itself (``docs/protocol.md``).
+PROTOCOL_VERSIONS = ("1", "2")
+
+#: The version the project's clients ask for unless told otherwise.
 PROTOCOL_VERSION = "1"
 
 #: Values of :attr:`Settings.mode`.
@@ -68,6 +72,10 @@ class Settings:
     #: How far a player sees, on the ground plane (x, y): it is told about
     #: entities within this distance only (``ent``/``pos``/``del``).
     view_radius: float = 100.0
+    #: The most entities a player is told about besides itself, the nearest
+    #: within the view radius: a crowd at one spot costs each client at most
+    #: this many, not everybody (``docs/protocol.md``, section 5.1).
+    max_in_view: int = 50
     #: How far a ``say`` carries on the ground plane; 0 means world-wide.
     say_radius: float = 0.0
     #: ``interest`` tells each player about what is in view; ``broadcast``
@@ -107,6 +115,7 @@ class Settings:
             "max_connections_per_ip",
             "login_failures_per_ip",
             "login_failures_per_account",
+            "max_in_view",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

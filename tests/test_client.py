@@ -367,7 +367,7 @@ class LoopbackTests(unittest.TestCase):
         for name, password, version, code in [
             ("foo", "wrong", "1", "badlogin"),
             ("nobody", "1234", "1", "badlogin"),
-            ("foo", "1234", "3", "badproto"),
+            ("foo", "1234", "9", "badproto"),
         ]:
             with pytest.raises(ServerError) as caught:
                 await client.login(name, password, version)

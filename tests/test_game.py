@@ -82,6 +82,12 @@ class Table:
         self.store = store
         self.saves = save
         self.game = Game(settings, save)
+        self._now = 0.0
+
+    def clock(self) -> float:
+        """The time of the next line: a second after the last, under every rate limit."""
+        self._now += 1.0
+        return self._now
 
     def connect(self, label: str = "test") -> tuple[Session, FakePeer]:
         peer = FakePeer()
@@ -89,7 +95,7 @@ class Table:
 
     def send(self, session: Session, line: str | bytes) -> LoginAttempt | None:
         data = line.encode("utf-8") if isinstance(line, str) else line
-        attempt = session.line_received(data)
+        attempt = session.line_received(data, self.clock())
         if attempt is not None:
             # What the shell does (in a thread): check the password, report back.
             session.login_checked(self.store.authenticate(attempt.name, attempt.password))
@@ -180,7 +186,7 @@ def test_con_returns_a_login_attempt_and_nothing_happens_until_it_is_checked(
     session, peer = table.connect()
     _, other_peer = table.login("bar", "4321")
     other_peer.new_lines()
-    attempt = session.line_received(b"con foo,12%2C34,1")
+    attempt = session.line_received(b"con foo,12%2C34,1", table.clock())
     assert attempt == LoginAttempt("foo", "12,34")
     table.game.tick(0.1)  # where an arrival would reach the others
     assert peer.lines() == [] and other_peer.new_lines() == []
@@ -194,7 +200,7 @@ def test_a_login_checked_after_the_connection_was_lost_does_nothing(
     _, bar_peer = table.login("bar", "4321")
     bar_peer.new_lines()
     saves.saved.clear()
-    attempt = session.line_received(b"con foo,1234,1")
+    attempt = session.line_received(b"con foo,1234,1", table.clock())
     assert attempt is not None
     session.connection_lost()
     session.login_checked(table.store.authenticate(attempt.name, attempt.password))
@@ -537,10 +543,10 @@ def test_unknown_command_is_badcmd(table: Table) -> None:
 )
 def test_bad_arguments_are_badarg_before_and_after_login(table: Table, line: bytes) -> None:
     session, peer = table.connect()
-    assert session.line_received(line) is None
+    assert session.line_received(line, table.clock()) is None
     foo, foo_peer = table.login("foo", "1234")
     foo_peer.new_lines()
-    assert foo.line_received(line) is None
+    assert foo.line_received(line, table.clock()) is None
     assert [err_code(x) for x in peer.lines() + foo_peer.new_lines()] == ["badarg"] * 2
     assert peer.closed == 0 and foo_peer.closed == 0
     assert foo.state is State.PLAYING and session.state is State.NEW
@@ -560,8 +566,8 @@ def test_unknown_user_and_wrong_password_get_the_identical_line(table: Table) ->
 
 def test_wrong_protocol_version_is_badproto(table: Table) -> None:
     session, peer = table.connect()
-    assert session.line_received(b"con foo,1234,2") is None
-    assert session.line_received(b"con foo,1234,") is None
+    assert session.line_received(b"con foo,1234,3", table.clock()) is None
+    assert session.line_received(b"con foo,1234,", table.clock()) is None
     assert [err_code(line) for line in peer.lines()] == ["badproto", "badproto"]
     assert session.state is State.NEW
     table.send(session, "con foo,1234,1")
@@ -585,8 +591,8 @@ def test_mov_and_say_before_login_are_notlogged(table: Table, line: str) -> None
 def test_con_after_login_is_already(table: Table) -> None:
     foo, peer = table.login("foo", "1234")
     peer.new_lines()
-    assert foo.line_received(b"con bar,4321,1") is None
-    assert foo.line_received(b"con foo,1234,1") is None
+    assert foo.line_received(b"con bar,4321,1", table.clock()) is None
+    assert foo.line_received(b"con foo,1234,1", table.clock()) is None
     assert [err_code(line) for line in peer.new_lines()] == ["already", "already"]
     assert table.game.player("bar") is None and table.game.player("foo") is foo
 
@@ -616,7 +622,7 @@ def test_too_many_failed_logins_end_with_bye_badlogin(
     assert peer.closed == 1
     assert session not in table.game.sessions
     # The connection is over: nothing further is read or answered.
-    assert session.line_received(b"con foo,1234,1") is None
+    assert session.line_received(b"con foo,1234,1", table.clock()) is None
     assert peer.new_lines() == [] and peer.closed == 1
     assert len(table.game) == 0
 
@@ -635,9 +641,9 @@ def test_a_login_may_succeed_after_fewer_failures_than_the_limit(table: Table) -
 
 def test_empty_lines_are_ignored_and_a_trailing_cr_is_stripped(table: Table) -> None:
     session, peer = table.connect()
-    assert session.line_received(b"") is None
-    assert session.line_received(b"\r") is None
-    assert session.line_received(b"idl\r") is None
+    assert session.line_received(b"", table.clock()) is None
+    assert session.line_received(b"\r", table.clock()) is None
+    assert session.line_received(b"idl\r", table.clock()) is None
     assert peer.lines() == []
     # "1\r" would be a wrong protocol version, "hi\r" would be said as "hi%0D".
     table.send(session, b"con foo,1234,1\r")
@@ -661,7 +667,8 @@ def test_shutdown_says_bye_to_every_session_and_saves_every_player(
     _, bar_peer = table.login("bar", "4321")
     _, anon_peer = table.connect()
     checking, checking_peer = table.connect()
-    assert checking.line_received(b"con foo,1234,1") is not None  # password being checked
+    # Its password is being checked:
+    assert checking.line_received(b"con foo,1234,1", table.clock()) is not None
     table.send(foo, "mov 10,0,0")
     table.game.tick(0.1)
     saves.saved.clear()

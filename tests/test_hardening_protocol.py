@@ -23,7 +23,6 @@ from twisted.logger import LogLevel, globalLogPublisher
 
 from mudserver.config import Settings
 from mudserver.core.game import Game
-from mudserver.core.session import Session
 from mudserver.shell.server import MudFactory
 from mudserver.store.accounts import Account
 
@@ -154,30 +153,6 @@ def test_bare_line_ends_count_toward_the_limit() -> None:
     client = server.connect()
     client.protocol.dataReceived(b"\r\n" * 40 + b"\n" + b"idl\n")
     assert client.lines() == ["err toofast,too many lines; this one was dropped"]
-
-
-class ListPeer:
-    def __init__(self) -> None:
-        self.received: list[str] = []
-
-    def send(self, text: str) -> None:
-        self.received.extend(text.splitlines())
-
-    def close(self) -> None:
-        self.received.append("(closed)")
-
-
-def test_a_session_fed_without_time_is_not_rate_limited() -> None:
-    game = Game(Settings(), lambda account: None)
-    peer = ListPeer()
-    session = Session(game, peer, host="10.0.0.1")
-    attempt = session.line_received(b"con foo,1234,1")
-    assert attempt is not None
-    session.login_checked(Account("foo", {}))
-    for i in range(100):
-        session.line_received(f"say {i}".encode())
-    game.tick(0.1)
-    assert peer.received[-100:] == [f"say 1,foo,{i}" for i in range(100)]
 
 
 def test_say_has_its_own_tighter_limit() -> None:

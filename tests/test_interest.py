@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mudserver.core.interest import Grid, Interest
+from mudserver.core.grid import Grid
+from mudserver.core.interest import Interest
 from mudserver.core.world import Entity, World
 from mudserver.wire import replies
 

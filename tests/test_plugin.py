@@ -39,6 +39,7 @@ OPTIONS: dict[str, tuple[str, str, float | int]] = {
     "login-failures-per-account": ("2", "login_failures_per_account", 2),
     "login-window": ("30", "login_window", 30.0),
     "view-radius": ("50", "view_radius", 50.0),
+    "max-in-view": ("20", "max_in_view", 20),
     "say-radius": ("25", "say_radius", 25.0),
     "mode": ("broadcast", "mode", "broadcast"),
 }

@@ -372,7 +372,7 @@ def test_err_badlogin(h: Harness, line: str) -> None:
 
 def test_err_badproto(h: Harness) -> None:
     anon = h.connect()
-    anon.send("con foo,1234,2")
+    anon.send("con foo,1234,3")
     (reply,) = anon.lines()
     assert reply.startswith("err badproto,")
     assert not anon.closing

@@ -4,37 +4,47 @@
 it steps the world on :meth:`tick` and sends each playing session the changes
 of that tick in one piece, and it hands snapshots of accounts to a ``save``
 callable whenever a player's progress must be made durable.  Where and how a
-snapshot is written (a thread, a file) is the shell's business.
+snapshot is written (a thread, a file) is the shell's business; who is told
+about which entity is its :class:`~mudserver.core.delivery.Delivery`'s.
+
+The game reads its sessions (account, entity, protocol version) and calls
+their methods (``send``, ``close``); it never writes their fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator
-
-from twisted.logger import Logger
+from typing import TYPE_CHECKING
 
 from mudserver.config import Settings
-from mudserver.core.interest import Interest
-from mudserver.core.session import Session
+from mudserver.core.delivery import BroadcastDelivery, Delivery, ViewDelivery
 from mudserver.core.stats import Stats
 from mudserver.core.world import Entity, World
 from mudserver.limits.throttle import LoginThrottle
 from mudserver.store.accounts import Account
 from mudserver.wire import replies
 
+if TYPE_CHECKING:
+    from mudserver.core.session import Session
+
 __all__ = ["Game", "PLAYER"]
+
+log = logging.getLogger(__name__)
 
 #: The ``kind`` of entities controlled by a connected client.
 PLAYER = "player"
 
+#: The protocol version whose clients follow walks instead of every step.
+WALKING_PROTOCOL = "2"
+
 SaveFunction = Callable[[Account], object]
+Position = tuple[float, float, float]
 
 
 class Game:
     """Every playing session and the world they share."""
-
-    log = Logger()
 
     def __init__(self, settings: Settings, save: SaveFunction) -> None:
         self.settings = settings
@@ -52,12 +62,16 @@ class Game:
             settings.login_failures_per_account,
             settings.login_window,
         )
-        #: Who sees whom, or ``None`` in broadcast mode (everybody sees all).
-        self.interest: Interest | None = (
-            Interest(settings.view_radius) if settings.mode == "interest" else None
+        #: Who is told what: chosen once, here.
+        self.delivery: Delivery = (
+            ViewDelivery(settings.view_radius, settings.max_in_view)
+            if settings.mode == "interest"
+            else BroadcastDelivery(self.world)
         )
-        #: Playing sessions by entity id, to deliver what ``interest`` decides.
+        #: Playing sessions by entity id, to deliver what ``delivery`` decides.
         self._by_entity: dict[int, Session] = {}
+        #: Position each player was last saved at, to know when to autosave.
+        self._saved_at: dict[Session, Position | None] = {}
         #: Counters for the metrics endpoint.
         self.stats = Stats()
         #: Lines for the next tick's write, by session: chat and others'
@@ -75,53 +89,47 @@ class Game:
     def player(self, name: str) -> Session | None:
         return self._players.get(name.lower())
 
-    def _broadcast(self, text: str) -> None:
-        """Queue *text* for every player, for the next tick."""
+    def in_view(self, session: Session) -> list[Entity]:
+        """The entities *session*'s player has been told about, itself included."""
+        return [] if session.entity is None else self.delivery.in_view(session.entity)
+
+    def broadcast(self, line: str) -> None:
+        """Queue *line* for every player, for the next tick."""
         outbox = self._outbox
         for session in self._players.values():
-            outbox.setdefault(session, []).append(text)
+            outbox.setdefault(session, []).append(line)
 
-    def _send_to(self, entity_ids: list[int], text: str) -> None:
-        """Queue *text* for the players whose entities have these ids."""
+    def _send_to(self, entity_ids: list[int], line: str) -> None:
+        """Queue *line* for the players whose entities have these ids."""
         by_entity, outbox = self._by_entity, self._outbox
         for entity_id in entity_ids:
             session = by_entity.get(entity_id)
             if session is not None:
-                outbox.setdefault(session, []).append(text)
+                outbox.setdefault(session, []).append(line)
 
     # -- joining and leaving ---------------------------------------------------
 
-    def join(self, session: Session) -> Entity:
-        """Put *session*'s account into the world and tell everybody.
+    def join(self, session: Session, account: Account) -> Entity:
+        """Put *account*'s player into the world for *session* and tell everybody.
 
         If the account is already playing elsewhere, that session is closed
         with ``bye replaced`` and the new one continues from where the old
-        player stood.
+        player stood.  The caller (the session) keeps the returned entity.
         """
-        account = session.account
-        assert account is not None
         key = account.name.lower()
+        start: Position = (account.x, account.y, account.z)
         previous = self._players.get(key)
         if previous is not None and previous.entity is not None:
-            account = dataclasses.replace(account)
-            account.x, account.y, account.z = previous.entity.position
-            session.account = account
+            start = previous.entity.position
             previous.close("replaced")
-        entity = self.world.spawn(
-            PLAYER, account.name, (account.x, account.y, account.z), speed=self.settings.speed
-        )
-        session.entity = entity
+        entity = self.world.spawn(PLAYER, account.name, start, speed=self.settings.speed)
         self._players[key] = session
         self._by_entity[entity.id] = session
-        if self.interest is not None:
-            in_view, told = self.interest.add(entity, observer=True)
-            session.send(replies.wel(entity) + "".join(replies.ent(e) for e in in_view))
-            self._send_to(told, replies.ent(entity))
-            self.save(session)
-            return entity
-        session.send(replies.wel(entity) + "".join(replies.ent(e) for e in self.world))
-        self._send_to([e.id for e in self.world if e is not entity], replies.ent(entity))
-        self.save(session)
+        self._saved_at[session] = None
+        view, told = self.delivery.join(entity, walks=session.version == WALKING_PROTOCOL)
+        session.send(replies.wel(entity) + view)
+        self._send_to(told, replies.ent(entity))
+        self._snapshot(account, entity, session)
         return entity
 
     def leave(self, session: Session) -> None:
@@ -134,15 +142,18 @@ class Game:
         self._by_entity.pop(entity.id, None)
         self._outbox.pop(session, None)
         self.world.remove(entity)
-        if self.interest is not None:
-            observers = self.interest.remove(entity)
-            if not self.stopping:
-                self._send_to(observers, replies.delete(entity.id))
-        elif not self.stopping:
-            self._broadcast(replies.delete(entity.id))
-        self.save(session)
+        observers = self.delivery.leave(entity)
+        if not self.stopping:
+            self._send_to(observers, replies.delete(entity.id))
+        self._snapshot(account, entity, session)
+        self._saved_at.pop(session, None)
 
     # -- actions -----------------------------------------------------------------
+
+    def walk(self, session: Session, dest: Position) -> None:
+        """Send *session*'s player toward *dest*; the next ticks move it."""
+        if session.entity is not None:
+            self.world.walk(session.entity, dest)
 
     def say(self, speaker: Entity, text: str) -> None:
         """Send *text* from *speaker* to every player in earshot, the speaker included.
@@ -152,56 +163,42 @@ class Game:
         line = replies.say(speaker, text)
         radius = self.settings.say_radius
         if not radius:
-            self._broadcast(line)
-        elif self.interest is not None:
-            self._send_to(self.interest.hearers(speaker.x, speaker.y, radius), line)
+            self.broadcast(line)
         else:
-            r2 = radius * radius
-            self._send_to(
-                [e.id for e in self.world if (e.x - speaker.x) ** 2 + (e.y - speaker.y) ** 2 <= r2],
-                line,
-            )
+            self._send_to(self.delivery.hearers(speaker, radius), line)
 
     # -- time --------------------------------------------------------------------
 
     def tick(self, dt: float) -> None:
         """Step the world by *dt* seconds and send each player what it must hear.
 
-        Each moved entity's line is formatted once per tick, and each session
-        gets all its lines, queued ones first, in a single ``send``: one
-        write per client per tick.
+        Each line is formatted once per tick, and each session gets all its
+        lines, queued ones first, in a single ``send``: one write per client
+        per tick.
         """
-        moved = self.world.step(dt)
+        world = self.world
+        moved = world.step(dt)
         outbox, self._outbox = self._outbox, {}
-        if self.interest is not None:
-            by_entity = self._by_entity
-            for entity_id, lines in self.interest.update(moved).items():
-                session = by_entity.get(entity_id)
-                if session is not None:
-                    queued = outbox.pop(session, None) if outbox else None
-                    # Straight to the peer: Session.send's one check (not
-                    # closed) always holds for a player still in the game.
-                    session.peer.send("".join(queued + lines if queued else lines))
-            for session, queued in outbox.items():
-                session.send("".join(queued))
-            return
-        update = "".join(replies.pos(e) for e in moved)
-        for session in self._players.values():
-            queued = outbox.get(session)
-            text = "".join(queued) + update if queued else update
-            if text:
-                session.send(text)
+        by_entity = self._by_entity
+        for entity_id, lines in self.delivery.tick(moved, world.started, world.stopped).items():
+            session = by_entity.get(entity_id)
+            if session is not None:
+                queued = outbox.pop(session, None) if outbox else None
+                session.send("".join(queued + lines if queued else lines))
+        for session, queued in outbox.items():
+            session.send("".join(queued))
 
     # -- persistence ---------------------------------------------------------------
 
     def save(self, session: Session) -> None:
         """Hand a snapshot of *session*'s account, at its current position, to the store."""
-        entity, account = session.entity, session.account
-        if entity is None or account is None:
-            return
-        account.x, account.y, account.z = entity.position
-        session.saved_position = entity.position
-        self._save(dataclasses.replace(account))
+        if session.entity is not None and session.account is not None:
+            self._snapshot(session.account, session.entity, session)
+
+    def _snapshot(self, account: Account, entity: Entity, session: Session) -> None:
+        self._saved_at[session] = entity.position
+        x, y, z = entity.position
+        self._save(dataclasses.replace(account, x=x, y=y, z=z))
 
     def autosave(self, part: int = 0, parts: int = 1) -> int:
         """Save the players that moved since their last save; return how many.
@@ -210,12 +207,13 @@ class Game:
         *parts*: the shell saves the world one slice at a time, so that
         thousands of saves never land on one tick.
         """
+        saved_at = self._saved_at
         dirty = [
             s
             for s in self._players.values()
             if s.entity is not None
             and s.entity.id % parts == part
-            and s.entity.position != s.saved_position
+            and s.entity.position != saved_at.get(s)
         ]
         for session in dirty:
             self.save(session)
@@ -225,7 +223,7 @@ class Game:
         """A save of *name* did not reach the disk: make the next autosave retry it."""
         session = self.player(name)
         if session is not None:
-            session.saved_position = None
+            self._saved_at[session] = None
 
     def shutdown(self) -> None:
         """Say ``bye shutdown`` to every connection; each player is saved as it leaves.

@@ -1,40 +1,80 @@
 """Interest management: which entities each player is told about.
 
+Theory of operation
+===================
+
 A player is told about the entities within ``radius`` of it on the ground
-plane (x, y): ``ent`` when one comes into view, ``pos`` while it moves in
-view, ``del`` when it leaves view or the world.  Telling everybody about
-everything costs a tick the square of the players; this module keeps the
-cost proportional to the entities that moved and their neighbours.
+plane (x, y): ``ent`` when one comes into view, movement lines while it is
+in view, ``del`` when it leaves view or the world.  Two things keep that
+cheap however many players there are:
 
-How:
+* **A uniform grid.**  :class:`Grid` buckets every entity into square cells
+  (``CELLS_PER_RADIUS`` to a radius), so "who is near (x, y)" reads a few
+  cells, nearest first, instead of the world.
+* **Anchors and a band.**  Only movement changes a distance.  Each entity
+  has an *anchor*, where it stood when its pairs were last classified, and
+  is reclassified (*rescanned*) once it strays from it by more than its
+  trigger, a random distance of at most ``slack``.  Two entities both within
+  ``slack`` of their anchors are within ``2 * slack`` of their anchors'
+  distance, so a pair whose anchors are farther than that from the radius
+  is surely in view (or surely out) until one side is rescanned.  Only the
+  remaining *band* pairs are measured on every tick that moves them.  An
+  idle world costs nothing.
 
-* A uniform :class:`Grid` of square cells one radius wide buckets every
-  entity, so "who is near (x, y)" looks at 3 x 3 cells, not the world.
-* :class:`Interest` remembers, for each observer, the ids it has been told
-  about (``seen``) and, for each entity, who knows it (``watchers``).  Only
-  movement changes a distance, so a tick looks only at pairs with a moved
-  side, each pair once for both directions (distance is symmetric), and
-  only at the pairs near the edge of view at that (see :class:`Interest`).
-  An idle world costs nothing.
-* Each moved entity's ``pos`` line is formatted once per tick and shared by
-  every observer that gets it.
+**The crowd cap.**  Without a limit, a crowd of N players within one
+radius costs N² lines a tick and N² pairs to classify: the view radius
+bounds nothing at a spawn point.  With ``cap`` = K, an observer is told
+about at most K others (``seen`` holds at most K + 1 ids, itself
+included), and every step of the work is bounded too:
+
+* A rescan looks at the nearest cells first and stops once it has found
+  ``CANDIDATES_PER_SLOT * K`` partners within the radius; in a cell holding
+  more than it still needs it reads a random window of them, so a crowd
+  packed into one cell is not always shown its first arrivals.
+* The observer then keeps the K nearest of what it found and what it
+  already knew, the known ones ranked as if ``KEEP_BONUS`` times nearer
+  (hysteresis: two entities at about the same distance do not swap places
+  on every tick).
+* An entity that comes within the radius of an observer with a free slot
+  is told at once, as without a cap; a full observer picks up nearer
+  newcomers at its own rescans, and an observer with more in view than it
+  is shown (*crowded*) is rescanned every ``CROWD_RESCAN_TICKS`` ticks even
+  when it stands still.  One that loses an entity while crowded is
+  rescanned on the next tick, so its free slot is filled.
+
+With fewer than K entities within the radius nothing of this applies and
+the view is exact: everything within the radius, and nothing else.
+
+**Two ways to follow movement.**  A protocol-1 observer gets a ``pos``
+line for every entity in view that moved this tick; a protocol-2 observer
+(``walks=True``) gets a ``wlk`` line when a walk starts or changes
+destination and a ``pos`` line when it ends, and nothing in between.
+``watchers[e]`` holds every observer told about e; ``steppers[e]`` the
+protocol-1 ones among them, so the per-tick ``pos`` pass touches only
+those.
 
 Pure Python, no reactor: the game calls it with entities and gets lines back.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+from mudserver.core.grid import Grid
 from mudserver.core.world import Entity
 from mudserver.wire import replies
 
-__all__ = ["Grid", "Interest"]
+__all__ = ["Interest"]
 
-Cell = tuple[int, int]
+Lines = defaultdict[int, list[str]]
+
+#: Grid cells per view radius.  Finer cells let a capped rescan stop closer
+#: to the observer; each rescan then reads more (mostly empty) cells.
+CELLS_PER_RADIUS = 2
 
 #: How far an entity may stray from its anchor before a rescan, as a share of
 #: the view radius.  More slack means fewer rescans but more band pairs to
@@ -48,114 +88,45 @@ SLACK = 1 / 20
 #: rescans per tick instead of an even ~180.  The jitter spreads them again.
 JITTER_LOW = 0.8
 
+#: With a cap of K, a rescan stops once it has found this many times K
+#: partners within the radius: enough to choose the nearest K from.
+CANDIDATES_PER_SLOT = 2
+
+#: With a cap, an entity already shown competes for its slot as if it were
+#: this share of its real distance away: a newcomer replaces it only when
+#: clearly nearer, so the set does not flicker.
+KEEP_BONUS = 0.8
+
+#: A crowded observer (more in view than the cap) is rescanned at least once
+#: every this many ticks, standing or not, to pick up nearer newcomers.
+CROWD_RESCAN_TICKS = 10
+
+#: A little more than exact, against rounding in the band's bounds.
+ROUNDING = 1e-9
+
 #: What a non-observer has seen.
 _NOTHING: frozenset[int] = frozenset()
-
-
-class Grid:
-    """Entities bucketed into square cells of the ground plane."""
-
-    def __init__(self, cell_size: float) -> None:
-        if not cell_size > 0:
-            raise ValueError("cell_size must be positive")
-        self.cell_size = cell_size
-        self._cells: dict[Cell, dict[int, Entity]] = {}
-        #: The cell each entity was last filed under, by entity id.
-        self._where: dict[int, Cell] = {}
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-    def cell_of(self, x: float, y: float) -> Cell:
-        size = self.cell_size
-        return (math.floor(x / size), math.floor(y / size))
-
-    def add(self, entity: Entity) -> None:
-        cell = self.cell_of(entity.x, entity.y)
-        self._cells.setdefault(cell, {})[entity.id] = entity
-        self._where[entity.id] = cell
-
-    def remove(self, entity: Entity) -> None:
-        cell = self._where.pop(entity.id, None)
-        if cell is None:
-            return
-        bucket = self._cells[cell]
-        del bucket[entity.id]
-        if not bucket:
-            del self._cells[cell]
-
-    def move(self, entity: Entity) -> None:
-        """Refile *entity* after its position changed (cheap when the cell did not)."""
-        cell = self.cell_of(entity.x, entity.y)
-        old = self._where.get(entity.id)
-        if cell == old:
-            return
-        if old is not None:
-            bucket = self._cells[old]
-            del bucket[entity.id]
-            if not bucket:
-                del self._cells[old]
-        self._cells.setdefault(cell, {})[entity.id] = entity
-        self._where[entity.id] = cell
-
-    def buckets_near(self, x: float, y: float, radius: float) -> list[dict[int, Entity]]:
-        """The non-empty cells overlapping the square of half-side *radius*, as id -> entity.
-
-        Together a superset of the entities within *radius*; anything not in
-        them is farther than *radius* on x or y.  Cells, not entities, so the
-        hot loop of a rescan iterates plain dicts.
-        """
-        size = self.cell_size
-        x0, x1 = math.floor((x - radius) / size), math.floor((x + radius) / size) + 1
-        y0, y1 = math.floor((y - radius) / size), math.floor((y + radius) / size) + 1
-        cells = self._cells
-        return [
-            bucket
-            for cx in range(x0, x1)
-            for cy in range(y0, y1)
-            if (bucket := cells.get((cx, cy)))
-        ]
-
-    def near(self, x: float, y: float, radius: float) -> Iterator[Entity]:
-        """Every entity in the cells overlapping the square of half-side *radius*."""
-        for bucket in self.buckets_near(x, y, radius):
-            yield from bucket.values()
-
-    def within(self, x: float, y: float, radius: float) -> list[Entity]:
-        """The entities at most *radius* from (x, y) on the ground plane."""
-        r2 = radius * radius
-        found = []
-        for e in self.near(x, y, radius):
-            dx, dy = e.x - x, e.y - y
-            if dx * dx + dy * dy <= r2:
-                found.append(e)
-        return found
 
 
 class Interest:
     """Who has been told about whom, kept up to date as entities come, go and move.
 
-    Exact, but lazy about pairs whose answer cannot change: each entity has
-    an *anchor*, where it stood when its pairs were last classified, and is
-    reclassified ("rescanned") once it strays from it by more than its
-    trigger, a random distance of at most ``slack`` (see ``JITTER_LOW``).
-    Two entities both within ``slack`` of their anchors are within
-    ``2 * slack`` of their anchors' distance, so a pair whose anchors are
-    more than that away from the radius is surely in view (or surely out)
-    until one of them is rescanned.  Only the remaining *band* pairs are
-    measured on every tick that moves them; a moved entity's ``pos`` goes
-    to its sure watchers without any arithmetic.
+    See the module's theory of operation.  *cap* is the most entities an
+    observer is told about besides itself (``None``: no limit); *seed*
+    makes the random choices of a run repeatable.
     """
 
-    def __init__(self, radius: float) -> None:
+    def __init__(self, radius: float, cap: int | None = None, seed: int = 0) -> None:
         if not radius > 0:
             raise ValueError("radius must be positive")
+        if cap is not None and cap < 1:
+            raise ValueError("cap must be at least 1")
         self.radius = radius
+        self.cap = cap
         self._r2 = radius * radius
         #: How far an entity walks from its anchor before it is rescanned.
         self.slack = radius * SLACK
-        hair = radius * 1e-9  # a little more, against rounding
-        band = 2 * self.slack + hair
+        band = 2 * self.slack + radius * ROUNDING
         self._band_lo2 = max(0.0, radius - band) ** 2
         self._band_hi2 = (radius + band) ** 2
         #: How far a rescan looks: every partner whose anchor may be in the band.
@@ -163,42 +134,63 @@ class Interest:
         #: A partner whose distance is outside these bounds cannot have its
         #: anchor in the band: no anchor is more than ``slack`` from its entity
         #: (a partner that strayed further is rescanned later in the same tick).
-        self._maybe_band_lo2 = max(0.0, radius - band - self.slack - hair) ** 2
-        self._maybe_band_hi2 = (self._reach + hair) ** 2
-        self.grid = Grid(radius)
+        self._maybe_band_lo2 = max(0.0, radius - band - self.slack - radius * ROUNDING) ** 2
+        self._maybe_band_hi2 = (self._reach + radius * ROUNDING) ** 2
+        self.grid = Grid(radius / CELLS_PER_RADIUS)
+        self._offsets = self.grid.offsets(self._reach)
+        #: Partners within the radius a capped rescan looks for before it stops.
+        self._wanted = None if cap is None else cap * CANDIDATES_PER_SLOT
         self._entities: dict[int, Entity] = {}
         #: Entity id -> (x, y, d2): where it was last rescanned, and the squared
         #: distance from there that sets off its next rescan.
         self._anchor: dict[int, tuple[float, float, float]] = {}
-        #: Draws the rescan triggers; seeded, so that a run can be repeated.
-        self._random = random.Random(0)
+        #: Draws the rescan triggers and crowd samples; seeded, so a run repeats.
+        self._random = random.Random(seed)
         #: Entity id -> ids of the partners whose pair is in the band (symmetric).
         self._band: dict[int, set[int]] = {}
         #: Observer id -> ids of the entities it has been told about (itself included).
         self.seen: dict[int, set[int]] = {}
         #: Entity id -> ids of the observers that have been told about it.
         self.watchers: dict[int, set[int]] = {}
+        #: Entity id -> the protocol-1 observers among its watchers (see module doc).
+        self.steppers: dict[int, set[int]] = {}
+        #: Observers that follow walks (protocol 2) instead of every step.
+        self._walk_observers: set[int] = set()
+        #: Crowded observers, by ``id % CROWD_RESCAN_TICKS``: rescanned on their turn.
+        self._crowded: list[set[int]] = [set() for _ in range(CROWD_RESCAN_TICKS)]
+        #: Crowded observers that lost an entity: rescanned next tick.
+        self._recheck: set[int] = set()
+        self._ticks = itertools.count()
 
-    def add(self, entity: Entity, observer: bool) -> tuple[list[Entity], list[int]]:
+    # -- who sees whom -------------------------------------------------------------
+
+    def add(
+        self, entity: Entity, observer: bool, walks: bool = False
+    ) -> tuple[list[Entity], list[int]]:
         """Put *entity* in the world.
 
         Returns the entities it now sees (empty unless *observer*; itself
         first) and the ids of the other observers that now see it: the
-        caller sends them ``ent`` lines.
+        caller sends them ``ent`` lines.  An observer with *walks* follows
+        movement as protocol 2 does (see the module doc).
         """
         eid = entity.id
         self.grid.add(entity)
         self._entities[eid] = entity
         self._band[eid] = set()
         self.watchers[eid] = set()
+        self.steppers[eid] = set()
         if observer:
             self.seen[eid] = {eid}
             self.watchers[eid].add(eid)
-        out: defaultdict[int, list[str]] = defaultdict(list)
+            if walks:
+                self._walk_observers.add(eid)
+            else:
+                self.steppers[eid].add(eid)
+        out: Lines = defaultdict(list)
         joined: list[tuple[int, int]] = []
         self._rescan(entity, out, set(), joined)
-        for entity_id, observer_id in joined:
-            self.watchers[entity_id].add(observer_id)
+        self._join(joined)
         told = [oid for oid in out if oid != eid]
         if not observer:
             return [], told
@@ -211,128 +203,244 @@ class Interest:
         self.grid.remove(entity)
         self._entities.pop(eid, None)
         self._anchor.pop(eid, None)
+        self._walk_observers.discard(eid)
+        self._crowded[eid % CROWD_RESCAN_TICKS].discard(eid)
+        self._recheck.discard(eid)
         for fid in self._band.pop(eid, set()):
             self._band[fid].discard(eid)
+        self.steppers.pop(eid, None)
         watchers = self.watchers.pop(eid, set())
         seen = self.seen.pop(eid, set())
         for observer_id in watchers:
             if observer_id != eid:
                 self.seen[observer_id].discard(eid)
+                self._freed(observer_id)
         for entity_id in seen:
-            known_by = self.watchers.get(entity_id)
-            if known_by is not None:
-                known_by.discard(eid)
+            if entity_id in self.watchers:
+                self.watchers[entity_id].discard(eid)
+                self.steppers[entity_id].discard(eid)
         watchers.discard(eid)
         return list(watchers)
 
-    def update(self, moved: list[Entity]) -> dict[int, list[str]]:
-        """After *moved* changed position: the lines each observer gets this tick.
+    def in_view(self, observer_id: int) -> list[Entity]:
+        """The entities *observer_id* has been told about, itself included."""
+        entities = self._entities
+        return [entities[i] for i in self.seen.get(observer_id, ())]
 
-        Observers with nothing to hear are left out of the result.  Three
-        passes: rescans and band pairs settle who sees whom (``ent``/``del``),
-        then each moved entity's ``pos`` goes to everybody who already knew
-        it, with no test per observer.  Pairs made this tick join
-        ``watchers`` only after that, so they get the ``ent`` alone.
+    def hearers(self, x: float, y: float, radius: float) -> list[int]:
+        """Observers within *radius* of (x, y): who hears a local ``say``."""
+        return [e.id for e in self.grid.within(x, y, radius) if e.id in self.seen]
+
+    # -- the tick ------------------------------------------------------------------
+
+    def update(
+        self,
+        moved: list[Entity],
+        started: Iterable[Entity] = (),
+        stopped: Iterable[Entity] = (),
+    ) -> dict[int, list[str]]:
+        """After a step: the lines each observer gets this tick.
+
+        *moved* changed position; *started* began a walk or changed its
+        destination and walks on; *stopped* ended a walk.  Observers with
+        nothing to hear are left out of the result.  Rescans and band pairs
+        settle who sees whom (``ent``/``del``); then each moved entity's
+        ``pos`` goes to its protocol-1 watchers and each walk change to its
+        protocol-2 ones, with no test per observer.  Pairs made this tick
+        join ``watchers`` only after that, so they get the ``ent`` (and the
+        ``wlk`` that follows it) alone.
         """
-        if not moved:
+        tick = next(self._ticks)
+        due = self._crowded[tick % CROWD_RESCAN_TICKS]
+        if not moved and not due and not self._recheck and not started and not stopped:
             return {}
         anchor, grid = self._anchor, self.grid
         where, size, refile = grid._where, grid.cell_size, grid.move
-        floor, pos = math.floor, replies.pos
-        pos_line: dict[int, str] = {}
+        floor = math.floor
         strayed: list[Entity] = []
+        moved_ids: set[int] = set()
         for e in moved:
             eid, x, y = e.id, e.x, e.y
+            moved_ids.add(eid)
             if where[eid] != (floor(x / size), floor(y / size)):
                 refile(e)
-            pos_line[eid] = pos(e)
             ax, ay, trigger2 = anchor[eid]
             if (x - ax) * (x - ax) + (y - ay) * (y - ay) > trigger2:
                 strayed.append(e)
+        rescanned = {e.id for e in strayed}
+        for oid in itertools.chain(due, self._recheck):
+            if oid not in rescanned and oid in self._entities:
+                rescanned.add(oid)
+                strayed.append(self._entities[oid])
+        self._recheck = set()
         # A defaultdict: ``setdefault(oid, [])`` would build and drop a list
         # for each of the ~15 lines per observer per tick.
-        out: defaultdict[int, list[str]] = defaultdict(list)
+        out: Lines = defaultdict(list)
         joined: list[tuple[int, int]] = []
-        rescanned = {e.id for e in strayed}
         done: set[int] = set()
         for e in strayed:
             self._rescan(e, out, done, joined)
             done.add(e.id)
-        entities, band, watchers, r2 = self._entities, self._band, self.watchers, self._r2
-        examine = self._examine
+        self._band_pass(moved, moved_ids, rescanned, out, joined)
+        pos = replies.pos
+        steppers = self.steppers
+        for e in moved:
+            stepping = steppers[e.id]
+            if stepping:
+                line = pos(e)
+                for oid in stepping:
+                    out[oid].append(line)
+        self._walk_pass(started, stopped, out)
+        self._join(joined)
+        return out
+
+    def _band_pass(
+        self,
+        moved: list[Entity],
+        moved_ids: set[int],
+        rescanned: set[int],
+        out: Lines,
+        joined: list[tuple[int, int]],
+    ) -> None:
+        """Measure the band pairs of the moved entities that were not rescanned."""
+        entities, band, seen, r2 = self._entities, self._band, self.seen, self._r2
         for e in moved:
             eid = e.id
             e_band = band[eid]
             if not e_band or eid in rescanned:
                 continue
-            ex, ey, e_watchers = e.x, e.y, watchers[eid]
+            ex, ey = e.x, e.y
+            e_seen = seen.get(eid, _NOTHING)
             for fid in e_band:
-                if fid in rescanned or (fid < eid and fid in pos_line):
-                    continue  # examined by f's rescan, or from f's side
+                if fid in rescanned or (fid < eid and fid in moved_ids):
+                    continue  # measured by f's rescan, or from f's side
                 f = entities[fid]
                 dx, dy = f.x - ex, f.y - ey
                 in_view = dx * dx + dy * dy <= r2
-                if in_view is not (fid in e_watchers) or in_view is not (eid in watchers[fid]):
-                    examine(e, f, in_view, out, joined)
-        for e in moved:
-            line = pos_line[e.id]
-            for oid in watchers[e.id]:
-                out[oid].append(line)
-        for eid, oid in joined:
-            watchers[eid].add(oid)
-        return out
+                f_seen = seen.get(fid)
+                if f_seen is not None and in_view is not (eid in f_seen):
+                    self._settle(fid, f_seen, e, in_view, out, joined)
+                if e_seen is not _NOTHING and in_view is not (fid in e_seen):
+                    self._settle(eid, e_seen, f, in_view, out, joined)
 
-    def _examine(
+    def _walk_pass(self, started: Iterable[Entity], stopped: Iterable[Entity], out: Lines) -> None:
+        """Tell protocol-2 watchers of each walk that started, changed or ended."""
+        walkers = self._walk_observers
+        if not walkers:
+            return
+        watchers = self.watchers
+        for lines_of, entities in ((replies.wlk, started), (replies.pos, stopped)):
+            for e in entities:
+                known_by = watchers.get(e.id)
+                if not known_by:
+                    continue
+                line = lines_of(e)
+                for oid in known_by:
+                    if oid in walkers:
+                        out[oid].append(line)
+
+    # -- telling and untelling -----------------------------------------------------
+
+    def _settle(
         self,
+        oid: int,
+        o_seen: set[int],
         e: Entity,
-        f: Entity,
         in_view: bool,
-        out: defaultdict[int, list[str]],
+        out: Lines,
         joined: list[tuple[int, int]],
     ) -> None:
-        """Tell each observer of the pair (e, f) that the other came into or left view.
+        """Observer *oid*'s knowledge of *e* disagrees with *in_view*: fix it if allowed.
 
-        A new pair goes to *joined*, for the caller to add to ``watchers``
-        once this tick's ``pos`` lines are out.  The two mirrored halves stay
-        written out: this is the hot path, and a helper call per half costs a
-        measurable share.
+        Leaving view always tells; coming into view tells only an observer
+        with a free slot (a full one picks newcomers at its rescans).
         """
-        eid, fid = e.id, f.id
-        seen, watchers = self.seen, self.watchers
-        f_seen = seen.get(fid)
-        if f_seen is not None:  # what f knows of e
-            if eid in f_seen:
-                if not in_view:
-                    out[fid].append(replies.delete(eid))
-                    f_seen.discard(eid)
-                    watchers[eid].discard(fid)
-            elif in_view:
-                out[fid].append(replies.ent(e))
-                f_seen.add(eid)
-                joined.append((eid, fid))
-        e_seen = seen.get(eid)
-        if e_seen is not None:  # what e knows of f
-            if fid in e_seen:
-                if not in_view:
-                    out[eid].append(replies.delete(fid))
-                    e_seen.discard(fid)
-                    watchers[fid].discard(eid)
-            elif in_view:
-                out[eid].append(replies.ent(f))
-                e_seen.add(fid)
-                joined.append((fid, eid))
+        if not in_view:
+            self._untell(oid, o_seen, e.id, out)
+        elif self.cap is None or len(o_seen) <= self.cap:
+            self._tell(oid, o_seen, e, out, joined)
+        else:  # more in view than shown: look for nearer ones on its turn
+            self._crowded[oid % CROWD_RESCAN_TICKS].add(oid)
+
+    def _tell(
+        self, oid: int, o_seen: set[int], e: Entity, out: Lines, joined: list[tuple[int, int]]
+    ) -> None:
+        o_seen.add(e.id)
+        lines = out[oid]
+        lines.append(replies.ent(e))
+        if e.dest is not None and oid in self._walk_observers:
+            lines.append(replies.wlk(e))
+        joined.append((e.id, oid))
+
+    def _untell(self, oid: int, o_seen: set[int], eid: int, out: Lines) -> None:
+        o_seen.discard(eid)
+        self.watchers[eid].discard(oid)
+        self.steppers[eid].discard(oid)
+        out[oid].append(replies.delete(eid))
+        self._freed(oid)
+
+    def _freed(self, oid: int) -> None:
+        """*oid* lost an entity: if it was crowded, fill the slot next tick."""
+        if self.cap is not None and oid in self._crowded[oid % CROWD_RESCAN_TICKS]:
+            self._recheck.add(oid)
+
+    def _join(self, joined: list[tuple[int, int]]) -> None:
+        """Add this tick's new pairs to ``watchers`` (those not undone since)."""
+        seen, watchers, steppers, walkers = self.seen, self.watchers, self.steppers, None
+        for eid, oid in joined:
+            o_seen = seen.get(oid)
+            if o_seen is None or eid not in o_seen or eid not in watchers:
+                continue
+            watchers[eid].add(oid)
+            if walkers is None:
+                walkers = self._walk_observers
+            if oid not in walkers:
+                steppers[eid].add(oid)
+
+    # -- rescans -------------------------------------------------------------------
+
+    def _partners(self, e: Entity) -> Iterator[tuple[int, Entity]]:
+        """Every other entity a rescan of *e* must measure, nearest cells first.
+
+        Without a cap: everything within reach.  With one: until enough
+        within the radius were found (see ``CANDIDATES_PER_SLOT``), reading
+        a random window of any cell larger than what is still wanted.
+        """
+        eid, ex, ey = e.id, e.x, e.y
+        buckets = self.grid.buckets(ex, ey, self._offsets)
+        wanted = self._wanted
+        if wanted is None:
+            for bucket in buckets:
+                yield from bucket.items()
+            return
+        r2 = self._r2
+        for bucket in buckets:
+            items: Iterable[tuple[int, Entity]] = bucket.items()
+            if len(bucket) > wanted + 1:
+                start = self._random.randrange(len(bucket) - wanted)
+                items = itertools.islice(items, start, start + wanted + 1)
+            for fid, f in items:
+                if fid == eid:
+                    continue
+                yield fid, f
+                dx, dy = f.x - ex, f.y - ey
+                if dx * dx + dy * dy <= r2:
+                    wanted -= 1
+            if wanted <= 0:
+                return
 
     def _rescan(
         self,
         e: Entity,
-        out: defaultdict[int, list[str]],
+        out: Lines,
         done: set[int],
         joined: list[tuple[int, int]],
     ) -> None:
-        """Anchor *e* where it stands, measure every pair it may be in, reclassify.
+        """Anchor *e* where it stands, measure the pairs it may be in, reclassify.
 
         Pairs with an entity in *done* (rescanned earlier this tick) were
-        measured then; they are only reclassified.
+        measured then from the other side; only e's own view and the band
+        are settled again for them.
         """
         eid, ex, ey = e.id, e.x, e.y
         trigger = self.slack * self._random.uniform(JITTER_LOW, 1.0)
@@ -345,38 +453,50 @@ class Interest:
         # Cleared, not replaced: a new set per rescan would live long enough
         # to reach the oldest GC generation and set off full collections.
         e_band.clear()
-        watchers, r2, examine = self.watchers, self._r2, self._examine
-        e_watchers = watchers[eid]
-        e_seen = self.seen.get(eid, _NOTHING)  # e knows f: eid in watchers[fid]
-        near: set[int] = set()
-        for bucket in self.grid.buckets_near(ex, ey, self._reach):
-            near.update(bucket)
-            for fid, f in bucket.items():
-                if fid == eid:
-                    continue
-                dx, dy = f.x - ex, f.y - ey
-                d2 = dx * dx + dy * dy
-                if fid not in done:
-                    in_view = d2 <= r2
-                    if in_view is not (fid in e_watchers) or in_view is not (fid in e_seen):
-                        examine(e, f, in_view, out, joined)
-                if maybe_lo2 <= d2 <= maybe_hi2:
-                    fx, fy, _ = anchor[fid]
-                    da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
-                    if lo2 <= da2 <= hi2:
-                        e_band.add(fid)
-                        band[fid].add(eid)
-        # Known pairs beyond the reach are out of view.
-        for oid in [o for o in e_watchers if o not in near]:
-            out[oid].append(replies.delete(eid))
-            self.seen[oid].discard(eid)
-            e_watchers.discard(oid)
-        if e_seen is not _NOTHING:
-            for fid in [i for i in e_seen if i not in near]:
-                out[eid].append(replies.delete(fid))
-                e_seen.discard(fid)
-                watchers[fid].discard(eid)
-
-    def hearers(self, x: float, y: float, radius: float) -> list[int]:
-        """Observers within *radius* of (x, y): who hears a local ``say``."""
-        return [e.id for e in self.grid.within(x, y, radius) if e.id in self.seen]
+        seen, r2, cap = self.seen, self._r2, self.cap
+        e_watchers = self.watchers[eid]
+        e_seen = seen.get(eid)
+        #: Partners within the radius, with their squared distance.
+        visible: dict[int, float] = {}
+        measured: set[int] = {eid}
+        entities = self._entities
+        known = (e_watchers | e_seen) if e_seen is not None else set(e_watchers)
+        known.discard(eid)
+        partners = itertools.chain(self._partners(e), ((fid, entities[fid]) for fid in list(known)))
+        for fid, f in partners:
+            if fid in measured:
+                continue
+            measured.add(fid)
+            dx, dy = f.x - ex, f.y - ey
+            d2 = dx * dx + dy * dy
+            in_view = d2 <= r2
+            if in_view:
+                visible[fid] = d2
+            if fid not in done:  # what f knows of e
+                f_seen = seen.get(fid)
+                if f_seen is not None and in_view is not (eid in f_seen):
+                    self._settle(fid, f_seen, e, in_view, out, joined)
+            if maybe_lo2 <= d2 <= maybe_hi2:
+                fx, fy, _ = anchor[fid]
+                da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
+                if lo2 <= da2 <= hi2:
+                    e_band.add(fid)
+                    band[fid].add(eid)
+        if e_seen is None:
+            return
+        # What e knows: everything visible, or with a cap the nearest of it.
+        if cap is not None and len(visible) > cap:
+            keep = KEEP_BONUS * KEEP_BONUS
+            ranked = sorted(visible, key=lambda i: visible[i] * keep if i in e_seen else visible[i])
+            chosen = set(ranked[:cap])
+            self._crowded[eid % CROWD_RESCAN_TICKS].add(eid)
+        else:
+            chosen = set(visible)
+            self._crowded[eid % CROWD_RESCAN_TICKS].discard(eid)
+        for fid in [i for i in e_seen if i != eid and i not in chosen]:
+            self._untell(eid, e_seen, fid, out)
+        for fid in chosen:
+            if fid not in e_seen:
+                self._tell(eid, e_seen, entities[fid], out, joined)
+        # Its own choice freed no slot that it should look at again.
+        self._recheck.discard(eid)

@@ -1,26 +1,52 @@
 """One client connection's conversation, as a sans-IO state machine.
 
-A :class:`Session` is where every client command is handled.  It is fed
-decoded lines by the transport (the Twisted protocol, or a test) and answers
-through a :class:`Peer`: plain method calls, no reactor.  The one slow step,
-checking a password, is handed back to the caller as a :class:`LoginAttempt`
-so that the shell can run it off the reactor thread and report the result
-with :meth:`Session.login_checked`.
+Theory of operation
+===================
+
+A :class:`Session` is where every client command is handled.  The transport
+(the Twisted protocol, or a test) feeds it lines with the time they arrived
+(:meth:`Session.line_received`), and it answers through a :class:`Peer`:
+plain method calls, no reactor.
+
+A session is always in one of four :class:`State`\\ s::
+
+    NEW ──con──▶ CHECKING ──password right──▶ PLAYING
+     ▲              │
+     └──password wrong (the last allowed one: bye badlogin, CLOSED)
+    any state ──bye / timeout / toolong / flood / replaced / shutdown / lost──▶ CLOSED
+
+What a command does depends only on the state it arrives in, and
+:data:`TRANSITIONS` says it as data, one row per state and one cell per
+command: the :class:`Action` taken and the state after it.  Look up "what
+happens to ``mov`` while CHECKING?" there; ``tests/test_session.py`` checks
+every cell against the code, and section 9 of ``docs/protocol.md`` is the
+same table in prose.  Two things come before the table, for every line:
+flood control (a line over the rate is dropped, a client that keeps over it
+is closed) and parsing (a malformed line is answered with ``err`` in any
+state).
+
+The one slow step, checking a password, is handed back to the caller as a
+:class:`LoginAttempt` so that the shell can run it off the reactor thread;
+it reports the outcome with :meth:`Session.login_checked`, the only way out
+of CHECKING besides closing.  The Twisted shell reads no further lines from
+a client while its password is checked, so a client's pipelined commands
+are handled after the verdict; a transport that feeds lines meanwhile gets
+what the CHECKING row says.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from twisted.logger import Logger
-
-from mudserver.config import PROTOCOL_VERSION
+from mudserver.config import PROTOCOL_VERSIONS
 from mudserver.limits.ratelimit import FloodGuard, TokenBucket, Verdict
 from mudserver.store.accounts import Account
 from mudserver.wire import replies
 from mudserver.wire.commands import (
+    Command,
     CommandError,
     Connect,
     Idle,
@@ -34,7 +60,9 @@ if TYPE_CHECKING:
     from mudserver.core.game import Game
     from mudserver.core.world import Entity
 
-__all__ = ["Peer", "Session", "State", "LoginAttempt"]
+__all__ = ["TRANSITIONS", "Action", "LoginAttempt", "Peer", "Session", "State"]
+
+log = logging.getLogger(__name__)
 
 
 class Peer(Protocol):
@@ -54,6 +82,61 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+class Action(enum.Enum):
+    """What a command does, as the cells of :data:`TRANSITIONS` name it."""
+
+    #: Hand the password to the caller to check (a :class:`LoginAttempt`).
+    LOGIN = "check the password"
+    #: Walk the player toward the point.
+    WALK = "walk"
+    #: Chat, within the ``say`` rate.
+    SAY = "say"
+    #: Nothing at all (a keepalive, or a line after the end).
+    NOTHING = "nothing"
+    #: ``bye quit``, leave the game, close.
+    QUIT = "bye quit, close"
+    #: ``err notlogged``: the command needs a player.
+    NOT_LOGGED = "err notlogged"
+    #: ``err already``: a login is done or under way.
+    ALREADY = "err already"
+
+
+_ = Action
+#: State × command → (action, next state).  Every state has a row and every
+#: command of :data:`~mudserver.wire.commands.Command` a cell in it.
+TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
+    State.NEW: {
+        Connect: (_.LOGIN, State.CHECKING),
+        Move: (_.NOT_LOGGED, State.NEW),
+        Say: (_.NOT_LOGGED, State.NEW),
+        Idle: (_.NOTHING, State.NEW),
+        Quit: (_.QUIT, State.CLOSED),
+    },
+    State.CHECKING: {
+        Connect: (_.ALREADY, State.CHECKING),
+        Move: (_.NOT_LOGGED, State.CHECKING),
+        Say: (_.NOT_LOGGED, State.CHECKING),
+        Idle: (_.NOTHING, State.CHECKING),
+        Quit: (_.QUIT, State.CLOSED),
+    },
+    State.PLAYING: {
+        Connect: (_.ALREADY, State.PLAYING),
+        Move: (_.WALK, State.PLAYING),
+        Say: (_.SAY, State.PLAYING),
+        Idle: (_.NOTHING, State.PLAYING),
+        Quit: (_.QUIT, State.CLOSED),
+    },
+    State.CLOSED: {
+        Connect: (_.NOTHING, State.CLOSED),
+        Move: (_.NOTHING, State.CLOSED),
+        Say: (_.NOTHING, State.CLOSED),
+        Idle: (_.NOTHING, State.CLOSED),
+        Quit: (_.NOTHING, State.CLOSED),
+    },
+}
+del _
+
+
 @dataclass(frozen=True, slots=True)
 class LoginAttempt:
     """A ``con`` whose password the caller must check, then report back."""
@@ -63,9 +146,7 @@ class LoginAttempt:
 
 
 class Session:
-    """The state of one connection: logged in or not, and as whom."""
-
-    log = Logger()
+    """The state of one connection: logged in or not, as whom, speaking which version."""
 
     def __init__(self, game: Game, peer: Peer, label: str = "?", host: str = "") -> None:
         self.game = game
@@ -77,17 +158,15 @@ class Session:
         settings = game.settings
         self.flood = FloodGuard(settings.line_rate, settings.line_burst, settings.flood_time)
         self.say_bucket = TokenBucket(settings.say_rate, settings.say_burst)
-        #: The time of the line being handled (see :meth:`line_received`).
-        self.now = 0.0
-        #: Whether that line came with a time, so rate limits apply to it.
-        self._timed = False
+        #: The time of the last line received (see :meth:`line_received`).
+        self.last_input = 0.0
         self.state = State.NEW
         self.failed_logins = 0
+        #: The protocol version asked for by the ``con`` being checked or played.
+        self.version = ""
         self.account: Account | None = None
         self.entity: Entity | None = None
-        #: Position as last handed to the store, to know when to autosave.
-        self.saved_position: tuple[float, float, float] | None = None
-        #: The name of the ``con`` being checked, for the log.
+        #: The name of the ``con`` being checked, for the log and the throttle.
         self._pending_name = ""
         game.sessions.add(self)
 
@@ -97,35 +176,29 @@ class Session:
 
     # -- input ---------------------------------------------------------------
 
-    def line_received(self, data: bytes, *, now: float | None = None) -> LoginAttempt | None:
+    def line_received(self, data: bytes, now: float) -> LoginAttempt | None:
         """Handle one line (line ending already removed), received at *now*.
 
-        Returns a :class:`LoginAttempt` when the line was a well-formed
-        ``con``; the caller must then call :meth:`login_checked`.
-
-        *now* (seconds on any monotonic clock) drives flood control, the
-        ``say`` limit and login throttling; every transport must pass it.
-        Without it no rate limit applies and failed logins are counted at
-        the last time seen, so callers that ignore time (unit tests of the
-        game logic) keep working unchanged.
+        *now* is seconds on any monotonic clock; it drives flood control, the
+        ``say`` limit and login throttling.  Returns a :class:`LoginAttempt`
+        when the line was a ``con`` to check; the caller must then call
+        :meth:`login_checked`.
         """
         if self.state is State.CLOSED:
             return None
-        self._timed = now is not None
-        if now is not None:
-            self.now = now
-            # Before anything else, empty lines included: a flood of bare
-            # line ends costs the server as much as any other.
-            match self.flood.check(now):
-                case Verdict.FLOOD:
-                    self.log.info("flood from {label}", label=self.label)
-                    self.close("flood")
-                    return None
-                case Verdict.DROP_AND_WARN:
-                    self.error("toofast", "too many lines; this one was dropped")
-                    return None
-                case Verdict.DROP:
-                    return None
+        self.last_input = now
+        # Before anything else, empty lines included: a flood of bare line
+        # ends costs the server as much as any other.
+        match self.flood.check(now):
+            case Verdict.FLOOD:
+                log.info("flood from %s", self.label)
+                self.close("flood")
+                return None
+            case Verdict.DROP_AND_WARN:
+                self.error("toofast", "too many lines; this one was dropped")
+                return None
+            case Verdict.DROP:
+                return None
         if data.endswith(b"\r"):
             data = data[:-1]
         if not data:
@@ -135,47 +208,50 @@ class Session:
         except UnicodeDecodeError:
             self.error("badarg", "lines must be UTF-8 text")
             return None
+        settings = self.game.settings
         try:
-            command = parse_command(
-                line, bounds=self.game.settings.bounds, max_say=self.game.settings.max_say
-            )
+            command = parse_command(line, bounds=settings.bounds, max_say=settings.max_say)
             return self._dispatch(command)
         except CommandError as e:
             self.error(e.code, e.message)
             return None
 
-    def _dispatch(self, command: object) -> LoginAttempt | None:
-        match command:
-            case Idle():
-                return None
-            case Quit():
-                self.close("quit")
-                return None
-            case Connect(name, password, version):
-                return self._connect(name, password, version)
-        if self.state is not State.PLAYING or self.entity is None:
-            raise CommandError("notlogged", "log in first: con name,password,1")
-        match command:
-            case Move(x, y, z):
-                self.game.world.walk(self.entity, (x, y, z))
-            case Say(text):
-                if self._timed and not self.say_bucket.allow(self.now):
+    def _dispatch(self, command: Command) -> LoginAttempt | None:
+        """Do what :data:`TRANSITIONS` says *command* does in the current state."""
+        action, after = TRANSITIONS[self.state][type(command)]
+        attempt = None
+        match action, command:
+            case Action.LOGIN, Connect(name, password, version):
+                # Refused before the check (err badproto, toofast): raises,
+                # and the state stays.
+                attempt = self._connect(name, password, version)
+            case Action.WALK, Move(x, y, z):
+                self.game.walk(self, (x, y, z))
+            case Action.SAY, Say(text):
+                if not self.say_bucket.allow(self.last_input):
                     raise CommandError("toofast", "too much chat; this say was dropped")
+                assert self.entity is not None
                 self.game.say(self.entity, text)
-        return None
+            case Action.QUIT, _:
+                self.close("quit")
+            case Action.NOT_LOGGED, _:
+                raise CommandError("notlogged", "log in first: con name,password,1")
+            case Action.ALREADY, _:
+                raise CommandError("already", "already logged in")
+        if self.state is not State.CLOSED:
+            self.state = after
+        return attempt
 
-    def _connect(self, name: str, password: str, version: str) -> LoginAttempt | None:
-        if self.state is not State.NEW:
-            raise CommandError("already", "already logged in")
-        if version != PROTOCOL_VERSION:
-            raise CommandError("badproto", f"this server speaks protocol {PROTOCOL_VERSION}")
-        if self.game.login_throttle.blocked(self.host, name, self.now):
-            self.log.info(
-                "throttled login as {name!r} from {label}", name=name[:40], label=self.label
-            )
+    def _connect(self, name: str, password: str, version: str) -> LoginAttempt:
+        """Check what can be checked at once; the password is the caller's to check."""
+        if version not in PROTOCOL_VERSIONS:
+            spoken = " and ".join(PROTOCOL_VERSIONS)
+            raise CommandError("badproto", f"this server speaks protocol {spoken}")
+        if self.game.login_throttle.blocked(self.host, name, self.last_input):
+            log.info("throttled login as %r from %s", name[:40], self.label)
             raise CommandError("toofast", "too many failed logins; try again later")
-        self.state = State.CHECKING
         self._pending_name = name
+        self.version = version
         return LoginAttempt(name, password)
 
     def login_checked(self, account: Account | None) -> None:
@@ -186,12 +262,8 @@ class Session:
             self.game.stats.failed_logins += 1
             self.state = State.NEW
             self.failed_logins += 1
-            self.game.login_throttle.failed(self.host, self._pending_name, self.now)
-            self.log.info(
-                "failed login as {name!r} from {label}",
-                name=self._pending_name[:40],
-                label=self.label,
-            )
+            self.game.login_throttle.failed(self.host, self._pending_name, self.last_input)
+            log.info("failed login as %r from %s", self._pending_name[:40], self.label)
             self.error("badlogin", "unknown user or wrong password")
             if self.failed_logins >= self.game.settings.max_failed_logins:
                 self.close("badlogin")
@@ -199,8 +271,8 @@ class Session:
         self.game.stats.logins += 1
         self.account = account
         self.state = State.PLAYING
-        self.entity = self.game.join(self)
-        self.log.info("{name} logged in from {label}", name=account.name, label=self.label)
+        self.entity = self.game.join(self, account)
+        log.info("%s logged in from %s (protocol %s)", account.name, self.label, self.version)
 
     # -- output --------------------------------------------------------------
 
@@ -233,13 +305,6 @@ class Session:
         if playing:
             self.game.leave(self)
             assert self.account is not None
-            self.log.info(
-                "{name} left ({reason}) from {label}",
-                name=self.account.name,
-                reason=reason,
-                label=self.label,
-            )
+            log.info("%s left (%s) from %s", self.account.name, reason, self.label)
         else:
-            self.log.info(
-                "connection from {label} closed ({reason})", label=self.label, reason=reason
-            )
+            log.info("connection from %s closed (%s)", self.label, reason)

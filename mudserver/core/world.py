@@ -73,6 +73,14 @@ class World:
         self._entities: dict[int, Entity] = {}
         #: Entities with a destination: the only ones a step has to look at.
         self._walking: dict[int, Entity] = {}
+        #: Walks started or re-aimed since the last step, by entity id.
+        self._turned: dict[int, Entity] = {}
+        #: Walks the last step started or re-aimed that go on after it: what
+        #: protocol 2 announces with ``wlk``.
+        self.started: list[Entity] = []
+        #: Walks that ended in the last step (arrived, or re-aimed at the
+        #: spot the entity stood on): what protocol 2 announces with ``pos``.
+        self.stopped: list[Entity] = []
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -104,19 +112,34 @@ class World:
         if self._entities.get(entity.id) is entity:
             del self._entities[entity.id]
             self._walking.pop(entity.id, None)
+            self._turned.pop(entity.id, None)
 
     def walk(self, entity: Entity, dest: tuple[float, float, float]) -> None:
-        """Send *entity* toward *dest*; it moves on the following steps."""
+        """Send *entity* toward *dest*; it moves on the following steps.
+
+        Walking on toward the destination it already has is no change: no
+        new walk starts (protocol 2 sends nothing for it).
+        """
+        if entity.dest == dest:
+            return
         entity.dest = dest
         if entity in self:
             self._walking[entity.id] = entity
+            self._turned[entity.id] = entity
 
     def step(self, dt: float) -> list[Entity]:
         """Advance every walking entity by *dt* seconds; return those that moved.
 
-        Standing entities cost nothing, so an idle world steps for free.
+        Also sets :attr:`started` and :attr:`stopped`, the walk changes of
+        this step.  Standing entities cost nothing, so an idle world steps
+        for free.
         """
-        moved = [e for e in self._walking.values() if e.step(dt)]
-        for entity_id in [i for i, e in self._walking.items() if e.dest is None]:
-            del self._walking[entity_id]
+        walking = self._walking
+        moved = [e for e in walking.values() if e.step(dt)]
+        stopped = [e for e in walking.values() if e.dest is None]
+        for e in stopped:
+            del walking[e.id]
+        turned, self._turned = self._turned, {}
+        self.started = [e for e in turned.values() if e.dest is not None]
+        self.stopped = stopped
         return moved

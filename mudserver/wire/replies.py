@@ -10,7 +10,7 @@ from typing import Protocol
 
 from mudserver.wire.encoding import format_line
 
-__all__ = ["coord", "wel", "ent", "pos", "delete", "say", "err", "bye"]
+__all__ = ["coord", "wel", "ent", "pos", "wlk", "delete", "say", "err", "bye"]
 
 
 class Located(Protocol):
@@ -22,6 +22,13 @@ class Located(Protocol):
     x: float
     y: float
     z: float
+
+
+class Walking(Located, Protocol):
+    """What :func:`wlk` needs: a located entity with a destination and a speed."""
+
+    dest: tuple[float, float, float] | None
+    speed: float
 
 
 def coord(value: float) -> str:
@@ -62,6 +69,20 @@ def pos(entity: Located) -> str:
     if "-0.00" in line:
         return f"pos {entity.id},{coord(entity.x)},{coord(entity.y)},{coord(entity.z)}\n"
     return line
+
+
+def wlk(entity: Walking) -> str:
+    """``wlk id,x,y,z,tx,ty,tz,speed``: an entity walks from here toward a destination.
+
+    Protocol version 2 only.  Sent once per walk, not per tick: a client
+    extrapolates the position from it.  Only called for a walking entity.
+    """
+    dest = entity.dest
+    assert dest is not None
+    return (
+        f"wlk {entity.id},{coord(entity.x)},{coord(entity.y)},{coord(entity.z)},"
+        f"{coord(dest[0])},{coord(dest[1])},{coord(dest[2])},{coord(entity.speed)}\n"
+    )
 
 
 def delete(entity_id: int) -> str:

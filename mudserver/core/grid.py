@@ -1,0 +1,100 @@
+"""A uniform grid over the ground plane: who is near a point, in a few dict reads.
+
+Used by :mod:`mudserver.core.interest`; pure Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from mudserver.core.world import Entity
+
+__all__ = ["Cell", "Grid"]
+
+Cell = tuple[int, int]
+
+
+class Grid:
+    """Entities bucketed into square cells of the ground plane."""
+
+    def __init__(self, cell_size: float) -> None:
+        if not cell_size > 0:
+            raise ValueError("cell_size must be positive")
+        self.cell_size = cell_size
+        self._cells: dict[Cell, dict[int, Entity]] = {}
+        #: The cell each entity was last filed under, by entity id.
+        self._where: dict[int, Cell] = {}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def cell_of(self, x: float, y: float) -> Cell:
+        size = self.cell_size
+        return (math.floor(x / size), math.floor(y / size))
+
+    def add(self, entity: Entity) -> None:
+        cell = self.cell_of(entity.x, entity.y)
+        self._cells.setdefault(cell, {})[entity.id] = entity
+        self._where[entity.id] = cell
+
+    def remove(self, entity: Entity) -> None:
+        cell = self._where.pop(entity.id, None)
+        if cell is None:
+            return
+        bucket = self._cells[cell]
+        del bucket[entity.id]
+        if not bucket:
+            del self._cells[cell]
+
+    def move(self, entity: Entity) -> None:
+        """Refile *entity* after its position changed (cheap when the cell did not)."""
+        cell = self.cell_of(entity.x, entity.y)
+        old = self._where.get(entity.id)
+        if cell == old:
+            return
+        if old is not None:
+            bucket = self._cells[old]
+            del bucket[entity.id]
+            if not bucket:
+                del self._cells[old]
+        self._cells.setdefault(cell, {})[entity.id] = entity
+        self._where[entity.id] = cell
+
+    def offsets(self, radius: float) -> list[Cell]:
+        """Cell offsets that may hold a point within *radius* of a point in cell (0, 0).
+
+        Nearest first: a caller that stops early has read the nearest cells.
+        """
+        size = self.cell_size
+        n = math.ceil(radius / size)
+        found = []
+        for dx in range(-n, n + 1):
+            for dy in range(-n, n + 1):
+                gap2 = (max(0, abs(dx) - 1) ** 2 + max(0, abs(dy) - 1) ** 2) * size * size
+                if gap2 <= radius * radius:
+                    found.append((dx * dx + dy * dy, dx, dy))
+        return [(dx, dy) for _, dx, dy in sorted(found)]
+
+    def buckets(self, x: float, y: float, offsets: list[Cell]) -> Iterator[dict[int, Entity]]:
+        """The non-empty cells at *offsets* from the cell of (x, y), as id -> entity.
+
+        Cells, not entities, so the hot loop of a rescan iterates plain dicts.
+        """
+        size, cells = self.cell_size, self._cells
+        cx, cy = math.floor(x / size), math.floor(y / size)
+        for dx, dy in offsets:
+            bucket = cells.get((cx + dx, cy + dy))
+            if bucket:
+                yield bucket
+
+    def within(self, x: float, y: float, radius: float) -> list[Entity]:
+        """The entities at most *radius* from (x, y) on the ground plane."""
+        r2 = radius * radius
+        found = []
+        for bucket in self.buckets(x, y, self.offsets(radius)):
+            for e in bucket.values():
+                dx, dy = e.x - x, e.y - y
+                if dx * dx + dy * dy <= r2:
+                    found.append(e)
+        return found
