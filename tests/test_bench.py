@@ -37,7 +37,7 @@ def test_bench_runs_both_modes_and_reports(tmp_path: Path) -> None:
     if has_matplotlib:
         options += ["--plot", str(plot)]
     table = bench(tmp_path, *options).stdout
-    assert "| interest | 1 | 8 |" in table and "| broadcast | 1 | 8 |" in table
+    assert "| interest | 1 | 8 |" in table and "| broadcast | 1 | 8 |" in table, table
     results = {r["mode"]: r for r in json.loads(out_json.read_text())}
     for mode in ("interest", "broadcast"):
         r = results[mode]
@@ -56,7 +56,7 @@ def test_bench_version_2_crowd_at_the_origin(tmp_path: Path) -> None:
         tmp_path, "--protocol", "2", "--spawn", "origin", "--retarget-every", "0.5",
         "--max-in-view", "4", "--json", str(out_json),
     ).stdout  # fmt: skip
-    assert "| interest | 2 | 8 | origin |" in table
+    assert "| interest | 2 | 8 | origin |" in table, table
     (r,) = json.loads(out_json.read_text())
     assert (r["protocol"], r["spawn"], r["retarget_every"], r["max_in_view"]) == (
         "2",
