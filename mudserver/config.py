@@ -119,3 +119,33 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+
+
+#: Values of :attr:`Presentation.telnet_offer`.
+TELNET_OFFERS = ("asked", "connect")
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How the TCP port presents the server to MUD clients and listing crawlers.
+
+    Kept apart from :class:`Settings`, which holds only limits: these are
+    names and a policy, not numbers to tune.
+    """
+
+    #: The server's name, as MSSP reports it (``NAME``).
+    name: str = "mudserver"
+    #: The host name MSSP reports (``HOSTNAME``); ``None`` leaves it out.
+    hostname: str | None = None
+    #: When the server offers its Telnet options (MSSP, GMCP): ``asked`` once
+    #: the client asked for one of them (``IAC DO GMCP``), so ``nc`` and
+    #: ``telnet`` users never see those bytes; ``connect`` at once, for a port
+    #: only MUD clients use.
+    telnet_offer: str = "asked"
+
+    def __post_init__(self) -> None:
+        for label, value in (("name", self.name), ("hostname", self.hostname or "x")):
+            if not value or not value.isprintable() or "\t" in value:
+                raise ValueError(f"{label} must be non-empty printable text without tabs")
+        if self.telnet_offer not in TELNET_OFFERS:
+            raise ValueError(f"telnet_offer must be one of {', '.join(TELNET_OFFERS)}")

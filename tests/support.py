@@ -55,6 +55,25 @@ class ServerProcess:
         return self.process.wait(timeout)
 
 
+def wait_for_close(sock: socket.socket, timeout: float = 5.0) -> None:
+    """Close our side of *sock*, then read until the server has closed its side.
+
+    Twisted forgets a connection (``connectionLost``: the connection caps
+    count it no more) in the same step as it closes the socket, so once the
+    server's close has arrived here a new connection finds its place free.
+    Raises ``TimeoutError`` if the server does not close within *timeout*.
+    """
+    sock.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + timeout
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            if not sock.recv(65536):
+                return
+        except ConnectionResetError:
+            return
+
+
 @contextmanager
 def running_server(
     tmp_path: Path, *options: str, ready_timeout: float = 15.0
@@ -91,7 +110,9 @@ def running_server(
             if process.poll() is not None:
                 raise RuntimeError(f"twistd exited early:\n{server.log_text()}")
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                    # Not counted by the connection caps once this returns.
+                    wait_for_close(probe)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -134,6 +155,11 @@ class LineReading:
         return self.read_until(lambda line: line.startswith(("wel ", "err ", "bye ")))[-1]
 
     def close(self) -> None:
+        self.sock.close()
+
+    def hang_up(self) -> None:
+        """Close, and wait until the server has let go of the connection (see wait_for_close)."""
+        wait_for_close(self.sock, self.timeout)
         self.sock.close()
 
     def __enter__(self) -> Self:

@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support import LineClient, running_server
@@ -24,19 +25,33 @@ class Reader(threading.Thread):
         self.client = client
         self.lines: list[tuple[float, str]] = []
         self.ended = threading.Event()
+        self._arrived = threading.Condition()
 
     def run(self) -> None:
         try:
             while True:
                 line = self.client.read_line(timeout=30)
-                self.lines.append((time.monotonic(), line))
+                with self._arrived:
+                    self.lines.append((time.monotonic(), line))
+                    self._arrived.notify_all()
         except (EOFError, TimeoutError, OSError):
             pass
         finally:
             self.ended.set()
+            with self._arrived:
+                self._arrived.notify_all()
 
     def texts(self) -> list[str]:
         return [line for _, line in self.lines]
+
+    def wait_for(self, predicate: Callable[[float, str], bool], timeout: float = 5.0) -> None:
+        """Wait until a line read so far satisfies *predicate* (its time, its text)."""
+        with self._arrived:
+            found = self._arrived.wait_for(
+                lambda: any(predicate(t, line) for t, line in self.lines) or self.ended.is_set(),
+                timeout,
+            )
+            assert found and any(predicate(t, line) for t, line in self.lines), self.lines[-5:]
 
 
 def entity_id(wel: str) -> str:
@@ -56,22 +71,23 @@ def test_flooder_is_dropped_while_two_players_get_every_tick(tmp_path: Path) -> 
             reader.start()
 
         attacker = LineClient(server.host, server.port, source="127.0.0.2")
-        attacked = Reader(attacker)
-        attacked.start()
+        to_attacker = Reader(attacker)
+        to_attacker.start()
         garbage = b"\x00\xc3\x28 mov nan,inf,1e999\rx\n" + b"jmp " + b"1," * 300 + b"\n"
         started = time.monotonic()
         try:
-            while not attacked.ended.is_set() and time.monotonic() - started < 8:
+            # A burst every 10 ms, until the server hangs up on the attacker.
+            while not to_attacker.ended.wait(0.01) and time.monotonic() - started < 8:
                 attacker.sock.sendall(garbage * 20)
-                time.sleep(0.01)
         except OSError:
             pass  # the server closed the connection: that is the point
-        attacked.ended.wait(5)
+        assert to_attacker.ended.wait(5)
         flood_over = time.monotonic()
-        time.sleep(0.5)
+        for reader in readers:  # the players' view goes on after the flood, too
+            reader.wait_for(lambda t, line: t > flood_over and line.startswith(f"pos {foo_id},"))
         attacker.close()
 
-        got = attacked.texts()
+        got = to_attacker.texts()
         assert got[-1] == "bye flood"
         assert "err toofast,too many lines; this one was dropped" in got
         assert any(line.startswith("err badarg,") for line in got)
@@ -92,22 +108,9 @@ def test_flooder_is_dropped_while_two_players_get_every_tick(tmp_path: Path) -> 
     assert "Traceback" not in server.log_text()
 
 
-def admitted(host: str, port: int) -> LineClient:
-    """A connection the server admitted (retrying while it says ``bye full``)."""
-    deadline = time.monotonic() + 5
-    while True:
-        client = LineClient(host, port)
-        client.send("xyz")
-        if client.read_line() != "bye full" or time.monotonic() > deadline:
-            return client
-        client.close()
-        time.sleep(0.05)
-
-
 def test_connection_caps_per_address_and_in_total(tmp_path: Path) -> None:
     with running_server(tmp_path, "--max-connections=4", "--max-connections-per-ip=2") as server:
-        # The server's readiness probe may still count for 127.0.0.1 for a moment.
-        open_clients = [admitted(server.host, server.port) for _ in range(2)]
+        open_clients = [LineClient(server.host, server.port) for _ in range(2)]
         refused = LineClient(server.host, server.port)
         assert refused.read_line() == "bye full"
         refused.sock.settimeout(5)
@@ -119,17 +122,9 @@ def test_connection_caps_per_address_and_in_total(tmp_path: Path) -> None:
             client.send("xyz")
             assert client.read_line().startswith("err badcmd,")
         assert "Traceback" not in server.log_text()
-        open_clients.pop(0).close()
-        deadline = time.monotonic() + 5
-        while True:  # the server notices the close a moment later
-            late = LineClient(server.host, server.port, source="127.0.0.3")
-            late.send("con foo,1234,1")
-            reply = late.read_line()
-            if reply != "bye full" or time.monotonic() > deadline:
-                break
-            late.close()
-            time.sleep(0.05)
-        assert reply.startswith("wel ")
+        open_clients.pop(0).hang_up()  # returns once the server has let it go
+        late = LineClient(server.host, server.port, source="127.0.0.3")
+        assert late.login("foo", "1234").startswith("wel ")
         for client in [*open_clients, late, refused, elsewhere]:
             client.close()
 
@@ -169,12 +164,14 @@ def test_login_throttling_by_address_and_by_account(tmp_path: Path) -> None:
 
 
 class ChunkReader(threading.Thread):
-    """Reads a socket as fast as it can and keeps the lines that are not chat."""
+    """Reads a socket as fast as it can; keeps the lines that are not chat, counts the chat."""
 
     def __init__(self, sock: socket.socket) -> None:
         super().__init__(daemon=True)
         self.sock = sock
         self.data = b"\n"
+        self.says = 0
+        self._arrived = threading.Condition()
 
     def run(self) -> None:
         rest = b""
@@ -183,10 +180,18 @@ class ChunkReader(threading.Thread):
                 lines = (rest + chunk).split(b"\n")
                 rest = lines.pop()
                 kept = [line for line in lines if not line.startswith(b"say ")]
-                if kept:
-                    self.data += b"\n".join(kept) + b"\n"
+                with self._arrived:
+                    self.says += len(lines) - len(kept)
+                    if kept:
+                        self.data += b"\n".join(kept) + b"\n"
+                    self._arrived.notify_all()
         except OSError:
             pass
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Wait until *predicate* (of this reader's state) holds; return whether it did."""
+        with self._arrived:
+            return self._arrived.wait_for(predicate, timeout)
 
 
 def vm_rss_kib(pid: int) -> int:
@@ -225,18 +230,18 @@ def test_client_that_never_reads_is_dropped_and_memory_stays_bounded(tmp_path: P
         batch = "".join(f"say {text}\n" for _ in range(20)).encode()
         pumped = 0
         peak = baseline
+        said = 0
         while pumped < 30 * 1024 * 1024:  # 30 MB of chat aimed at the sleeper
+            # Paced by the server: at most ~1 MB of our chat not yet echoed back.
+            assert heard.wait_for(lambda: heard.says >= said - 2000), (heard.says, said)  # noqa: B023
             speaker.sock.sendall(batch)
-            pumped += len(batch)
+            pumped, said = pumped + len(batch), said + 20
             if pumped % (1024 * 1024) < len(batch):
                 peak = max(peak, vm_rss_kib(server.process.pid))
-            time.sleep(0.001)
-        deadline = time.monotonic() + 10
-        while f"\ndel {bar_id}\n".encode() not in heard.data and time.monotonic() < deadline:
-            time.sleep(0.05)
+        gone = f"\ndel {bar_id}\n".encode()
+        assert heard.wait_for(lambda: gone in heard.data), heard.data[-500:]
         peak = max(peak, vm_rss_kib(server.process.pid))
         assert peak - baseline < 15 * 1024, (baseline, peak)
-        assert f"\ndel {bar_id}\n".encode() in heard.data
         speaker.close()
         sleeper.close()
     assert "dropping 127.0.0.1" in server.log_text()

@@ -15,18 +15,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from twisted.internet import defer
-from twisted.internet.address import IPv4Address
-from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
-from twisted.logger import LogLevel, globalLogPublisher
 
 from mudserver.config import Settings
-from mudserver.core.game import Game
-from mudserver.shell.server import MudFactory
-from mudserver.store.accounts import Account
-
-PASSWORDS = {"foo": "1234", "bar": "4321"}
+from tests.harness import FakeLogins, Harness, is_error, log_events, without_telnet_replies
 
 #: A server line: known code, optional args with no raw control characters.
 SERVER_LINE = re.compile(r"(wel|ent|pos|del|say|err|bye)( [^\x00-\x1f\x7f]*)?")
@@ -34,112 +25,54 @@ ERR_CODES = {"badcmd", "badarg", "badlogin", "badproto", "notlogged", "already",
 BYE_REASONS = {"quit", "timeout", "toolong", "badlogin", "replaced", "shutdown", "flood", "full"}
 
 
-class Server:
-    """A Game and MudFactory with a fake password check that counts its calls."""
-
-    def __init__(self, **limits: Any) -> None:
-        self.clock = Clock()
-        self.clock.advance(1000.0)
-        self.saved: list[Account] = []
-        self.game = Game(Settings(**limits), self.saved.append)
-        self.checks: list[tuple[str, str]] = []
-        self.factory = MudFactory(self.game, self.authenticate, self.clock)
-
-    def tick(self, dt: float = 0.1) -> None:
-        """One tick of the running service: time passes, then the game steps."""
-        self.clock.advance(dt)
-        self.game.tick(dt)
-
-    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
-        self.checks.append((name, password))
-        if PASSWORDS.get(name.lower()) == password:
-            return defer.succeed(Account(name.lower(), {}, 0.0, 0.0, 0.0))
-        return defer.succeed(None)
-
-    def connect(self, host: str = "10.0.0.1", port: int = 40000) -> Client:
-        addr = IPv4Address("TCP", host, port)
-        protocol = self.factory.buildProtocol(addr)
-        assert protocol is not None
-        transport = StringTransport(peerAddress=addr)
-        protocol.makeConnection(transport)
-        return Client(protocol, transport)
+def with_limits(**limits: Any) -> Harness:
+    """A game with these limits; passwords checked by a stand-in that counts the checks."""
+    return Harness(Settings(**limits), start=1000.0)
 
 
-class Client:
-    def __init__(self, protocol: Any, transport: StringTransport) -> None:
-        self.protocol = protocol
-        self.transport = transport
-
-    def send(self, *lines: str) -> None:
-        self.protocol.dataReceived("".join(f"{line}\n" for line in lines).encode())
-
-    def lines(self) -> list[str]:
-        """Every line received since the last call (Telnet refusals left out)."""
-        data = without_telnet_replies(self.transport.value())
-        self.transport.clear()
-        assert data.endswith(b"\n") or not data
-        return data.decode("utf-8").splitlines()
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.transport.disconnecting)
-
-
-#: The only non-line bytes the server sends: its refusal (WONT/DONT) of a
-#: Telnet option the client offered or asked for.
-TELNET_REFUSAL = re.compile(rb"\xff[\xfc\xfe].", flags=re.S)
-
-
-def without_telnet_replies(data: bytes) -> bytes:
-    return TELNET_REFUSAL.sub(b"", data)
+def checks(harness: Harness) -> int:
+    """How many passwords were checked so far."""
+    assert isinstance(harness.authenticate, FakeLogins)
+    return len(harness.authenticate.checks)
 
 
 @pytest.fixture
 def errors() -> Iterator[list[dict[str, Any]]]:
     """Log events at level error or above, and logged failures, while the test runs."""
-    found: list[dict[str, Any]] = []
-
-    def observe(event: dict[str, Any]) -> None:
-        level = event.get("log_level")
-        if "log_failure" in event or (level is not None and level >= LogLevel.error):
-            found.append(event)
-
-    globalLogPublisher.addObserver(observe)
-    yield found
-    globalLogPublisher.removeObserver(observe)
+    with log_events(is_error) as found:
+        yield found
 
 
 # -- flood control -----------------------------------------------------------------
 
 
 def test_burst_over_the_limit_is_dropped_with_one_warning() -> None:
-    server = Server()
+    server = with_limits()
     client = server.connect()
     client.send(*["con foo,1234,1"], *["mov 1,0,0"] * 39, *["say dropped"] * 20)
-    server.tick()  # a say that got through would arrive now
+    server.advance()  # a say that got through would arrive now
     lines = client.lines()
     assert lines[0].startswith("wel ")
     assert [line for line in lines if line.startswith("err ")] == [
         "err toofast,too many lines; this one was dropped"
     ]
     assert not any(line.startswith("say ") for line in lines)
-    assert not client.closed
+    assert not client.closing
     server.clock.advance(1.0)
     client.send("say back again")
-    server.tick()
+    server.advance()
     assert "say 1,foo,back again" in client.lines()
 
 
 def test_sustained_flood_gets_bye_flood_and_others_keep_playing() -> None:
-    server = Server()
+    server = with_limits()
     good, bad = server.connect("10.0.0.1"), server.connect("10.0.0.2")
     good.send("con foo,1234,1", "mov 1000,0,0")
     good.lines()
     for _ in range(600):  # 100 lines a second for 6 seconds
         bad.send("xyz")
-        server.clock.advance(0.01)
-        server.game.tick(0.01)
-        if bad.closed:
+        server.advance(0.01)
+        if bad.closing:
             break
     received = bad.lines()
     assert received[-1] == "bye flood"
@@ -149,14 +82,14 @@ def test_sustained_flood_gets_bye_flood_and_others_keep_playing() -> None:
 
 
 def test_bare_line_ends_count_toward_the_limit() -> None:
-    server = Server()
+    server = with_limits()
     client = server.connect()
     client.protocol.dataReceived(b"\r\n" * 40 + b"\n" + b"idl\n")
     assert client.lines() == ["err toofast,too many lines; this one was dropped"]
 
 
 def test_say_has_its_own_tighter_limit() -> None:
-    server = Server(say_rate=1.0, say_burst=3)
+    server = with_limits(say_rate=1.0, say_burst=3)
     client = server.connect()
     client.send("con foo,1234,1")
     client.lines()
@@ -164,12 +97,12 @@ def test_say_has_its_own_tighter_limit() -> None:
     # The refusals answer the client's own lines at once; the says that got
     # through come back with the next tick.
     assert client.lines() == ["err toofast,too much chat; this say was dropped"] * 2
-    server.tick()
+    server.advance()
     assert client.lines() == ["say 1,foo,0", "say 1,foo,1", "say 1,foo,2"]
     server.clock.advance(0.9)  # a second since the burst: one say more
     client.send("say 5", "say 6")
     assert client.lines() == ["err toofast,too much chat; this say was dropped"]
-    server.tick()
+    server.advance()
     assert client.lines() == ["say 1,foo,5"]
 
 
@@ -177,17 +110,17 @@ def test_say_has_its_own_tighter_limit() -> None:
 
 
 def test_account_throttle_blocks_the_account_from_anywhere_but_not_others() -> None:
-    server = Server(login_failures_per_account=3, max_failed_logins=100)
+    server = with_limits(login_failures_per_account=3, max_failed_logins=100)
     guesser = server.connect("10.0.0.66")
     guesser.send(*[f"con foo,guess{i},1" for i in range(3)])
     assert guesser.lines() == ["err badlogin,unknown user or wrong password"] * 3
-    checks = len(server.checks)
+    checked = checks(server)
     guesser.send("con foo,1234,1")
     assert guesser.lines() == ["err toofast,too many failed logins; try again later"]
     owner = server.connect("10.0.0.1")
     owner.send("con FOO,1234,1")
     assert owner.lines() == ["err toofast,too many failed logins; try again later"]
-    assert len(server.checks) == checks  # refused before the password was checked
+    assert checks(server) == checked  # refused before the password was checked
     other = server.connect("10.0.0.2")
     other.send("con bar,4321,1")
     assert other.lines()[0].startswith("wel ")
@@ -198,7 +131,7 @@ def test_account_throttle_blocks_the_account_from_anywhere_but_not_others() -> N
 
 
 def test_host_throttle_blocks_the_address_but_not_others() -> None:
-    server = Server(login_failures_per_ip=4, max_failed_logins=2)
+    server = with_limits(login_failures_per_ip=4, max_failed_logins=2)
     for i in range(2):  # two connections, two failures each: bye badlogin on both
         guesser = server.connect("10.0.0.66", 40000 + i)
         guesser.send(f"con nobody{i},x,1", f"con someone{i},x,1")
@@ -212,7 +145,7 @@ def test_host_throttle_blocks_the_address_but_not_others() -> None:
 
 
 def test_throttled_attempts_do_not_count_toward_bye_badlogin() -> None:
-    server = Server(login_failures_per_account=1, max_failed_logins=3)
+    server = with_limits(login_failures_per_account=1, max_failed_logins=3)
     client = server.connect()
     client.send("con foo,wrong,1")
     client.send(*["con foo,1234,1"] * 10)
@@ -222,23 +155,23 @@ def test_throttled_attempts_do_not_count_toward_bye_badlogin() -> None:
         == ["err badlogin,unknown user or wrong password"]
         + ["err toofast,too many failed logins; try again later"] * 10
     )
-    assert not client.closed
+    assert not client.closing
 
 
 # -- connection limits -------------------------------------------------------------------
 
 
 def test_connections_over_the_caps_get_bye_full() -> None:
-    server = Server(max_connections=3, max_connections_per_ip=2)
+    server = with_limits(max_connections=3, max_connections_per_ip=2)
     a1, a2 = server.connect("10.0.0.1", 1), server.connect("10.0.0.1", 2)
     a3 = server.connect("10.0.0.1", 3)
-    assert a3.transport.value() == b"bye full\n" and a3.closed
+    assert a3.transport.value() == b"bye full\n" and a3.closing
     b1 = server.connect("10.0.0.2", 1)
     c1 = server.connect("10.0.0.3", 1)
-    assert c1.transport.value() == b"bye full\n" and c1.closed
+    assert c1.transport.value() == b"bye full\n" and c1.closing
     assert len(server.game.sessions) == 3  # refused ones never become sessions
     for client in (a1, a2, b1):
-        assert client.transport.value() == b"" and not client.closed
+        assert client.transport.value() == b"" and not client.closing
     a1.protocol.connectionLost(None)
     c2 = server.connect("10.0.0.3", 2)
     c2.send("con foo,1234,1")
@@ -278,7 +211,7 @@ VALID_MOVES = {b"mov 1_000,0,0"}
 
 @pytest.mark.parametrize("garbage", GARBAGE)
 def test_garbage_gets_a_clear_err_or_nothing(garbage: bytes, errors: list[dict[str, Any]]) -> None:
-    server = Server(max_line=20_000)
+    server = with_limits(max_line=20_000)
     client = server.connect()
     client.protocol.dataReceived(b"con foo,1234,1\n")
     client.lines()
@@ -287,9 +220,9 @@ def test_garbage_gets_a_clear_err_or_nothing(garbage: bytes, errors: list[dict[s
     assert len(lines) <= 1
     for line in lines:
         assert re.fullmatch(r"err (badcmd|badarg|already),[^\x00-\x1f\x7f]{1,200}", line), line
-    assert not client.closed
+    assert not client.closing
     client.send("say still here")
-    server.tick()
+    server.advance()
     # Only what float() reads as a number walks (protocol section 7).
     walk = ["pos 1,0.50,0.00,0.00"] if garbage in VALID_MOVES else []
     assert client.lines() == ["say 1,foo,still here", *walk]
@@ -330,26 +263,15 @@ def hostile_streams(draw: st.DrawFn) -> list[tuple[bytes, float]]:
 def test_arbitrary_bytes_never_raise_and_get_well_formed_replies(
     stream: list[tuple[bytes, float]],
 ) -> None:
-    found: list[dict[str, Any]] = []
-
-    def observe(event: dict[str, Any]) -> None:
-        level = event.get("log_level")
-        if "log_failure" in event or (level is not None and level >= LogLevel.error):
-            found.append(event)
-
-    globalLogPublisher.addObserver(observe)
-    try:
-        server = Server(line_burst=10, line_rate=5.0, flood_time=2.0)
+    with log_events(is_error) as found:
+        server = with_limits(line_burst=10, line_rate=5.0, flood_time=2.0)
         client, watcher = server.connect("10.0.0.1", 1), server.connect("10.0.0.2", 2)
         watcher.send("con bar,4321,1")
         for chunk, pause in stream:
             client.protocol.dataReceived(chunk)
             if pause:
-                server.clock.advance(pause)
-                server.game.tick(pause)
+                server.advance(pause)
         output = without_telnet_replies(client.transport.value() + watcher.transport.value())
-    finally:
-        globalLogPublisher.removeObserver(observe)
     assert found == []
     assert output.endswith(b"\n")
     for line in output.decode("utf-8").splitlines():

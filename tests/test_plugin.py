@@ -11,7 +11,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
-from mudserver.config import Settings
+from mudserver.config import Presentation, Settings
 from mudserver.shell import tap
 from mudserver.shell.service import GameService
 
@@ -150,3 +150,30 @@ def test_make_service_serves_the_web_client_by_default(tmp_path: Path) -> None:
     top = tap.makeService(parse("--data", str(tmp_path / "data")))
     ports = [s for s in top if isinstance(s, StreamServerEndpointService)]
     assert len(ports) == 2
+
+
+def test_presentation_options_reach_the_factory(tmp_path: Path) -> None:
+    assert parse()["presentation"] == Presentation()
+    options = parse(
+        "--data",
+        str(tmp_path / "data"),
+        "--web",
+        "none",
+        "--name",
+        "Test Mud",
+        "--hostname",
+        "mud.example.org",
+        "--telnet-offer",
+        "connect",
+    )
+    (game,) = [s for s in tap.makeService(options) if isinstance(s, GameService)]
+    assert game.factory.presentation == Presentation("Test Mud", "mud.example.org", "connect")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("telnet-offer", "sometimes"), ("name", ""), ("name", "a\tb"), ("hostname", "x\ny")],
+)
+def test_bad_presentation_is_refused_in_one_line(option: str, value: str) -> None:
+    with pytest.raises(usage.UsageError, match=f"^--{option} "):
+        parse(f"--{option}", value)

@@ -15,136 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from twisted.internet import defer, task
-from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionAborted, ConnectionDone
-from twisted.internet.testing import StringTransport
-from twisted.logger import globalLogPublisher
-from twisted.python.failure import Failure
+from twisted.internet import defer
+from twisted.internet.error import ConnectionAborted
 
 from mudserver.config import Settings
-from mudserver.core.game import Game
-from mudserver.shell.server import MudFactory, MudProtocol, OutputWatcher
-from mudserver.store.accounts import Account, AccountStore, HashParams
-
-CHEAP = HashParams(n=2**4)
-
-
-class CountingTransport(StringTransport):
-    """A ``StringTransport`` that remembers each write, to count them."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-        super().write(data)
-
-
-class Client:
-    """One connection: the protocol, its transport, and what it has received."""
-
-    def __init__(self, protocol: MudProtocol, transport: CountingTransport) -> None:
-        self.protocol = protocol
-        self.transport = transport
-        self._seen = 0
-        self.lost = False
-
-    def send(self, data: bytes | str) -> None:
-        """Deliver raw bytes as one ``dataReceived`` call; text gets a ``\\n``."""
-        if isinstance(data, str):
-            data = data.encode("utf-8") + b"\n"
-        self.protocol.dataReceived(data)
-
-    def received(self) -> bytes:
-        """Everything written to this client so far."""
-        return self.transport.value()
-
-    def lines(self) -> list[str]:
-        """The complete lines written since the last call (each must end in LF)."""
-        data = self.transport.value()
-        new, self._seen = data[self._seen :], len(data)
-        assert new.endswith(b"\n") or not new, f"partial line written: {new!r}"
-        return new.decode("utf-8").splitlines()
-
-    def login(self, name: str, password: str) -> str:
-        """Log in and return the ``wel`` line; the ``ent`` lines are consumed."""
-        self.send(f"con {name},{password},1")
-        lines = self.lines()
-        assert lines and lines[0].startswith("wel "), lines
-        return lines[0]
-
-    def entity_id(self, wel: str) -> int:
-        return int(wel.split(" ", 1)[1].split(",")[0])
-
-    @property
-    def closing(self) -> bool:
-        """The server called loseConnection (or abortConnection)."""
-        return bool(self.transport.disconnecting)
-
-    @property
-    def aborted(self) -> bool:
-        return bool(self.transport.disconnected)
-
-    def connection_lost(self, reason: type[Exception] = ConnectionDone) -> None:
-        """What the reactor does once the socket is really gone."""
-        if not self.lost:
-            self.lost = True
-            self.protocol.connectionLost(Failure(reason()))
-
-
-class Harness:
-    """A factory with a fake clock, a real game and a real account store."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        settings: Settings,
-        authenticate: Callable[[str, str], defer.Deferred[Account | None]] | None = None,
-        transport_buffer_size: int = 64 * 1024,
-    ) -> None:
-        self.clock = task.Clock()
-        self.store = AccountStore(tmp_path / "data", CHEAP)
-        self.store.create("foo", "1234")
-        self.store.create("bar", "4321")
-        self.game = Game(settings, self.store.save)
-        if authenticate is None:
-
-            def authenticate(n: str, p: str) -> defer.Deferred[Account | None]:
-                return defer.succeed(self.store.authenticate(n, p))
-
-        self.factory = MudFactory(
-            self.game, authenticate, self.clock, transport_buffer_size=transport_buffer_size
-        )
-        self.clients: list[Client] = []
-        self._port = 40000
-
-    def connect(self) -> Client:
-        self._port += 1
-        address = IPv4Address("TCP", "127.0.0.1", self._port)
-        protocol = self.factory.buildProtocol(address)
-        assert isinstance(protocol, MudProtocol)
-        transport = CountingTransport(peerAddress=address)
-        protocol.makeConnection(transport)
-        client = Client(protocol, transport)
-        self.clients.append(client)
-        return client
-
-    def player(self, name: str, password: str) -> tuple[Client, int]:
-        client = self.connect()
-        wel = client.login(name, password)
-        return client, client.entity_id(wel)
-
-    def tick(self, dt: float = 0.1) -> None:
-        """What ``GameService``'s ``LoopingCall`` does every 1/tick-rate seconds."""
-        self.game.tick(dt)
-
-    def lose_all(self) -> None:
-        for client in self.clients:
-            client.connection_lost()
+from mudserver.shell.server import OUTPUT_OVERFLOW, OutputWatcher
+from mudserver.store.accounts import Account, AccountStore
+from tests.harness import CHEAP, PASSWORDS, Harness, PendingLogins, log_events
 
 
 @pytest.fixture
@@ -152,9 +32,11 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     """Build harnesses; at teardown every connection is lost and no timer may remain."""
     made: list[Harness] = []
 
-    def make(**kwargs: object) -> Harness:
-        settings = kwargs.pop("settings", Settings())
-        harness = Harness(tmp_path / str(len(made)), settings, **kwargs)  # type: ignore[arg-type]
+    def make(**kwargs: Any) -> Harness:
+        store = AccountStore(tmp_path / str(len(made)) / "data", CHEAP)
+        for name, password in PASSWORDS.items():
+            store.create(name, password)
+        harness = Harness(kwargs.pop("settings", Settings()), store=store, **kwargs)
         made.append(harness)
         return harness
 
@@ -172,6 +54,7 @@ def h(make_harness: Callable[..., Harness]) -> Harness:
 
 
 def saved_position(h: Harness, name: str) -> list[float]:
+    assert h.store is not None
     data = json.loads((h.store.users_dir / f"{name}.json").read_text())
     return data["position"]
 
@@ -628,18 +511,6 @@ def test_several_lines_in_one_read(h: Harness) -> None:
 # -- pipelining across a pending login ------------------------------------------------
 
 
-class PendingLogins:
-    """An authenticator whose answers the test gives, one at a time."""
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[str, str, defer.Deferred[Account | None]]] = []
-
-    def __call__(self, name: str, password: str) -> defer.Deferred[Account | None]:
-        d: defer.Deferred[Account | None] = defer.Deferred()
-        self.pending.append((name, password, d))
-        return d
-
-
 @pytest.fixture
 def slow(make_harness: Callable[..., Harness]) -> tuple[Harness, PendingLogins]:
     logins = PendingLogins()
@@ -647,8 +518,8 @@ def slow(make_harness: Callable[..., Harness]) -> tuple[Harness, PendingLogins]:
 
 
 def finish(h: Harness, logins: PendingLogins) -> None:
-    name, password, d = logins.pending.pop(0)
-    d.callback(h.store.authenticate(name, password))
+    assert h.store is not None
+    logins.answer(h.store.authenticate)
 
 
 def test_pipelined_mov_waits_for_login(slow: tuple[Harness, PendingLogins]) -> None:
@@ -789,6 +660,7 @@ def test_client_that_never_reads_is_dropped(tight: Harness) -> None:
     foo.lines()
     bar.connection_lost(ConnectionAborted)
     assert tight.game.player("bar") is None
+    assert tight.game.stats.disconnects == {OUTPUT_OVERFLOW: 1}  # as the metrics show it
     assert foo.lines() == []  # bar's departure comes with the next tick
     tight.tick()
     del_line, pos_line = foo.lines()
@@ -923,9 +795,7 @@ def test_drop_is_logged_once(tight: Harness) -> None:
     foo, _ = tight.player("foo", "1234")
     bar, _ = tight.player("bar", "4321")
     bar.transport.producer.pauseProducing()
-    events: list[dict[str, object]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
+    with log_events() as events:
         # Chat for one tick's write that overflows bar, then another tick
         # before the reactor runs connectionLost: bar is written to again.
         foo.send(("say " + "x" * 400 + "\n").encode() * 20)
@@ -933,8 +803,6 @@ def test_drop_is_logged_once(tight: Harness) -> None:
         assert bar.aborted
         foo.send("say more")
         tight.tick()
-    finally:
-        globalLogPublisher.removeObserver(events.append)
     assert bar.aborted
     drops = [e for e in events if "output not read" in str(e.get("log_format", ""))]
     assert len(drops) == 1

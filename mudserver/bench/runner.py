@@ -141,8 +141,8 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         "mudserver",
         f"--port=tcp:{port}:interface=127.0.0.1:backlog=4096",
         f"--metrics=tcp:{metrics_port}:interface=127.0.0.1",
-        # The bots speak TCP: the browser client's fixed port 4001 would only
-        # make the run fail whenever something else holds it.
+        # The browser client's fixed default port would clash with any other
+        # server on the machine (two bench runs at once failed to start).
         "--web=none",
         f"--data={data}",
         f"--mode={cfg.mode}",

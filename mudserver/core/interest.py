@@ -31,10 +31,11 @@ included), and every step of the work is bounded too:
   ``CANDIDATES_PER_SLOT * K`` partners within the radius; in a cell holding
   more than it still needs it reads a random window of them, so a crowd
   packed into one cell is not always shown its first arrivals.
-* The observer then keeps the K nearest of what it found and what it
-  already knew, the known ones ranked as if ``KEEP_BONUS`` times nearer
-  (hysteresis: two entities at about the same distance do not swap places
-  on every tick).
+* The observer keeps what it was shown that is still in view, fills free
+  slots with the nearest newcomers, and swaps at most ``MAX_SWAPS`` of its
+  farthest for newcomers nearer than ``KEEP_BONUS`` times their distance
+  (hysteresis: in a crowd where everybody is about as near, the set does
+  not flicker).
 * An entity that comes within the radius of an observer with a free slot
   is told at once, as without a cap; a full observer picks up nearer
   newcomers at its own rescans, and an observer with more in view than it
@@ -89,13 +90,18 @@ SLACK = 1 / 20
 JITTER_LOW = 0.8
 
 #: With a cap of K, a rescan stops once it has found this many times K
-#: partners within the radius: enough to choose the nearest K from.
-CANDIDATES_PER_SLOT = 2
+#: partners within the radius (besides those it already knows): enough to
+#: fill the free slots and find the nearer newcomers.
+CANDIDATES_PER_SLOT = 1
 
 #: With a cap, an entity already shown competes for its slot as if it were
 #: this share of its real distance away: a newcomer replaces it only when
 #: clearly nearer, so the set does not flicker.
 KEEP_BONUS = 0.8
+
+#: With a cap, a rescan swaps at most this many shown entities for nearer
+#: newcomers: a crowd churns a view a few entities at a time, not all at once.
+MAX_SWAPS = 4
 
 #: A crowded observer (more in view than the cap) is rescanned at least once
 #: every this many ticks, standing or not, to pick up nearer newcomers.
@@ -399,6 +405,33 @@ class Interest:
 
     # -- rescans -------------------------------------------------------------------
 
+    @staticmethod
+    def _choose(known: set[int], visible: dict[int, float], cap: int) -> set[int]:
+        """The *cap* ids to show, from *visible* (id -> squared distance).
+
+        Those already shown and still visible stay; free slots go to the
+        nearest newcomers; then at most ``MAX_SWAPS`` of the farthest shown
+        give way to newcomers nearer than ``KEEP_BONUS`` times their
+        distance.  In a crowd where everybody is about as near, that keeps
+        the set steady instead of redrawing it at every rescan.
+        """
+        kept = [i for i in known if i in visible]
+        newcomers = sorted((i for i in visible if i not in known), key=visible.__getitem__)
+        free = cap - len(kept)
+        chosen = set(kept)
+        if free > 0:
+            chosen.update(newcomers[:free])
+            newcomers = newcomers[free:]
+        if newcomers:
+            keep2 = KEEP_BONUS * KEEP_BONUS
+            kept.sort(key=visible.__getitem__, reverse=True)
+            for newcomer, farthest in zip(newcomers[:MAX_SWAPS], kept, strict=False):
+                if visible[newcomer] >= visible[farthest] * keep2:
+                    break
+                chosen.discard(farthest)
+                chosen.add(newcomer)
+        return chosen
+
     def _partners(self, e: Entity) -> Iterator[tuple[int, Entity]]:
         """Every other entity a rescan of *e* must measure, nearest cells first.
 
@@ -486,9 +519,7 @@ class Interest:
             return
         # What e knows: everything visible, or with a cap the nearest of it.
         if cap is not None and len(visible) > cap:
-            keep = KEEP_BONUS * KEEP_BONUS
-            ranked = sorted(visible, key=lambda i: visible[i] * keep if i in e_seen else visible[i])
-            chosen = set(ranked[:cap])
+            chosen = self._choose(e_seen, visible, cap)
             self._crowded[eid % CROWD_RESCAN_TICKS].add(eid)
         else:
             chosen = set(visible)

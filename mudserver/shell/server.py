@@ -11,6 +11,7 @@ and the password checker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from twisted.internet import defer
@@ -22,17 +23,36 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from mudserver.config import Presentation
 from mudserver.core.game import Game
 from mudserver.core.session import LoginAttempt, Session
 from mudserver.limits.connlimit import ConnectionLimits
 from mudserver.shell.sendnow import direct_writer
 from mudserver.store.accounts import Account
-from mudserver.wire.telnet import TelnetFilter
+from mudserver.wire import mssp, replies
+from mudserver.wire.gmcp import GmcpChannel
+from mudserver.wire.telnet import (
+    GMCP,
+    MSSP,
+    Disabled,
+    Enabled,
+    Event,
+    Subnegotiation,
+    TelnetFilter,
+    subnegotiation,
+)
 
 __all__ = ["MudProtocol", "MudFactory", "Authenticator"]
 
 #: Seconds between two log lines about refused connections.
 REFUSAL_LOG_INTERVAL = 10.0
+
+#: Why a connection ended whose client left more than ``max_output`` unread
+#: (the ``reason`` label of ``mudserver_disconnects``).
+OUTPUT_OVERFLOW = "output overflow"
+
+#: The Telnet options the TCP port offers (see :mod:`mudserver.wire.telnet`).
+TELNET_OPTIONS = (MSSP, GMCP)
 
 #: Checks a name and password; fires with the account, or ``None``.
 Authenticator = Callable[[str, str], "defer.Deferred[Account | None]"]
@@ -80,11 +100,16 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     log = Logger()
     factory: MudFactory
     session: Session
+    #: Set when the connection is aborted for unread output: nothing more is
+    #: written to it, though the session may still send until connectionLost.
+    overflowed = False
 
     def __init__(self) -> None:
         self._closing_call: IDelayedCall | None = None
         self._drop_reason = "disconnected"
         self.telnet = TelnetFilter()
+        #: This connection's GMCP, once the client enabled it; ``None`` costs nothing.
+        self.gmcp: GmcpChannel | None = None
         #: The peer's address, as counted by the factory's connection limits.
         self.host = ""
 
@@ -107,6 +132,14 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self.session = Session(self.factory.game, self, label, host=self.host)
         self.factory.connections.add(self)
         self.log.debug("connection from {label}", label=label)
+        self.telnet = TelnetFilter(
+            TELNET_OPTIONS,
+            offer_at_connect=self.factory.presentation.telnet_offer == "connect",
+            max_subnegotiation=settings.max_line,
+        )
+        offers = self.telnet.start()
+        if offers:
+            self.send_bytes(offers)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         # Protocol never clears this itself; a login check finishing after
@@ -121,13 +154,51 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     # -- input ---------------------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
-        """Drop Telnet control sequences before they can split or spoil a line."""
-        clean, replies = self.telnet.feed(data)
+        """Take Telnet out of the stream before it can split or spoil a line."""
+        clean, replies, events = self.telnet.receive(data)
         if replies:
-            self.transport.write(replies)
+            self.send_bytes(replies)
+        for event in events:
+            self._telnet_event(event)
         # Always passed on, even when empty: resumeProducing() relies on a
         # call with b"" to handle the lines buffered during a login check.
         super().dataReceived(clean)
+
+    def _telnet_event(self, event: Event) -> None:
+        match event:
+            case Enabled(option=option) if option == MSSP:
+                self.send_bytes(subnegotiation(MSSP, mssp.telnet_payload(self._mssp())))
+            case Enabled(option=option) if option == GMCP:
+                self.gmcp = GmcpChannel()
+                self._gmcp_catch_up()
+            case Disabled(option=option) if option == GMCP:
+                self.gmcp = None
+            case Subnegotiation(option=option, payload=payload) if option == GMCP:
+                # A message costs like a line: an empty one makes the session
+                # count it against the flood limit.
+                self.session.line_received(b"", now=self.factory.clock.seconds())
+                if self.gmcp is not None and not self.transport.disconnecting:
+                    answer = self.gmcp.received(payload)
+                    if answer:
+                        self.send_bytes(answer)
+
+    def _gmcp_catch_up(self) -> None:
+        """GMCP enabled after login: tell the client who and where it is."""
+        entity = self.session.entity
+        if self.gmcp is None or entity is None:
+            return
+        self.send_bytes(self.gmcp.translate(replies.wel(entity)))
+
+    def _mssp(self) -> list[tuple[str, str]]:
+        factory = self.factory
+        return mssp.variables(
+            name=factory.presentation.name,
+            players=len(factory.game),
+            started=factory.started,
+            port=getattr(self.transport.getHost(), "port", None),
+            codebase=factory.codebase,
+            hostname=factory.presentation.hostname,
+        )
 
     def lineReceived(self, line: bytes) -> None:
         self.resetTimeout()
@@ -139,7 +210,15 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         ):
             self.lineLengthExceeded(line)
             return
-        attempt = self.session.line_received(line, now=self.factory.clock.seconds())
+        now = self.factory.clock.seconds()
+        if line.rstrip(b"\r") == mssp.REQUEST:
+            # A crawler's plain-text MSSP, before login or after.  An empty
+            # line lets the session count it against the flood limit.
+            self.session.line_received(b"", now=now)
+            if not self.transport.disconnecting:
+                self.send_bytes(mssp.plain_reply(self._mssp()))
+            return
+        attempt = self.session.line_received(line, now=now)
         if attempt is not None:
             self._check_login(attempt)
 
@@ -178,9 +257,12 @@ class MudProtocol(LineReceiver, TimeoutMixin):
     # -- Peer: what the session calls ----------------------------------------------
 
     def send(self, text: str) -> None:
-        if self._drop_reason == "output overflow":
+        if self.overflowed:
             return  # already aborted; connectionLost is on its way
         data = text.encode()
+        if self.gmcp is not None:  # the only cost to connections without GMCP
+            data += self.gmcp.translate(text)
+        # send_bytes() inlined: this runs per client per tick.
         self._write(data)
         stats = self.stats
         stats.lines_sent += text.count("\n")
@@ -189,9 +271,22 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         # Only a paused transport piles up output: skip the call otherwise.
         watcher = self.watcher
         if watcher.paused and watcher.wrote(size):
-            self._drop_reason = "output overflow"
-            self.log.info("dropping {label}: output not read", label=self.session.label)
-            self.transport.abortConnection()
+            self._overflow()
+
+    def send_bytes(self, data: bytes) -> None:
+        """Write Telnet bytes, counted against the unread-output limit like lines."""
+        if self.overflowed:
+            return
+        self._write(data)
+        self.stats.bytes_sent += len(data)
+        watcher = self.watcher
+        if watcher.paused and watcher.wrote(len(data)):
+            self._overflow()
+
+    def _overflow(self) -> None:
+        self.overflowed, self._drop_reason = True, OUTPUT_OVERFLOW
+        self.log.info("dropping {label}: output not read", label=self.session.label)
+        self.transport.abortConnection()
 
     def close(self) -> None:
         """Close after the last line is delivered, or abort if it never is."""
@@ -204,6 +299,13 @@ class MudProtocol(LineReceiver, TimeoutMixin):
             self._closing_call = self.factory.clock.callLater(
                 self.factory.game.settings.close_grace, self.transport.abortConnection
             )
+
+
+def _codebase() -> str:
+    try:
+        return f"mudserver {metadata.version('mudserver')}"
+    except metadata.PackageNotFoundError:
+        return "mudserver"  # run from a checkout that was never installed
 
 
 class RefusedProtocol(Protocol):
@@ -227,10 +329,17 @@ class MudFactory(Factory):
         authenticate: Authenticator,
         clock: IReactorTime,
         transport_buffer_size: int = 64 * 1024,
+        presentation: Presentation | None = None,
     ) -> None:
         self.game = game
         self.authenticate = authenticate
         self.clock = clock
+        #: Name and Telnet policy shown to MUD clients and crawlers.
+        self.presentation = presentation or Presentation()
+        #: When the server started, on the clock's scale (Unix time for the reactor).
+        self.started = clock.seconds()
+        #: ``mudserver 0.1.0``, for MSSP's ``CODEBASE``.
+        self.codebase = _codebase()
         #: The transport's own buffer size (Twisted's ``FileDescriptor.bufferSize``).
         self.transport_buffer_size = transport_buffer_size
         self.connections: set[MudProtocol] = set()

@@ -22,8 +22,10 @@ from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from mudserver.config import Settings
+from mudserver.config import Presentation, Settings
 from mudserver.core.game import Game
+from mudserver.gcschedule import GcSchedule
+from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.server import MudFactory
 from mudserver.store.accounts import Account, AccountStore, CorruptAccount
@@ -48,6 +50,7 @@ class GameService(Service):
         reactor: Any = None,
         login_threads: int = 2,
         save_threads: int = 8,
+        presentation: Presentation | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -57,7 +60,7 @@ class GameService(Service):
         self.store = store
         self.reactor: IReactorTime = reactor
         self.game = Game(settings, self.save)
-        self.factory = MudFactory(self.game, self.authenticate, reactor)
+        self.factory = MudFactory(self.game, self.authenticate, reactor, presentation=presentation)
         self.metrics = Metrics(
             self.game.stats,
             lambda: len(self.game),
@@ -80,16 +83,18 @@ class GameService(Service):
         self._autosave_parts = max(1, round(settings.autosave / AUTOSAVE_STEP))
         self._autosave_part = 0
         self._last_tick = 0.0
-        self._gc_was_enabled = gc.isenabled()
-        #: Objects in the oldest generation after the last full collection.
-        self._gc_long_lived = 0
+        #: Collections run between ticks, not in the middle of one.
+        self.gc_schedule = GcSchedule(gc)
+        #: The core logs with :mod:`logging`; this shows its lines in twistd's log.
+        self.log_bridge = LogBridge()
 
     # -- life cycle ----------------------------------------------------------------
 
     def startService(self) -> None:
         super().startService()
+        self.log_bridge.start()
         self._raise_open_file_limit()
-        self._collect_between_ticks()
+        self.gc_schedule.take_over()
         for pool in self._save_pools:
             pool.start()
         self._login_pool.start()
@@ -120,44 +125,6 @@ class GameService(Service):
             count="unlimited" if soft == resource.RLIM_INFINITY else max(0, soft - 64),
         )
 
-    def _collect_between_ticks(self) -> None:
-        """Take the garbage collector off its own schedule; :meth:`_tick` runs it.
-
-        CPython collects whenever enough containers were allocated, which
-        with thousands of players means in the middle of a tick: a young
-        collection there took 50 ms, and the tick's short-lived lists, caught
-        alive, were promoted until a full collection followed.  Collected
-        right after a tick instead, the tick's garbage is already gone and
-        the world stays on time.  What exists at start-up (modules, classes)
-        is frozen: it lives for good, so no collection needs to walk it.
-        """
-        gc.freeze()
-        self._gc_was_enabled = gc.isenabled()
-        gc.disable()
-
-    def _collect_garbage(self) -> None:
-        """Collect now if CPython would have by now, and the generations it would have.
-
-        CPython's rule for the oldest generation included: a full collection
-        (115-180 ms with 10,000 players) only once the objects that reached
-        it since the last one are a quarter of those it kept then, so a
-        steady crowd of players does not cost one every few seconds.
-        """
-        young, middle, old = gc.get_threshold()
-        count_young, count_middle, count_old = gc.get_count()
-        if count_young < young:
-            return
-        generation = 0
-        if count_middle >= middle:
-            generation = 1
-            if count_old >= old:
-                in_oldest = len(gc.get_objects(2))
-                if in_oldest - self._gc_long_lived > self._gc_long_lived / 4:
-                    generation = 2
-        gc.collect(generation)
-        if generation == 2:
-            self._gc_long_lived = len(gc.get_objects(2))
-
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()
         return defer.ensureDeferred(self._shutdown())
@@ -166,9 +133,7 @@ class GameService(Service):
         for loop in (self._ticker, self._autosaver):
             if loop.running:
                 loop.stop()
-        gc.unfreeze()
-        if self._gc_was_enabled:
-            gc.enable()
+        self.gc_schedule.give_back()
         players = len(self.game)
         self.game.shutdown()
         closed = self.factory.when_all_closed()
@@ -177,7 +142,9 @@ class GameService(Service):
         waiting.addTimeout(self.settings.shutdown_timeout, self.reactor)
         try:
             await waiting
-        except defer.TimeoutError:
+        except (defer.TimeoutError, defer.FirstError):
+            # The timeout cancels the gathered Deferreds, and gatherResults
+            # reports that as FirstError(CancelledError), not TimeoutError.
             self.log.error("shutdown: gave up waiting for connections and saves")
         for protocol in list(self.factory.connections):
             protocol.transport.abortConnection()
@@ -185,6 +152,7 @@ class GameService(Service):
         for pool in self._save_pools:
             pool.stop()
         self.log.info("mudserver stopped; saved {players} players", players=players)
+        self.log_bridge.stop()
 
     # -- time ----------------------------------------------------------------------
 
@@ -202,7 +170,7 @@ class GameService(Service):
         except Exception:
             self.log.failure("tick failed")
         self.metrics.tick(time.perf_counter() - started, time.thread_time() - cpu)
-        self._collect_garbage()
+        self.gc_schedule.after_tick()
 
     def _autosave(self) -> None:
         part, parts = self._autosave_part, self._autosave_parts

@@ -15,7 +15,7 @@ from twisted.application import service, strports
 from twisted.python import usage
 from twisted.web import server
 
-from mudserver.config import Settings
+from mudserver.config import TELNET_OFFERS, Presentation, Settings
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
 from mudserver.store.accounts import AccountStore
@@ -73,6 +73,15 @@ class Options(usage.Options):
         ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
         ["web", None, "tcp:4001", "Endpoint of the browser client (page and /ws); 'none': off."],
         ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
+        ["name", None, "mudserver", "The server's name, as MSSP tells MUD listing crawlers."],
+        ["hostname", None, None, "The host name MSSP reports (left out when not given)."],
+        [
+            "telnet-offer",
+            None,
+            "asked",
+            f"When to offer MSSP and GMCP on --port: {' or '.join(TELNET_OFFERS)} "
+            "(once the client asked for one of them, or at once).",
+        ],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
     def postOptions(self) -> None:
@@ -86,12 +95,20 @@ class Options(usage.Options):
             self["settings"] = Settings(**values)
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
+        try:
+            self["presentation"] = Presentation(
+                self["name"], self["hostname"], self["telnet-offer"]
+            )
+        except ValueError as e:
+            raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
 
 
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
-    game = GameService(options["settings"], AccountStore(options["data"]))
+    game = GameService(
+        options["settings"], AccountStore(options["data"]), presentation=options["presentation"]
+    )
     game.setServiceParent(top)
     strports.service(options["port"], game.factory).setServiceParent(top)
     if options["web"].lower() != "none":

@@ -1,0 +1,119 @@
+"""What a tick of the sans-IO core costs, without sockets: the game's own share.
+
+Logs N players into a :class:`~mudserver.core.game.Game` through real
+sessions (with peers that only count bytes), lets them click somewhere every
+2-5 s as people do, and times ``Game.tick`` over simulated seconds.  The
+kernel's ``send(2)`` is left out on purpose: this isolates the core, so two
+versions of it can be compared in one sitting, interleaved, on a noisy
+machine (``--repeat``).  ``mudserver-bench`` measures the whole server.
+
+    PYTHONPATH=. python benchmarks/core_tick.py --n 2000 --protocol 1
+    PYTHONPATH=. python benchmarks/core_tick.py --n 2000 --spawn origin --protocol 2
+
+Works against older checkouts of the core too (``PYTHONPATH=OTHER_CHECKOUT``),
+for before/after figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import statistics
+import time
+
+from mudserver.config import Settings
+from mudserver.core.game import Game
+from mudserver.core.session import Session
+from mudserver.store.accounts import Account
+
+DT = 0.1
+
+
+class CountingPeer:
+    """A connection that keeps nothing but the bytes it was given."""
+
+    __slots__ = ("bytes",)
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def send(self, text: str) -> None:
+        self.bytes += len(text)
+
+    def close(self) -> None:
+        pass
+
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    rng = random.Random(args.seed)
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    options = {"view_radius": 100.0}
+    if "max_in_view" in fields and args.max_in_view:
+        options["max_in_view"] = args.max_in_view
+    game = Game(Settings(**options), lambda account: None)
+    half = args.world / 2
+    peers, sessions, next_click = [], [], []
+    now = 0.0
+    for i in range(args.n):
+        peer = CountingPeer()
+        session = Session(game, peer, f"bot{i}")
+        at = (
+            (0.0, 0.0, 0.0)
+            if args.spawn == "origin"
+            else (rng.uniform(-half, half), rng.uniform(-half, half), 0.0)
+        )
+        session.line_received(f"con bot{i},x,{args.protocol}".encode(), now=now)
+        session.login_checked(Account(f"bot{i}", {}, *at))
+        peers.append(peer)
+        sessions.append(session)
+        next_click.append(rng.uniform(0, args.every[1]))
+        # Arrivals spread over time, as at a real launch: rate per second.
+        if args.rate and i % max(1, int(args.rate * DT)) == 0:
+            game.tick(DT)
+            now += DT
+    for peer in peers:
+        peer.bytes = 0
+    durations = []
+    ticks = int(args.seconds / DT)
+    for _ in range(ticks):
+        for i, session in enumerate(sessions):
+            if now >= next_click[i]:
+                dest = f"mov {rng.uniform(-half, half):.1f},{rng.uniform(-half, half):.1f},0"
+                session.line_received(dest.encode(), now=now)
+                next_click[i] = now + rng.uniform(*args.every)
+        started = time.perf_counter()
+        game.tick(DT)
+        durations.append(time.perf_counter() - started)
+        now += DT
+    durations.sort()
+    sent = sum(p.bytes for p in peers)
+    return {
+        "mean_ms": statistics.fmean(durations) * 1000,
+        "p50_ms": durations[len(durations) // 2] * 1000,
+        "p99_ms": durations[int(len(durations) * 0.99)] * 1000,
+        "max_ms": durations[-1] * 1000,
+        "bytes_per_client_s": sent / args.n / args.seconds,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--protocol", default="1")
+    p.add_argument("--spawn", choices=["scattered", "origin"], default="scattered")
+    p.add_argument("--world", type=float, default=3000.0, help="side of the square walked on")
+    p.add_argument("--every", type=float, nargs=2, default=[2.0, 5.0], help="seconds per click")
+    p.add_argument("--rate", type=float, default=200.0, help="logins per second (0: all at once)")
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--max-in-view", type=int, default=0, help="0: the server's default")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=1)
+    args = p.parse_args()
+    for _ in range(args.repeat):
+        r = run(args)
+        print(" ".join(f"{k}={v:.1f}" for k, v in r.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The layering the package names promise: the sans-IO parts import no Twisted.
+
+The wire format, the core, the limits, the store, the settings and the GC
+schedule are plain Python that tests drive with plain numbers; only
+``mudserver/shell`` wires bytes, time and threads to them.  Every import is
+checked, those inside functions too, by reading the source: importing the
+modules would prove nothing, as Twisted is installed.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "mudserver"
+
+#: Packages and modules that must not import Twisted.
+SANS_IO = ["wire", "core", "limits", "store", "config.py", "gcschedule.py"]
+
+
+def sans_io_modules() -> list[Path]:
+    modules: list[Path] = []
+    for name in SANS_IO:
+        path = PACKAGE / name
+        modules += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return modules
+
+
+def imported_names(tree: ast.AST) -> list[tuple[int, str]]:
+    """Every module an ``import`` or ``from ... import`` names, with its line."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def twisted_imports(path: Path, root: Path = PACKAGE.parent) -> list[str]:
+    """``file:line: imports ...`` for each import of Twisted in *path* (named from *root*)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    where = path.relative_to(root)
+    return [
+        f"{where}:{line}: imports {name}"
+        for line, name in sorted(imported_names(tree))
+        if name.split(".")[0] == "twisted"
+    ]
+
+
+def test_the_list_of_sans_io_modules_is_not_empty() -> None:
+    """A renamed package must not make the check below pass by finding nothing."""
+    modules = {p.relative_to(PACKAGE).as_posix() for p in sans_io_modules()}
+    for name in SANS_IO:
+        assert any(m == name or m.startswith(f"{name}/") for m in modules), name
+    assert {"core/session.py", "wire/commands.py", "limits/ratelimit.py"} <= modules
+
+
+@pytest.mark.parametrize("path", sans_io_modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_sans_io_module_imports_no_twisted(path: Path) -> None:
+    found = twisted_imports(path)
+    assert not found, "\n".join(found)
+
+
+def test_the_check_finds_every_kind_of_import(tmp_path: Path) -> None:
+    """Top-level, aliased, dotted, from-imports and imports inside functions."""
+    source = tmp_path / "mudserver" / "sample.py"
+    source.parent.mkdir()
+    source.write_text(
+        "import os, twisted.internet as ti\n"
+        "from twisted.logger import Logger\n"
+        "from . import twisted\n"  # a sibling module named twisted: not Twisted
+        "import twistedish\n"
+        "def later():\n"
+        "    from twisted import logger\n"
+        "    import twisted\n"
+    )
+    assert twisted_imports(source, root=tmp_path) == [
+        "mudserver/sample.py:1: imports twisted.internet",
+        "mudserver/sample.py:2: imports twisted.logger",
+        "mudserver/sample.py:6: imports twisted",
+        "mudserver/sample.py:7: imports twisted",
+    ]

@@ -1,0 +1,150 @@
+"""A real TinTin++ plays against the real server, in tmux: text, MSSP and GMCP.
+
+A crawler's plain-text MSSP request over a real socket is checked here too.
+
+It runs the script docs/clients.md shows (Telnet debug output on, a GMCP
+event that prints the position, an action that shows chat), logs in, walks
+and chats with a second player, and reads what TinTin++ shows on its screen.
+``.ci/run`` installs ``tintin++`` and ``tmux``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import LineClient, ServerProcess, running_server
+
+TT = "/usr/games/tt++"
+
+SCRIPT = r"""#config {debug telnet} on
+#event {SESSION CONNECTED} {#send {\xFF\xFD\xC9}}
+#event {IAC WILL GMCP} {#send {\xFF\xFD\xC9}}
+#event {IAC SB GMCP Char.Position IAC SE} {#var here {%0};#showme HERE $here[x],$here[y]}
+#action {^say %1,%2,%3$} {#showme CHAT <%2> %3}
+#event {IAC SB GMCP Comm.Channel.Text IAC SE} {#var chat {%0};#showme $chat[talker]: $chat[text]}
+#session mud 127.0.0.1 PORT
+"""
+
+
+class Screen:
+    """TinTin++ in a detached tmux session on a private tmux server."""
+
+    def __init__(self, tmp_path: Path, script: Path) -> None:
+        self.socket = f"mudserver-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+        self.tmux("new-session", "-d", "-s", "tt", "-x", "200", "-y", "50", f"{TT} -G {script}")
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=self.env,
+            check=True,
+        )
+        return done.stdout
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "tt", "-l", text)
+        self.tmux("send-keys", "-t", "tt", "Enter")
+
+    def text(self) -> str:
+        """The whole screen and its scrollback."""
+        return self.tmux("capture-pane", "-p", "-t", "tt", "-S", "-")
+
+    def wait_for(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.text(), flags=re.M)
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{pattern!r} not on the screen:\n{self.text()}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        subprocess.run(
+            ["tmux", "-L", self.socket, "kill-server"],
+            capture_output=True,
+            timeout=10,
+            env=self.env,
+            check=False,
+        )
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    with running_server(tmp_path, "--name=Test Mud", "--idle-timeout=60") as process:
+        yield process
+
+
+@pytest.fixture
+def screen(tmp_path: Path, server: ServerProcess) -> Iterator[Screen]:
+    if not os.access(TT, os.X_OK):
+        pytest.skip(f"{TT} is missing (CI installs it: apt-get install tintin++)")
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is missing (CI installs it: apt-get install tmux)")
+    script = tmp_path / "mud.tin"
+    script.write_text(SCRIPT.replace("PORT", str(server.port)))
+    screen = Screen(tmp_path, script)
+    try:
+        yield screen
+    finally:
+        screen.close()
+
+
+def test_tintin_plays_with_mssp_and_gmcp(server: ServerProcess, screen: Screen) -> None:
+    # The script asks for GMCP at connect, which brings the offer of MSSP;
+    # TinTin++ accepts MSSP by itself and prints the variables.
+    screen.wait_for(r"^RCVD IAC WILL MSSP")
+    screen.wait_for(r"^RCVD IAC SB MSSP VAR NAME +VAL Test Mud$")
+    screen.wait_for(r"^RCVD IAC SB MSSP VAR PLAYERS +VAL 0$")
+    screen.wait_for(r"^RCVD IAC SB MSSP VAR CODEBASE +VAL mudserver \S+$")
+    screen.wait_for(r"^RCVD IAC WILL GMCP")
+
+    screen.type("con foo,1234,1")
+    wel = screen.wait_for(r"^wel (\d+),foo,")
+    foo_id = wel.group(1)
+    screen.wait_for(r"^IAC SB GMCP Char.Position IAC SE")
+    screen.wait_for(r"^HERE 0.0,0.0$")
+
+    screen.type("mov 1,2,0")
+    screen.wait_for(r"^HERE 1.0,2.0$")
+    screen.wait_for(rf"^pos {foo_id},1.00,2.00,0.00$")
+
+    with LineClient(server.host, server.port) as bar:
+        bar.send("con bar,4321,1")
+        bar.read_until(lambda line: line.startswith("wel "))
+        screen.wait_for(r"^IAC SB GMCP Room.Entity.Add IAC SE")
+        screen.wait_for(r"^ent \d+,player,bar,")
+        bar.send("say hello foo")
+        screen.wait_for(r"^CHAT <bar> hello foo$")
+        screen.wait_for(r"^bar: hello foo$")
+        screen.wait_for(r"^IAC SB GMCP Comm.Channel.Text IAC SE")
+        screen.type("say hi bar")
+        bar.read_until(lambda line: line == f"say {foo_id},foo,hi bar")
+        bar.send("bye")
+        screen.wait_for(r"^IAC SB GMCP Room.Entity.Remove IAC SE")
+        screen.wait_for(r"^del \d+$")
+
+
+def test_crawler_plain_mssp_request_over_tcp(server: ServerProcess) -> None:
+    """What a listing crawler without Telnet does; no TinTin++ needed."""
+    with LineClient(server.host, server.port) as crawler:
+        crawler.send("MSSP-REQUEST")
+        lines = crawler.read_until(lambda line: line == "MSSP-REPLY-END\r")
+    assert lines[:2] == ["\r", "MSSP-REPLY-START\r"]
+    variables = dict(line.rstrip("\r").split("\t") for line in lines[2:-1])
+    assert variables["NAME"] == "Test Mud"
+    assert variables["PLAYERS"] == "0"
+    assert variables["PORT"] == str(server.port)
+    assert abs(int(variables["UPTIME"]) - time.time()) < 120
