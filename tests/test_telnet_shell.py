@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from mudserver.config import Presentation, Settings
+from mudserver.store.accounts import AccountStore
 from mudserver.wire.gmcp import decode
 from mudserver.wire.telnet import DO, DONT, GMCP, IAC, MSSP, NOP, WILL, WONT, subnegotiation
+from tests.harness import CHEAP, Client, Harness
 from tests.test_gmcp_mssp import GMCP_MESSAGE, messages
-from tests.test_protocol import Client, Harness
 
 OFFERS = bytes([IAC, WILL, MSSP, IAC, WILL, GMCP])
 
@@ -20,9 +21,17 @@ def cmd(verb: int, option: int) -> bytes:
     return bytes([IAC, verb, option])
 
 
+def harness_with_accounts(tmp_path: Path, settings: Settings) -> Harness:
+    """A harness whose store holds foo/1234 and bar/4321."""
+    store = AccountStore(tmp_path / "data", CHEAP)
+    store.create("foo", "1234")
+    store.create("bar", "4321")
+    return Harness(settings, store=store)
+
+
 @pytest.fixture
 def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path, Settings())
+    harness = harness_with_accounts(tmp_path, Settings())
     harness.factory.presentation = Presentation(name="Test Mud", hostname="mud.example.org")
     yield harness
     harness.lose_all()
@@ -95,7 +104,7 @@ def test_plain_mssp_request_before_login(h: Harness) -> None:
 
 
 def test_mssp_requests_count_against_the_flood_limit(tmp_path: Path) -> None:
-    h = Harness(tmp_path, Settings(line_burst=5, flood_time=1.0))
+    h = harness_with_accounts(tmp_path, Settings(line_burst=5, flood_time=1.0))
     client = h.connect()
     for _ in range(200):
         client.send(b"MSSP-REQUEST\n")
@@ -162,7 +171,7 @@ def test_gmcp_ping(h: Harness) -> None:
 
 
 def test_gmcp_output_counts_against_the_unread_limit(tmp_path: Path) -> None:
-    h = Harness(tmp_path, Settings(max_output=70_000), transport_buffer_size=64 * 1024)
+    h = harness_with_accounts(tmp_path, Settings(max_output=70_000))
 
     def lines_until_dropped(client: Client) -> int:
         client.send("con foo,1234,1")
@@ -183,7 +192,7 @@ def test_gmcp_output_counts_against_the_unread_limit(tmp_path: Path) -> None:
 
 
 def test_gmcp_messages_count_against_the_flood_limit(tmp_path: Path) -> None:
-    h = Harness(tmp_path, Settings(line_burst=5, flood_time=1.0))
+    h = harness_with_accounts(tmp_path, Settings(line_burst=5, flood_time=1.0))
     foo = gmcp_client(h)
     for _ in range(200):
         foo.send(subnegotiation(GMCP, b"Core.Ping"))
