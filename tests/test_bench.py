@@ -11,19 +11,15 @@ from pathlib import Path
 
 from tests.support import REPO
 
+TINY = [
+    "--n", "8", "--warmup", "1", "--duration", "3", "--observers", "3", "--world", "60",
+    "--server-cpu", "-1", "--bots-cpu", "-1", "--quiet",
+]  # fmt: skip
 
-def test_bench_runs_both_modes_and_reports(tmp_path: Path) -> None:
-    out_json, plot = tmp_path / "bench.json", tmp_path / "bench.png"
-    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
-    command = [
-        sys.executable, "-m", "mudserver.bench", "--n", "8", "--mode", "interest,broadcast",
-        "--warmup", "1", "--duration", "3", "--observers", "3", "--world", "60",
-        "--server-cpu", "-1", "--bots-cpu", "-1", "--quiet", "--json", str(out_json),
-    ]  # fmt: skip
-    if has_matplotlib:
-        command += ["--plot", str(plot)]
+
+def bench(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        command,
+        [sys.executable, "-m", "mudserver.bench", *TINY, *options],
         env=dict(os.environ, PYTHONPATH=str(REPO)),
         cwd=tmp_path,
         capture_output=True,
@@ -31,8 +27,17 @@ def test_bench_runs_both_modes_and_reports(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    table = done.stdout
-    assert "| interest | 8 |" in table and "| broadcast | 8 |" in table
+    return done
+
+
+def test_bench_runs_both_modes_and_reports(tmp_path: Path) -> None:
+    out_json, plot = tmp_path / "bench.json", tmp_path / "bench.png"
+    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
+    options = ["--mode", "interest,broadcast", "--protocol", "1", "--json", str(out_json)]
+    if has_matplotlib:
+        options += ["--plot", str(plot)]
+    table = bench(tmp_path, *options).stdout
+    assert "| interest | 1 | 8 |" in table and "| broadcast | 1 | 8 |" in table, table
     results = {r["mode"]: r for r in json.loads(out_json.read_text())}
     for mode in ("interest", "broadcast"):
         r = results[mode]
@@ -40,5 +45,37 @@ def test_bench_runs_both_modes_and_reports(tmp_path: Path) -> None:
         assert r["ticks"] >= 20 and r["overruns"] is not None
         assert r["updates_per_client_s"] > 0 and r["bytes_per_client_s"] > 0
         assert r["server_cpu_percent"] is not None and r["server_rss_mb"] > 1
+        assert r["latency_samples"] > 0  # observers saw their pos lines
     if has_matplotlib:
         assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_bench_version_2_crowd_at_the_origin(tmp_path: Path) -> None:
+    out_json = tmp_path / "bench.json"
+    table = bench(
+        tmp_path, "--protocol", "2", "--spawn", "origin", "--retarget-every", "0.5",
+        "--max-in-view", "4", "--json", str(out_json),
+    ).stdout  # fmt: skip
+    assert "| interest | 2 | 8 | origin |" in table, table
+    (r,) = json.loads(out_json.read_text())
+    assert (r["protocol"], r["spawn"], r["retarget_every"], r["max_in_view"]) == (
+        "2",
+        "origin",
+        0.5,
+        4,
+    )
+    assert (r["playing"], r["dropped"], r["refused"], r["failed_logins"]) == (8, 0, 0, 0)
+    assert r["bytes_per_client_s"] > 0
+    assert r["latency_samples"] > 0  # observers saw the wlk about themselves
+
+
+def test_bench_refuses_an_unknown_protocol(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mudserver.bench", "--protocol", "1,3"],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "protocol versions are 1 and 2, not '1,3'" in done.stderr

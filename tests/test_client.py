@@ -6,14 +6,19 @@ Pure parts are tested directly; the Twisted client with a fake transport and
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet import defer, reactor, task
 from twisted.internet.error import ConnectError
 from twisted.internet.testing import StringTransport
@@ -24,7 +29,9 @@ from mudserver.client import (
     BlockingClient,
     Bye,
     ConnectionClosed,
+    Course,
     Delete,
+    Entered,
     Entity,
     Error,
     Message,
@@ -32,8 +39,8 @@ from mudserver.client import (
     Position,
     Said,
     ServerError,
-    Thing,
     Unknown,
+    Walk,
     Welcome,
     WorldMirror,
     connect,
@@ -48,8 +55,12 @@ from tests.support import REPO, LineClient, ServerProcess, free_port, running_se
     ("line", "expected"),
     [
         ("wel 3,foo,1.00,0.00,-2.50", Welcome(3, "foo", 1.0, 0.0, -2.5)),
-        ("ent 2,player,bar,0.00,0.00,0.00", Entity(2, "player", "bar", 0.0, 0.0, 0.0)),
+        ("ent 2,player,bar,0.00,0.00,0.00", Entered(2, "player", "bar", 0.0, 0.0, 0.0)),
         ("pos 3,1.30,0.40,0.00\r", Position(3, 1.3, 0.4, 0.0)),
+        (
+            "wlk 3,1.30,0.40,0.00,10.00,-2.00,0.50,5.00",
+            Walk(3, 1.3, 0.4, 0.0, 10.0, -2.0, 0.5, 5.0),
+        ),
         ("del 1", Delete(1)),
         ("say 3,foo,100%25 sure%2C mostly", Said(3, "foo", "100% sure, mostly")),
         (
@@ -57,7 +68,7 @@ from tests.support import REPO, LineClient, ServerProcess, free_port, running_se
             Error("badarg", "mov needs 3 numbers: x,y,z"),
         ),
         ("bye timeout", Bye("timeout")),
-        ("ent 7,tree,oak,1.00,2.00,3.00,tall", Entity(7, "tree", "oak", 1.0, 2.0, 3.0)),
+        ("ent 7,tree,oak,1.00,2.00,3.00,tall", Entered(7, "tree", "oak", 1.0, 2.0, 3.0)),
     ],
 )
 def test_parse_types_every_server_message(line: str, expected: Message) -> None:
@@ -74,6 +85,8 @@ def test_parse_types_every_server_message(line: str, expected: Message) -> None:
         ("pos x,1.00,2.00,3.00", "invalid literal"),
         ("pos 1,nan,0.00,0.00", "not a finite number"),
         ("del -4", "not an entity id"),
+        ("wlk 1,0.00,0.00,0.00,1.00,0.00,0.00", "wlk needs 8 arguments"),
+        ("wlk 1,0.00,0.00,0.00,1.00,0.00,0.00,-5.00", "not a speed"),
     ],
 )
 def test_unknown_and_malformed_lines_pass_through_without_raising(
@@ -105,12 +118,105 @@ def test_mirror_follows_wel_ent_pos_del() -> None:
     ]:
         world.apply(parse(line))
     assert world.self_id == 3
-    assert world.me == Thing(3, "player", "foo", 1.0, 0.0, 0.0)
+    assert world.me == Entity(3, "player", "foo", 1.0, 0.0, 0.0)
     assert sorted(world.entities) == [2, 3]
-    assert world.by_name("BAR") == Thing(2, "player", "bar", 0.5, 0.0, 0.0)
-    assert world.apply(parse("del 2")) == Thing(2, "player", "bar", 0.5, 0.0, 0.0)
+    assert world.by_name("BAR") == Entity(2, "player", "bar", 0.5, 0.0, 0.0)
+    assert world.apply(parse("del 2")) == Entity(2, "player", "bar", 0.5, 0.0, 0.0)
     world.apply(parse("bye quit"))
     assert len(world) == 0 and world.me is None
+
+
+class FakeClock:
+    """Seconds that only move when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_mirror_extrapolates_a_walk_and_stops_at_its_target() -> None:
+    clock = FakeClock()
+    world = WorldMirror(clock)
+    for line in ["wel 1,foo,0.00,0.00,0.00", "ent 2,player,bar,3.00,0.00,0.00"]:
+        world.apply(parse(line))
+    bar = world.get(2)
+    assert bar is not None and bar.walk is None and not bar.walking
+    # 3,0,0 -> 3,4,0 is 4 units long: 0.8 s at 5 units/s.
+    assert world.apply(parse("wlk 2,3.00,0.00,0.00,3.00,4.00,0.00,5.00")) is bar
+    assert bar.walk == Course((3.0, 0.0, 0.0), (3.0, 4.0, 0.0), 5.0, 100.0)
+    assert bar.position == (3.0, 0.0, 0.0) and bar.walking
+    clock.now += 0.4
+    assert bar.position == pytest.approx((3.0, 2.0, 0.0))
+    assert bar.position_at(100.2) == pytest.approx((3.0, 1.0, 0.0))
+    assert bar.position_at(99.0) == (3.0, 0.0, 0.0)  # never behind the start
+    clock.now += 10
+    assert bar.position == (3.0, 4.0, 0.0) and not bar.walking  # capped at the target
+    assert bar.reported == (3.0, 0.0, 0.0)
+
+    # A new destination while walking: the wlk says where it is now.
+    world.apply(parse("wlk 2,3.00,2.00,0.00,0.00,2.00,0.00,5.00"))
+    assert bar.position == (3.0, 2.0, 0.0)
+    clock.now += 0.3
+    assert bar.position == pytest.approx((1.5, 2.0, 0.0))
+    # pos in version 2: it stands there (interrupted, say), whatever the walk said.
+    world.apply(parse("pos 2,2.00,2.00,0.00"))
+    assert bar.walk is None
+    clock.now += 5
+    assert bar.position == (2.0, 2.0, 0.0)
+
+
+def test_mirror_follows_version_1_pos_lines_without_walks() -> None:
+    clock = FakeClock()
+    world = WorldMirror(clock)
+    world.apply(parse("wel 1,foo,0.00,0.00,0.00"))
+    for step in range(1, 4):
+        world.apply(parse(f"pos 1,{step / 2:.2f},0.00,0.00"))
+        clock.now += 0.1
+        assert world.me is not None and world.me.position == (step / 2, 0.0, 0.0)
+    assert world.me.walk is None
+
+
+def test_mirror_ignores_walks_of_entities_it_was_never_told_about() -> None:
+    world = WorldMirror(FakeClock())
+    world.apply(parse("wel 1,foo,0.00,0.00,0.00"))
+    assert world.apply(parse("wlk 9,0.00,0.00,0.00,1.00,0.00,0.00,5.00")) is None
+    assert list(world.entities) == [1]
+
+
+def test_a_standing_walk_of_length_zero_is_at_its_target() -> None:
+    course = Course((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 5.0, 0.0)
+    assert course.position_at(0.0) == (1.0, 1.0, 1.0)
+    assert Course((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), 0.0, 0.0).position_at(9.0) == (0, 0, 0)
+
+
+COORD = st.floats(-1e4, 1e4, allow_nan=False)
+POINT = st.tuples(COORD, COORD, COORD)
+
+
+@given(POINT, POINT, st.floats(0.01, 100), st.lists(st.floats(0, 1e4), min_size=2, max_size=8))
+def test_a_course_moves_forward_only_and_never_past_its_target(
+    start: tuple[float, float, float],
+    target: tuple[float, float, float],
+    speed: float,
+    times: list[float],
+) -> None:
+    course = Course(start, target, speed, 0.0)
+    walked = [math.dist(start, course.position_at(t)) for t in sorted(times)]
+    assert all(d <= course.length * (1 + 1e-9) + 1e-9 for d in walked)
+    assert all(a <= b + 1e-6 for a, b in itertools.pairwise(walked))
+    for t, d in zip(sorted(times), walked, strict=True):
+        assert d == pytest.approx(min(speed * t, course.length), rel=1e-6, abs=1e-6)
+    assert course.position_at(course.arrival()) == target
+
+
+@given(st.lists(st.text(alphabet="0123456789.,-e+naif ", max_size=12), max_size=10))
+def test_any_wlk_line_parses_to_a_walk_or_unknown(args: list[str]) -> None:
+    message = parse("wlk " + ",".join(args))
+    assert isinstance(message, Walk | Unknown)
+    if isinstance(message, Walk):
+        assert message.speed >= 0 and all(map(math.isfinite, message.target))
 
 
 # -- the Twisted client with a fake transport ------------------------------------------
@@ -281,19 +387,29 @@ class LoopbackTests(unittest.TestCase):
         assert await third.when_closed() == "badlogin"
 
     async def test_world_mirror_after_two_clients_move(self) -> None:
+        # foo speaks version 2 (the default) and bar version 1: both mirrors
+        # end up with both players standing where they walked to.
         foo, foo_seen = await self.open()
-        bar, bar_seen = await self.open()
+        bar, bar_seen = await self.open(version="1")
         foo_id = (await foo.login("foo", "1234")).id
         bar_id = (await bar.login("bar", "4321")).id
-        foo.move(2, 0, 0)
-        bar.move(0, 3, 1.5)
+        # Longer than one tick's step (5 at speed 50): a walk that ends in the
+        # tick it starts in is told as a pos alone.
+        foo.move(20, 0, 0)
+        bar.move(0, 30, 15)
         expected = {
-            foo_id: Thing(foo_id, "player", "foo", 2.0, 0.0, 0.0),
-            bar_id: Thing(bar_id, "player", "bar", 0.0, 3.0, 1.5),
+            foo_id: Entity(foo_id, "player", "foo", 20.0, 0.0, 0.0),
+            bar_id: Entity(bar_id, "player", "bar", 0.0, 30.0, 15.0),
         }
         for client, seen in [(foo, foo_seen), (bar, bar_seen)]:
             await seen.wait_for(lambda _, c=client: c.world.entities == expected)
         assert foo.world.self_id == foo_id and bar.world.self_id == bar_id
+        walks = [m for m in foo_seen.messages if isinstance(m, Walk)]
+        assert {(w.id, w.target) for w in walks} == {
+            (foo_id, (20.0, 0.0, 0.0)),
+            (bar_id, (0.0, 30.0, 15.0)),
+        }
+        assert not any(isinstance(m, Walk) for m in bar_seen.messages)
         await bar.quit()
         await foo_seen.wait_for(lambda m: m == Delete(bar_id))
         assert list(foo.world.entities) == [foo_id]
@@ -364,6 +480,35 @@ def test_blocking_client_chats_and_mirrors(server: ServerProcess) -> None:
         assert foo.quit() == "quit"
     assert heard[0] == Error("badlogin", "unknown user or wrong password")
     assert heard[-1] == Bye("quit")
+
+
+def test_blocking_client_works_out_a_walk_between_its_ends(server: ServerProcess) -> None:
+    with BlockingClient(server.host, server.port, timeout=5) as foo:
+        with BlockingClient(server.host, server.port, timeout=5, version="1") as bar:
+            foo.login("foo", "1234")
+            bar_id = bar.login("bar", "4321").id
+            for _ in foo.messages(until=time.monotonic() + 5):
+                if bar_id in foo.world:
+                    break
+            x, y, z = foo.world.get(bar_id).position  # type: ignore[union-attr]
+            bar.move(x + 100, y, z)  # 2 s at the test server's speed of 50
+            walk = next(m for m in foo if isinstance(m, Walk) and m.id == bar_id)
+            assert walk.target == (x + 100, y, z) and walk.speed == 50.0
+            walker = foo.world.get(bar_id)
+            assert walker is not None and walker.walking
+            # Version 2 sends nothing while the walk goes on; the mirror knows anyway.
+            quiet = [
+                m for m in foo.messages(time.monotonic() + 0.5) if getattr(m, "id", 0) == bar_id
+            ]
+            assert quiet == []
+            wx, wy, wz = walker.position
+            assert walk.x + 10 < wx < x + 100 and (wy, wz) == pytest.approx((y, z))
+            stood = next(m for m in foo if isinstance(m, Position) and m.id == bar_id)
+            assert stood.position == walk.target == walker.position and walker.walk is None
+            # bar speaks version 1: pos lines every tick, and no walks in its mirror.
+            steps = [m for m in bar.poll() if isinstance(m, Position) and m.id == bar_id]
+            assert len(steps) >= 10 and bar.world.me is not None and bar.world.me.walk is None
+        foo.quit()
 
 
 # -- the examples in docs/clients.md -------------------------------------------------

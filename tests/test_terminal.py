@@ -66,9 +66,13 @@ def test_two_people_chat_and_see_each_other_arrive(spawn: Spawn) -> None:
     foo.sendline("say 100%25 literal")  # what a person types is what others read
     bar.expect(r"foo says: 100%25 literal\r\n")
 
-    bar.sendline("mov 1,0,3")
-    foo.expect(r"bar arrived at \(1\.00, 0\.00, 3\.00\)\r\n")
-    bar.expect(r"you arrived at \(1\.00, 0\.00, 3\.00\)\r\n")
+    bar.sendline("mov 10,0,3")  # three ticks at speed 50
+    foo.expect(r"bar walks to \(10\.00, 0\.00, 3\.00\)\r\n")
+    foo.expect(r"bar arrived at \(10\.00, 0\.00, 3\.00\)\r\n")
+    bar.expect(r"you arrived at \(10\.00, 0\.00, 3\.00\)\r\n")
+    bar.sendline("mov 10,1,3")  # ends in the tick it starts in: no wlk, just the arrival
+    foo.expect(r"bar arrived at \(10\.00, 1\.00, 3\.00\)\r\n")
+    assert "walks" not in foo.before
 
     bar.sendline("/quit")
     status, output = finish(bar)
@@ -80,17 +84,27 @@ def test_two_people_chat_and_see_each_other_arrive(spawn: Spawn) -> None:
     assert finish(foo)[0] == 0
 
 
-def test_pos_lines_are_not_printed_one_per_tick(spawn: Spawn, server: ServerProcess) -> None:
-    watcher = spawn("--user", "foo", "--password", "1234")
+@pytest.mark.parametrize("protocol", ["1", "2"])
+def test_movement_is_summarised_not_printed_per_tick(
+    spawn: Spawn, server: ServerProcess, protocol: str
+) -> None:
+    watcher = spawn("--user", "foo", "--password", "1234", "--protocol", protocol)
     watcher.expect("logged in as foo")
+    walks = protocol == "2"  # version 1 has no walks to announce, only arrivals
     with LineClient(server.host, server.port) as bar:
         bar.login("bar", "4321")
         bar.send("mov 20,0,0")  # 4 ticks at speed 50
+        if walks:
+            watcher.expect(r"bar walks to \(20\.00, 0\.00, 0\.00\)\r\n")
         watcher.expect(r"bar arrived at \(20\.00, 0\.00, 0\.00\)\r\n")
         assert "arrived" not in watcher.before
         assert "pos" not in watcher.before
+        assert "walks" not in watcher.before
         bar.send("mov 0,0,0")
         watcher.expect(r"bar arrived at \(0\.00, 0\.00, 0\.00\)\r\n")
+        assert ("bar walks to (0.00, 0.00, 0.00)" in watcher.before) is walks
+        watcher.sendline("/who")
+        watcher.expect(r"bar at \(0\.00, 0\.00, 0\.00\)\r\n")
     watcher.sendline("/quit")
     finish(watcher)
 
@@ -153,10 +167,10 @@ def test_raw_mode_shows_wire_lines_and_ctrl_d_quits(spawn: Spawn) -> None:
 # -- the display, without a terminal ---------------------------------------------------
 
 
-def make_display() -> tuple[Display, list[str], task.Clock]:
+def make_display(version: str = "2") -> tuple[Display, list[str], task.Clock]:
     lines: list[str] = []
     clock = task.Clock()
-    return Display(lines.append, clock), lines, clock
+    return Display(lines.append, clock, version=version), lines, clock
 
 
 def show(display: Display, *wire: str) -> None:
@@ -164,8 +178,8 @@ def show(display: Display, *wire: str) -> None:
         display.show(parse(line))
 
 
-def test_display_reports_arrivals_not_ticks() -> None:
-    display, lines, clock = make_display()
+def test_display_reports_version_1_arrivals_not_ticks() -> None:
+    display, lines, clock = make_display("1")
     show(display, "wel 1,foo,0.00,0.00,0.00", "ent 1,player,foo,0.00,0.00,0.00")
     show(display, "ent 2,player,bar,0.00,0.00,0.00")
     clock.advance(0)
@@ -180,8 +194,8 @@ def test_display_reports_arrivals_not_ticks() -> None:
     assert lines == ["bar arrived at (2.00, 0.00, 0.00)"]
 
 
-def test_display_reports_my_arrival_at_my_destination_at_once() -> None:
-    display, lines, clock = make_display()
+def test_display_reports_my_version_1_arrival_at_my_destination_at_once() -> None:
+    display, lines, clock = make_display("1")
     show(display, "wel 1,foo,0.00,0.00,0.00")
     display.moving_to(1, 0, -0.001)
     show(display, "pos 1,0.50,0.00,0.00")
@@ -190,6 +204,36 @@ def test_display_reports_my_arrival_at_my_destination_at_once() -> None:
     assert lines[1:] == ["you arrived at (1.00, 0.00, 0.00)"]
     clock.advance(10)
     assert len(lines) == 2
+
+
+def test_display_tells_version_2_walks_and_where_they_end() -> None:
+    display, lines, clock = make_display()
+    show(display, "wel 1,foo,0.00,0.00,0.00", "ent 2,player,bar,0.00,0.00,0.00")
+    show(display, "wlk 2,0.00,0.00,0.00,10.00,20.00,0.00,5.00")
+    clock.advance(10)
+    show(display, "pos 2,10.00,20.00,0.00")
+    # A walk cut short (a new target, then a stop before it) ends standing.
+    show(display, "wlk 2,10.00,20.00,0.00,30.00,20.00,0.00,5.00")
+    show(display, "pos 2,12.50,20.00,0.00")
+    # Somebody who comes into view while walking: ent, then wlk.
+    show(display, "ent 3,tree,oak,1.00,1.00,0.00", "wlk 3,1.00,1.00,0.00,2.00,1.00,0.00,1.00")
+    # My own walk: I typed where to, so only the end is news.
+    show(display, "wlk 1,0.00,0.00,0.00,1.00,0.00,0.00,5.00", "pos 1,1.00,0.00,0.00")
+    show(display, "wlk 1,1.00,0.00,0.00,9.00,0.00,0.00,5.00", "pos 1,2.00,0.00,0.00")
+    show(display, "pos 2,12.70,20.00,0.00")  # a walk that began and ended in one tick
+    assert lines[2:] == [
+        "bar walks to (10.00, 20.00, 0.00)",
+        "bar arrived at (10.00, 20.00, 0.00)",
+        "bar walks to (30.00, 20.00, 0.00)",
+        "bar stands at (12.50, 20.00, 0.00)",
+        "oak appeared at (1.00, 1.00, 0.00)",
+        "oak walks to (2.00, 1.00, 0.00)",
+        "you arrived at (1.00, 0.00, 0.00)",
+        "you stand at (2.00, 0.00, 0.00)",
+        "bar arrived at (12.70, 20.00, 0.00)",
+    ]
+    clock.advance(10)
+    assert len(lines) == 11  # no timers in version 2: nothing more comes
 
 
 def test_display_shows_control_characters_harmlessly() -> None:

@@ -7,6 +7,7 @@ Every page fails its test on any console error or uncaught exception.
 
 from __future__ import annotations
 
+import math
 import random
 import shutil
 from collections.abc import Iterator
@@ -78,6 +79,46 @@ class Page:
         self.context.close()
 
 
+#: Records [ms, x, y] of where the page draws entity `id`, each frame, until
+#: 20 s have passed, in window.frames_of_foo.
+SAMPLE_FRAMES = """(id) => {
+  const frames = (window.frames_of_foo = []);
+  const start = performance.now();
+  const sample = (now) => {
+    const e = window.mud.state.entities[id];
+    if (e) {
+      const p = window.mud.state.drawnPosition(e, now);
+      frames.push([now, p.x, p.y]);
+    }
+    if (now - start < 20000) requestAnimationFrame(sample);
+  };
+  requestAnimationFrame(sample);
+}"""
+
+
+def assert_walked_smoothly(
+    frames: list[list[float]], to: tuple[float, float], speed: float
+) -> None:
+    """The drawn walk moved toward *to* in many small steps and ended there.
+
+    Each frame's step must fit the walking speed (with slack for frame timing
+    and the fading of a correction), so a jump of half a tick's walk between
+    two frames fails: that is what drawing only the server's reports looks like.
+    """
+    moving = [(t, x, y) for t, x, y in frames if (x, y) != (0, 0)]
+    assert moving, "foo was never drawn away from the origin"
+    assert (moving[-1][1], moving[-1][2]) == pytest.approx(to, abs=1e-6)
+    on_the_way = [(t, x, y) for t, x, y in moving if (x, y) != pytest.approx(to, abs=1e-6)]
+    assert len(on_the_way) >= 10, f"only {len(on_the_way)} frames between start and end"
+    previous = (frames[0][0], 0.0, 0.0)
+    for t, x, y in moving:
+        dt = max(t - previous[0], 1.0) / 1000
+        step = math.hypot(x - previous[1], y - previous[2])
+        assert step <= 3 * speed * dt + 1e-6, f"jumped {step:.2f} in {dt * 1000:.0f} ms at {t}"
+        assert x >= previous[1] - 1e-9 and y >= previous[2] - 1e-9, "walked backwards"
+        previous = (t, x, y)
+
+
 def _web(tmp_path: Path) -> tuple[str, str]:
     port = free_port()
     return f"--web=tcp:{port}:interface=127.0.0.1", f"http://127.0.0.1:{port}/"
@@ -96,6 +137,8 @@ def test_two_browsers_and_a_socket_client_play_together(tmp_path: Path, browser:
             bar_id = bar.wait_playing()
             assert raw.login("baz", "pw").startswith("wel ")
 
+            # bar's page records where it draws foo, every animation frame.
+            bar.page.evaluate(SAMPLE_FRAMES, foo_id)
             # foo clicks 120 px east and 72 px north of itself, the centre of its map.
             box = foo.page.locator("#map").bounding_box()
             centre_x, centre_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -104,21 +147,20 @@ def test_two_browsers_and_a_socket_client_play_together(tmp_path: Path, browser:
             x, y = target["x"], target["y"]
             assert x > 4 and y > 2, f"clicked east and north of the origin, got {target}"
 
-            # bar's page shows foo walking there: in between first, then arrived.
-            bar.page.wait_for_function(
-                "([id, x]) => { const e = window.mud.state.entities[id];"
-                " return e && e.x > 0.4 && e.x < x; }",
-                arg=[foo_id, x],
-                timeout=5_000,
-            )
+            # bar's page shows foo walking there smoothly, frame by frame, then arrived.
             bar.page.wait_for_function(
                 "([id, x, y]) => { const e = window.mud.state.entities[id];"
-                " return e && e.x === x && e.y === y; }",
+                " const f = window.frames_of_foo.at(-1);"
+                " return e && e.x === x && e.y === y && f"
+                " && Math.abs(f[1] - x) < 1e-6 && Math.abs(f[2] - y) < 1e-6; }",
                 arg=[foo_id, x, y],
                 timeout=10_000,
             )
+            frames = bar.page.evaluate("window.frames_of_foo")
+            assert_walked_smoothly(frames, (x, y), speed=5.0)
             seen = {e["id"]: e for e in bar.state()["entities"]}
             assert seen[foo_id]["name"] == "foo" and seen[bar_id]["name"] == "bar"
+            # A version 1 client sees the same walk as one pos per tick.
             arrived = f"pos {foo_id},{x:.2f},{y:.2f},0.00"
             assert raw.read_until(lambda line: line == arrived)[-1] == arrived
 
@@ -203,7 +245,8 @@ TRICKY = [
 
 
 def test_the_page_modules_match_the_server(tmp_path: Path, browser: Any) -> None:
-    """codec.js mirrors mudserver.wire.encoding; world.js draws between two ticks."""
+    """codec.js mirrors mudserver.wire.encoding; world.js draws between two
+    version 1 ticks and along a version 2 walk."""
     rng = random.Random(6)
     alphabet = "%,aZ09 \n\r\x00\x7fé日🙂AF"
     samples = TRICKY + ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(300)]
@@ -232,5 +275,39 @@ def test_the_page_modules_match_the_server(tmp_path: Path, browser: Any) -> None
         assert drawn[1] == {"x": 0.5, "y": 0, "z": 1}
         assert drawn[2] == {"x": 0.75, "y": 0, "z": 1}
         assert drawn[3] == [{"id": 7, "name": "foo", "kind": "player", "x": 1, "y": 0, "z": 1}]
+        walked = page.page.evaluate(
+            """async () => {
+              const { WorldState } = await import('./js/world.js');
+              const w = new WorldState();
+              w.receive('wel 7,foo,0.00,0.00,0.00', 0);
+              w.receive('ent 8,player,bar,0.00,0.00,0.00', 0);
+              // 0,0,0 -> 3,4,0 is 5 units: 1 s at 5 units/s.
+              w.receive('wlk 8,0.00,0.00,0.00,3.00,4.00,0.00,5.00', 1000);
+              const at = (t) => w.drawnPosition(w.entities[8], t);
+              const walking = [at(1000), at(1500), at(2000), at(9000)];
+              // A new target from a point the page has not drawn yet: no jump,
+              // the gap fades out within a tick.
+              w.receive('wlk 8,3.00,4.00,0.00,3.00,0.00,0.00,5.00', 9000);
+              w.receive('wlk 8,3.00,3.00,0.00,3.00,0.00,0.00,5.00', 9100);
+              const turned = [at(9100), at(9150), at(9200)];
+              w.receive('pos 8,3.00,2.00,0.00', 9200);  // stands: slides there
+              return [walking, turned, at(9250), at(9500), w.snapshot()[1]];
+            }"""
+        )
+        close = pytest.approx
+        assert walked[0] == [
+            {"x": 0, "y": 0, "z": 0},
+            close({"x": 1.5, "y": 2, "z": 0}),
+            {"x": 3, "y": 4, "z": 0},
+            {"x": 3, "y": 4, "z": 0},  # never past the target
+        ]
+        assert walked[1] == [
+            close({"x": 3, "y": 3.5, "z": 0}),  # still drawn where it was, not at 3.0
+            close({"x": 3, "y": 3.0, "z": 0}),  # 2.75 on the walk, plus half the gap
+            close({"x": 3, "y": 2.5, "z": 0}),  # a tick later: the walk's own position
+        ]
+        assert walked[2] == close({"x": 3, "y": 2.25, "z": 0})  # halfway to where it stands
+        assert walked[3] == {"x": 3, "y": 2, "z": 0}
+        assert walked[4] == {"id": 8, "name": "bar", "kind": "player", "x": 3, "y": 2, "z": 0}
         assert page.errors == []
         page.close()

@@ -27,6 +27,28 @@ def _counts(text: str) -> list[int]:
     return [int(part.replace("_", "")) for part in text.split(",") if part]
 
 
+def _protocols(text: str) -> list[str]:
+    versions = [part.strip() for part in text.split(",") if part.strip()]
+    wrong = [v for v in versions if v not in ("1", "2")]
+    if not versions or wrong:
+        raise argparse.ArgumentTypeError(f"protocol versions are 1 and 2, not {text!r}")
+    return list(dict.fromkeys(versions))
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _cap(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mudserver-bench", description="Load-test a mudserver with simulated players."
@@ -38,11 +60,43 @@ def _parser() -> argparse.ArgumentParser:
         help="server modes to run, comma-separated: interest, broadcast",
     )
     p.add_argument(
+        "--protocol",
+        type=_protocols,
+        default=["2"],
+        help="protocol versions the bots log in with, comma-separated: 1, 2 (default: 2)",
+    )
+    from mudserver.bench.bots import SPAWNS
+
+    p.add_argument(
+        "--spawn",
+        choices=SPAWNS,
+        default="scattered",
+        help="where bot accounts start: scattered over the world (default), or all at "
+        "0,0,0 walking outward (the crowd case)",
+    )
+    p.add_argument(
+        "--retarget-every",
+        type=_positive,
+        default=4.0,
+        metavar="SECONDS",
+        help="mean seconds between two mov of a walker, each wait 0.5-1.5 times it "
+        "(default: 4, every 2-6 s; 0.1 is a new target about every tick)",
+    )
+    p.add_argument(
+        "--max-in-view",
+        type=_cap,
+        metavar="K",
+        help="passed to the server's --max-in-view (entities told to one client; "
+        "default: the server's own)",
+    )
+    p.add_argument(
         "--broadcast-max", type=int, default=2000, help="skip broadcast runs above this N"
     )
     p.add_argument("--walkers", type=float, default=1.0, help="fraction of bots that walk")
     p.add_argument("--chatters", type=float, default=0.01, help="fraction of bots that chat")
-    p.add_argument("--observers", type=int, default=10, help="bots that time mov->pos")
+    p.add_argument(
+        "--observers", type=int, default=10, help="bots that time mov->wlk (v2) or mov->pos (v1)"
+    )
     p.add_argument("--world", type=float, default=3000.0, help="side of the square walked on")
     p.add_argument("--rate", type=float, default=200.0, help="new connections per second")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
@@ -79,51 +133,68 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="mudbench-", dir=_fast_tmp()))
     data = args.data or scratch / "data"
     try:
-        prefix = "real" if args.real_hash else "bot"
+        # Origin accounts get names of their own: scattered ones stay scattered.
+        prefix = ("real" if args.real_hash else "bot") + ("o" if args.spawn == "origin" else "")
         params = DEFAULT_HASH_PARAMS if args.real_hash else BOT_HASH
-        seconds = ensure_accounts(data, max(args.n), prefix, "bench", args.world / 2, params)
-        if not args.quiet:
-            print(f"bot accounts ready in {seconds:.1f} s ({data})", file=sys.stderr)
+
+        def accounts() -> None:
+            seconds = ensure_accounts(
+                data, max(args.n), prefix, "bench", args.world / 2, params, args.spawn
+            )
+            if not args.quiet:
+                print(f"bot accounts ready in {seconds:.1f} s ({data})", file=sys.stderr)
+
+        accounts()
         results: list[dict[str, Any]] = []
         failures: list[str] = []
-        for n in args.n:
-            for mode in modes:
-                if mode == "broadcast" and n > args.broadcast_max:
-                    continue
-                cfg = RunConfig(
-                    count=n,
-                    mode=mode,
-                    walkers=args.walkers,
-                    chatters=args.chatters,
-                    observers=min(args.observers, n),
-                    world=args.world,
-                    rate=args.rate,
-                    warmup=args.warmup,
-                    duration=args.duration,
-                    view_radius=args.view_radius,
-                    say_radius=args.say_radius,
-                    data=data,
-                    workdir=scratch,
-                    host=args.host,
-                    port=args.port,
-                    metrics_url=args.metrics_url,
-                    server_pid=args.pid,
-                    server_cpu=None if args.server_cpu < 0 else args.server_cpu,
-                    bots_cpu=None if args.bots_cpu < 0 else args.bots_cpu,
-                    quiet=args.quiet,
-                    prefix=prefix,
-                )
-                try:
-                    result = run(cfg)
-                except Exception as e:  # one failed run must not lose the sweep
-                    print(f"{mode} N={n} failed: {e!r}", file=sys.stderr)
-                    failures.append(f"{mode} N={n}: {e!r}")
-                    continue
-                results.append(result)
-                if not args.quiet:
-                    print(json.dumps(result), file=sys.stderr)
-                if args.json:
-                    report.write_json(results, args.json)
+        runs = [
+            (n, mode, protocol)
+            for n in args.n
+            for mode in modes
+            for protocol in args.protocol
+            if not (mode == "broadcast" and n > args.broadcast_max)
+        ]
+        for index, (n, mode, protocol) in enumerate(runs):
+            if index and args.spawn == "origin":
+                accounts()  # back to 0,0,0: the last run saved where they walked
+            cfg = RunConfig(
+                count=n,
+                mode=mode,
+                protocol=protocol,
+                spawn=args.spawn,
+                retarget_every=args.retarget_every,
+                max_in_view=args.max_in_view,
+                walkers=args.walkers,
+                chatters=args.chatters,
+                observers=min(args.observers, n),
+                world=args.world,
+                rate=args.rate,
+                warmup=args.warmup,
+                duration=args.duration,
+                view_radius=args.view_radius,
+                say_radius=args.say_radius,
+                data=data,
+                workdir=scratch,
+                host=args.host,
+                port=args.port,
+                metrics_url=args.metrics_url,
+                server_pid=args.pid,
+                server_cpu=None if args.server_cpu < 0 else args.server_cpu,
+                bots_cpu=None if args.bots_cpu < 0 else args.bots_cpu,
+                quiet=args.quiet,
+                prefix=prefix,
+            )
+            try:
+                result = run(cfg)
+            except Exception as e:  # one failed run must not lose the sweep
+                print(f"{mode} N={n} failed: {e!r}", file=sys.stderr)
+                failures.append(f"{mode} N={n}: {e!r}")
+                continue
+            results.append(result)
+            if not args.quiet:
+                print(json.dumps(result), file=sys.stderr)
+            if args.json:
+                report.write_json(results, args.json)
         print(report.table(results))
         for failure in failures:
             print(f"failed: {failure}")

@@ -6,12 +6,16 @@ with the server they measure.  One ``epoll`` loop drives every socket:
 
 * Connections are opened at a fixed rate (non-blocking ``connect``), and each
   sends ``con`` as soon as it is established.
-* Walkers send ``mov`` to a random point of the world every few seconds,
-  chatters ``say`` something now and then, the rest send ``idl`` so the idle
-  timeout never fires.
+* Connections log in with the configured protocol version (``con
+  name,password,2`` or ``,1``).
+* Walkers send ``mov`` to a random point of the world every ``move_every``
+  seconds on average (0.1 is "a new target every tick"), chatters ``say``
+  something now and then, the rest send ``idl`` so the idle timeout never
+  fires.
 * Most bots only count what they receive (bytes and newlines, in C).  A few
-  *observers* parse every line: they stand still, send a short ``mov`` and
-  time how long the first ``pos`` about themselves takes to arrive.
+  *observers* parse every line: they stand still, send a short ``mov`` every
+  few seconds and time how long the server takes to tell them about it: the
+  first ``wlk`` about themselves in version 2, the first ``pos`` in version 1.
 
 The runner talks to it over stdin/stdout, one request per line, each
 answered by one JSON object: ``progress`` (how many are in, and whether all
@@ -34,9 +38,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SwarmConfig", "Swarm"]
+__all__ = ["SPAWNS", "SwarmConfig", "Swarm"]
 
 CONNECTING, LOGGING_IN, PLAYING, GONE = range(4)
+#: Where bot accounts start: spread over the world, or all at 0,0,0 (a crowd).
+SPAWNS = ("scattered", "origin")
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,14 @@ class SwarmConfig:
     half: float = 1500.0
     #: New connections per second.
     rate: float = 200.0
+    #: Protocol version of every login.
+    version: str = "2"
     #: Mean seconds between two ``mov`` of a walker.
     move_every: float = 4.0
+    #: Mean seconds between two probes of an observer (each wait 0.5 to 1.5
+    #: times it): apart from the walkers' pace, so one probe is answered
+    #: before the next is sent, and short, so any 3 s window has samples.
+    probe_every: float = 2.0
     chat_every: float = 20.0
     idle_every: float = 5.0
     seed: int = 1
@@ -80,7 +92,7 @@ class Bot:
         self.observer = self.walker = self.chatter = False
         self.eid = b""
         self.mov_at = 0.0
-        #: Where an observer is, from its ``wel`` and its own ``pos`` lines.
+        #: Where an observer is, from its ``wel`` and its own ``pos``/``wlk`` lines.
         self.x = self.y = 0.0
 
 
@@ -163,7 +175,7 @@ class Swarm:
             step = 2.0 if bot.x < 0 else -2.0
             self.send(bot, f"mov {bot.x + step:.2f},{bot.y:.2f},0\n")
             bot.mov_at = now
-            self.later(cfg.move_every * rnd.uniform(0.5, 1.5), self.PROBE, bot)
+            self.later(cfg.probe_every * rnd.uniform(0.5, 1.5), self.PROBE, bot)
         elif action == self.CHAT:
             self.send(bot, f"say hello from {bot.index}\n")
             self.later(cfg.chat_every * rnd.uniform(0.5, 1.5), self.CHAT, bot)
@@ -207,7 +219,7 @@ class Swarm:
         self.epoll.modify(sock.fileno(), select.EPOLLIN)
         bot.state = LOGGING_IN
         name = account_name(self.config.prefix, bot.index)
-        self.send(bot, f"con {name},{self.config.password},1\n")
+        self.send(bot, f"con {name},{self.config.password},{self.config.version}\n")
 
     def logged_in(self, bot: Bot, wel: bytes, now: float) -> None:
         cfg, rnd = self.config, self.random
@@ -223,7 +235,7 @@ class Swarm:
         bot.walker = not bot.observer and rnd.random() < cfg.walkers
         bot.chatter = rnd.random() < cfg.chatters
         if bot.observer:
-            self.later(rnd.uniform(0, cfg.move_every), self.PROBE, bot)
+            self.later(rnd.uniform(0, cfg.probe_every), self.PROBE, bot)
         elif bot.walker:
             self.later(rnd.uniform(0, cfg.move_every), self.MOVE, bot)
         else:
@@ -266,6 +278,8 @@ class Swarm:
         buf = bot.buf + data
         end = buf.rfind(b"\n") + 1
         lines, bot.buf = buf[:end].split(b"\n"), buf[end:]
+        # The line that answers a mov: the walk in version 2, a step in 1.
+        answer = b"wlk " if self.config.version == "2" else b"pos "
         for line in lines:
             if bot.state is LOGGING_IN:
                 if line.startswith(b"wel "):
@@ -273,12 +287,12 @@ class Swarm:
                 elif line.startswith((b"err ", b"bye ")):
                     self.gone(bot)
                     return
-            elif line.startswith(b"pos "):
+            elif line.startswith((b"pos ", b"wlk ")):
                 fields = line[4:].split(b",")
                 if fields[0] != bot.eid:
                     continue
                 bot.x, bot.y = float(fields[1]), float(fields[2])
-                if bot.mov_at:
+                if bot.mov_at and line.startswith(answer):
                     self.latencies.append(now - bot.mov_at)
                     bot.mov_at = 0.0
         if bot.state is PLAYING and not bot.observer:

@@ -11,8 +11,12 @@ __all__ = ["table", "write_json", "plot"]
 #: (column title, result key, format)
 COLUMNS = [
     ("mode", "mode", "{}"),
+    ("protocol", "protocol", "{}"),
     ("N", "n", "{}"),
+    ("spawn", "spawn", "{}"),
     ("walking", "walkers", "{:.0%}"),
+    ("retarget s", "retarget_every", "{:g}"),
+    ("max in view", "max_in_view", "{}"),
     ("world", "world", "{:.0f}²"),
     ("say radius", "say_radius", "{:.0f}"),
     ("tick p50 ms", "tick_p50_ms", "{:.1f}"),
@@ -22,8 +26,9 @@ COLUMNS = [
     ("overruns", "overruns", "{:.0f}"),
     ("updates/client/s", "updates_per_client_s", "{:.1f}"),
     ("bytes/client/s", "bytes_per_client_s", "{:,.0f}"),
-    ("mov→pos p50 ms", "latency_p50_ms", "{:.0f}"),
-    ("mov→pos p99 ms", "latency_p99_ms", "{:.0f}"),
+    # mov to the first wlk about oneself in protocol 2, to the first pos in 1.
+    ("mov→wlk/pos p50 ms", "latency_p50_ms", "{:.0f}"),
+    ("mov→wlk/pos p99 ms", "latency_p99_ms", "{:.0f}"),
     ("server CPU %", "server_cpu_percent", "{:.0f}"),
     ("RSS MiB", "server_rss_mb", "{:.0f}"),
     ("dropped", "dropped", "{}"),
@@ -36,6 +41,11 @@ COLUMNS = [
 
 def _cell(value: Any, form: str) -> str:
     return "–" if value is None else form.format(value)
+
+
+def _series(result: dict[str, Any]) -> str:
+    """One plotted line per mode and protocol (results from before protocols: v1)."""
+    return f"{result['mode']} v{result.get('protocol', '1')}"
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -54,15 +64,15 @@ def write_json(results: list[dict[str, Any]], path: Path) -> None:
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
-    """Tick p99 and bandwidth per client against N, one line per mode."""
+    """Tick p99 and bandwidth per client against N, one line per mode and protocol."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for mode in sorted({r["mode"] for r in results}):
-        rows = sorted((r for r in results if r["mode"] == mode), key=lambda r: r["n"])
+    for mode in sorted({_series(r) for r in results}):
+        rows = sorted((r for r in results if _series(r) == mode), key=lambda r: r["n"])
         n = [r["n"] for r in rows]
         line = left.plot(n, [r["tick_p99_ms"] for r in rows], marker="o", label=f"{mode}")[0]
         if all(r.get("tick_cpu_p99_ms") for r in rows):

@@ -6,8 +6,13 @@ with its own parameters, so logins are fast), starts ``twistd mudserver``
 pinned to one core, starts the swarm (:mod:`mudserver.bench.bots`) pinned to
 another, waits until every bot is in, lets the world settle, and measures a
 window: tick durations and overruns from the server's Prometheus metrics,
-CPU and RSS from ``/proc``, updates, bytes and mov-to-pos latencies from the
-bots.
+CPU and RSS from ``/proc``, updates, bytes and mov latencies from the bots
+(``mov`` to the first ``wlk`` about oneself in protocol version 2, to the
+first ``pos`` in version 1).
+
+Bots start scattered over the world, or all at the origin (``spawn``) and
+walk outward from there: the crowd at the start is what the server's
+``--max-in-view`` cap is for.
 """
 
 from __future__ import annotations
@@ -28,10 +33,10 @@ from typing import IO, Any
 from prometheus_client.parser import text_string_to_metric_families
 
 import mudserver
-from mudserver.bench.bots import SwarmConfig, account_name
+from mudserver.bench.bots import SPAWNS, SwarmConfig, account_name
 from mudserver.store.accounts import AccountStore, HashParams
 
-__all__ = ["RunConfig", "ensure_accounts", "run"]
+__all__ = ["SPAWNS", "RunConfig", "ensure_accounts", "run"]
 
 #: Where the mudserver package being benchmarked lives: the server runs it too.
 REPO = Path(mudserver.__file__).resolve().parents[1]
@@ -45,6 +50,14 @@ class RunConfig:
 
     count: int
     mode: str = "interest"
+    #: Protocol version the bots log in with ("1" or "2").
+    protocol: str = "2"
+    #: Where the bots' accounts start: one of SPAWNS.
+    spawn: str = "scattered"
+    #: Mean seconds between two ``mov`` of a walker (each wait is 0.5 to 1.5 times it).
+    retarget_every: float = 4.0
+    #: The server's ``--max-in-view``; ``None`` leaves the server's default.
+    max_in_view: int | None = None
     walkers: float = 1.0
     chatters: float = 0.01
     observers: int = 10
@@ -76,11 +89,14 @@ def ensure_accounts(
     password: str,
     half: float,
     params: HashParams = BOT_HASH,
+    spawn: str = "scattered",
 ) -> float:
     """Create bot accounts 0..count-1 that are missing; return the seconds it took.
 
-    Each starts at a random point of the world, so bots are spread out from
-    their first tick (everybody at 0,0,0 would all see each other).
+    Scattered, each starts at a random point of the world, so bots are spread
+    out from their first tick (everybody at 0,0,0 would all see each other).
+    At the origin that crowd is the point: every account is put back at
+    0,0,0, since the previous run saved wherever its bot walked to.
     """
     store = AccountStore(data, params)
     rnd = random.Random(count)
@@ -88,8 +104,14 @@ def ensure_accounts(
     for index in range(count):
         name = account_name(prefix, index)
         x, y = rnd.uniform(-half, half), rnd.uniform(-half, half)
-        if not store.exists(name):
+        if spawn == "origin":
+            x = y = 0.0
+        account = store.load(name)
+        if account is None:
             store.create(name, password, x, y, 0.0)
+        elif spawn == "origin" and (account.x, account.y, account.z) != (0.0, 0.0, 0.0):
+            account.x = account.y = account.z = 0.0
+            store.save(account)
     return time.monotonic() - started
 
 
@@ -115,7 +137,7 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         str(twistd) if twistd.exists() else shutil.which("twistd") or "twistd",
         "-n",
         "--pidfile=",
-        f"--logfile={cfg.workdir / f'server-{cfg.mode}-{cfg.count}.log'}",
+        f"--logfile={cfg.workdir / f'server-{cfg.mode}-{cfg.protocol}-{cfg.count}.log'}",
         "mudserver",
         f"--port=tcp:{port}:interface=127.0.0.1:backlog=4096",
         f"--metrics=tcp:{metrics_port}:interface=127.0.0.1",
@@ -132,6 +154,8 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         f"--max-connections-per-ip={cfg.count + 1000}",
         f"--max-connections={max(10_000, cfg.count + 1000)}",
     ]
+    if cfg.max_in_view is not None:
+        command.append(f"--max-in-view={cfg.max_in_view}")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen(
         command,
@@ -280,7 +304,8 @@ def wait_ready(swarm: SwarmProcess, cfg: RunConfig) -> dict[str, Any]:
         if not cfg.quiet:
             done = int(40 * p["playing"] / cfg.count)
             sys.stderr.write(
-                f"\r{cfg.mode:>9} N={cfg.count:<6} [{'#' * done}{'.' * (40 - done)}] "
+                f"\r{cfg.mode:>9} v{cfg.protocol} N={cfg.count:<6} "
+                f"[{'#' * done}{'.' * (40 - done)}] "
                 f"{p['playing']}/{cfg.count} in, {p['refused']} refused, "
                 f"{p['dropped']} dropped, {p['logins_per_s']:.0f} logins/s "
             )
@@ -312,6 +337,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         observers=cfg.observers,
         half=cfg.world / 2,
         rate=cfg.rate,
+        version=cfg.protocol,
+        move_every=cfg.retarget_every,
     )
     overflows = listen_overflows()
     swarm = SwarmProcess(swarm_config, cfg.bots_cpu)
@@ -345,7 +372,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     latencies = bots["latencies"]
     result = {
         "mode": cfg.mode,
+        "protocol": cfg.protocol,
         "n": cfg.count,
+        "spawn": cfg.spawn,
+        "retarget_every": cfg.retarget_every,
+        "max_in_view": cfg.max_in_view,
         "walkers": cfg.walkers,
         "world": cfg.world,
         "chatters": cfg.chatters,

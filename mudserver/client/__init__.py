@@ -14,18 +14,21 @@ from mudserver.client.blocking import BlockingClient
 from mudserver.client.messages import (
     Bye,
     Delete,
-    Entity,
+    Entered,
     Error,
     Message,
     Position,
     Said,
     Unknown,
+    Walk,
     Welcome,
     parse,
 )
-from mudserver.client.mirror import Thing, WorldMirror
+from mudserver.client.mirror import Course, Entity, WorldMirror
 from mudserver.client.protocol import (
     DEFAULT_KEEPALIVE,
+    DEFAULT_VERSION,
+    VERSIONS,
     ConnectionClosed,
     Listener,
     MudClient,
@@ -38,11 +41,15 @@ ClientProtocol = MudClient
 
 __all__ = [
     "DEFAULT_KEEPALIVE",
+    "DEFAULT_VERSION",
+    "VERSIONS",
     "BlockingClient",
     "Bye",
     "ClientProtocol",
     "ConnectionClosed",
+    "Course",
     "Delete",
+    "Entered",
     "Entity",
     "Error",
     "Listener",
@@ -51,8 +58,8 @@ __all__ = [
     "Position",
     "Said",
     "ServerError",
-    "Thing",
     "Unknown",
+    "Walk",
     "Welcome",
     "WorldMirror",
     "connect",

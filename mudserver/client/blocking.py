@@ -21,13 +21,14 @@ from mudserver.client.mirror import WorldMirror
 from mudserver.client.protocol import (
     CONNECTION_LOST,
     DEFAULT_KEEPALIVE,
+    DEFAULT_VERSION,
     LOGIN_ERRORS,
     ConnectionClosed,
     Listener,
     ServerError,
+    check_version,
 )
 from mudserver.client.requests import Requests
-from mudserver.config import PROTOCOL_VERSION
 from mudserver.wire.encoding import format_line
 
 __all__ = ["BlockingClient"]
@@ -42,9 +43,12 @@ class BlockingClient(Requests):
         port: int = 4000,
         listener: Listener | None = None,
         *,
+        version: str = DEFAULT_VERSION,
         timeout: float = 10.0,
         keepalive: float | None = DEFAULT_KEEPALIVE,
     ) -> None:
+        #: The protocol version :meth:`login` asks for (``"2"`` or ``"1"``).
+        self.version = check_version(version)
         #: Default seconds a blocking call may take before ``TimeoutError``.
         self.timeout = timeout
         self.keepalive = keepalive
@@ -72,13 +76,14 @@ class BlockingClient(Requests):
             raise ConnectionClosed(self.close_reason) from e
         self._last_sent = time.monotonic()
 
-    def login(self, name: str, password: str, version: str = PROTOCOL_VERSION) -> Welcome:
-        """Log in; return the :class:`Welcome` or raise :class:`ServerError`.
+    def login(self, name: str, password: str, version: str | None = None) -> Welcome:
+        """Log in (with :attr:`version` unless *version* is given); return the
+        :class:`Welcome` or raise :class:`ServerError`.
 
         Lines that arrived together with ``wel`` (the ``ent`` list) are handled
         before it returns, so :attr:`world` already shows who is there.
         """
-        self.send("con", name, password, version)
+        self.send("con", name, password, self.version if version is None else version)
         deadline = time.monotonic() + self.timeout
         while True:
             message = self.read(max(0.0, deadline - time.monotonic()))

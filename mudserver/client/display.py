@@ -1,10 +1,14 @@
 """Server messages in words, for a person watching a terminal.
 
-A walking player produces a ``pos`` line ten times a second; printing each
-one would bury the chat.  :class:`Display` prints an *arrival* instead: for
-your own player when it reaches the destination you asked for, and for
-anybody when their ``pos`` lines stop for a moment (``settle`` seconds, or
-longer if the server ticks slowly).  Everything else gets one line.
+Movement is summarised, never printed tick by tick.  In protocol version 2
+(the default) the server says where a walk goes (``wlk``) and where it ends
+(``pos``), so the display prints "bar walks to ..." and then "bar arrived
+at ..." (or "bar stands at ..." when the walk stopped short).  In version 1
+a walking player produces a ``pos`` line ten times a second; the display
+prints an *arrival* only: for your own player when it reaches the
+destination you asked for, and for anybody when their ``pos`` lines stop for
+a moment (``settle`` seconds, or longer if the server ticks slowly).
+Everything else gets one line.
 
 Text from other players is shown with control characters made visible, so
 nobody can send escape sequences to your terminal.
@@ -19,12 +23,13 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from mudserver.client.messages import (
     Delete,
-    Entity,
+    Entered,
     Error,
     Message,
     Position,
     Said,
     Unknown,
+    Walk,
     Welcome,
 )
 from mudserver.wire.replies import coord
@@ -58,10 +63,16 @@ class Display:
     """Turns messages into lines for *write*; tracks walkers to report arrivals."""
 
     def __init__(
-        self, write: Callable[[str], None], clock: IReactorTime, settle: float = 0.5
+        self,
+        write: Callable[[str], None],
+        clock: IReactorTime,
+        settle: float = 0.5,
+        version: str = "2",
     ) -> None:
         self.write = write
         self.clock = clock
+        #: The protocol version of the login: it decides what a ``pos`` means.
+        self.version = version
         #: Seconds without ``pos`` after which an entity counts as arrived.
         self.settle = settle
         self.self_id: int | None = None
@@ -69,6 +80,8 @@ class Display:
         #: Where I asked to go, as the server will print it.
         self.destination: tuple[str, str, str] | None = None
         self._where: dict[int, tuple[float, float, float]] = {}
+        #: Where each walking entity is headed, from its ``wlk`` (version 2).
+        self._walks: dict[int, tuple[float, float, float]] = {}
         self._last_pos: dict[int, float] = {}
         self._timers: dict[int, IDelayedCall] = {}
         self._listing = False
@@ -89,17 +102,26 @@ class Display:
                 # The ent lines that come with wel list who is already here.
                 self._listing = True
                 self._listing_call = self.clock.callLater(0, self._end_listing)
-            case Entity(id=entity_id, name=name):
+            case Entered(id=entity_id, name=name):
                 self.names[entity_id] = name
                 self._where[entity_id] = message.position
+                self._walks.pop(entity_id, None)  # back in view: a wlk follows if it walks
                 if entity_id != self.self_id:
                     verb = "is here" if self._listing else "appeared"
                     self.write(f"{visible(name)} {verb} at {where(*message.position)}")
-            case Position(id=entity_id):
+            case Walk(id=entity_id):
+                self._walks[entity_id] = message.target
+                self._where[entity_id] = message.position
+                if entity_id != self.self_id:
+                    self.write(f"{self._who(entity_id)} walks to {where(*message.target)}")
+            case Position(id=entity_id) if self.version == "1":
                 self._moved(entity_id, message.position)
+            case Position(id=entity_id):
+                self._stood(entity_id, message.position)
             case Delete(id=entity_id):
                 self._cancel(entity_id)
                 self._where.pop(entity_id, None)
+                self._walks.pop(entity_id, None)
                 name = self.names.pop(entity_id, f"entity {entity_id}")
                 self.write(f"{visible(name)} left")
             case Said(name=name, text=text):
@@ -117,6 +139,22 @@ class Display:
             self._listing_call.cancel()
 
     # -- arrivals ------------------------------------------------------------------
+
+    def _who(self, entity_id: int) -> str:
+        return "you" if entity_id == self.self_id else visible(self.names.get(entity_id, "?"))
+
+    def _stood(self, entity_id: int, position: tuple[float, float, float]) -> None:
+        """Version 2: a ``pos`` means the entity stands there, walk over."""
+        self._where[entity_id] = position
+        target = self._walks.pop(entity_id, None)
+        if entity_id == self.self_id:
+            self.destination = None
+        # No wlk before it: a walk so short it ended in the tick it began.
+        if target is None or _same_spot(target, position):
+            self.write(f"{self._who(entity_id)} arrived at {where(*position)}")
+        else:
+            verb = "stand" if entity_id == self.self_id else "stands"
+            self.write(f"{self._who(entity_id)} {verb} at {where(*position)}")
 
     def _moved(self, entity_id: int, position: tuple[float, float, float]) -> None:
         self._where[entity_id] = position
@@ -138,8 +176,7 @@ class Display:
         position = self._where.get(entity_id)
         if position is None:
             return
-        who = "you" if entity_id == self.self_id else visible(self.names.get(entity_id, "?"))
-        self.write(f"{who} arrived at {where(*position)}")
+        self.write(f"{self._who(entity_id)} arrived at {where(*position)}")
 
     def _cancel(self, entity_id: int) -> None:
         timer = self._timers.pop(entity_id, None)
@@ -150,7 +187,13 @@ class Display:
         for entity_id in list(self._timers):
             self._cancel(entity_id)
         self._last_pos.clear()
+        self._walks.clear()
 
     def _end_listing(self) -> None:
         self._listing = False
         self._listing_call = None
+
+
+def _same_spot(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
+    """Equal as the server prints them (two decimals)."""
+    return all(coord(u) == coord(v) for u, v in zip(a, b, strict=True))

@@ -22,8 +22,9 @@ from mudserver.wire.encoding import split_line
 
 __all__ = [
     "Welcome",
-    "Entity",
+    "Entered",
     "Position",
+    "Walk",
     "Delete",
     "Said",
     "Error",
@@ -62,8 +63,12 @@ class Welcome(_Located):
 
 
 @dataclass(frozen=True, slots=True)
-class Entity(_Located):
-    """``ent id,kind,name,x,y,z``: an entity appeared, or was there at login."""
+class Entered(_Located):
+    """``ent id,kind,name,x,y,z``: an entity came into view, or was there at login.
+
+    Named for what happened, not for the thing: the entity itself, as the
+    client keeps it, is :class:`mudserver.client.mirror.Entity`.
+    """
 
     code: ClassVar[str] = "ent"
     id: int
@@ -76,13 +81,42 @@ class Entity(_Located):
 
 @dataclass(frozen=True, slots=True)
 class Position(_Located):
-    """``pos id,x,y,z``: an entity moved during the last tick."""
+    """``pos id,x,y,z``: where an entity is.
+
+    In protocol version 1 it comes every tick while the entity moves; in
+    version 2 it means the entity stands there (its walk ended or was cut
+    short).
+    """
 
     code: ClassVar[str] = "pos"
     id: int
     x: float
     y: float
     z: float
+
+
+@dataclass(frozen=True, slots=True)
+class Walk(_Located):
+    """``wlk id,x,y,z,tx,ty,tz,speed`` (version 2): entity ``id`` is at x,y,z
+    now and walks straight to tx,ty,tz at ``speed`` units per second.
+
+    One line per walk instead of one ``pos`` per tick: the client works out
+    the position in between (:meth:`mudserver.client.mirror.Entity.position_at`).
+    """
+
+    code: ClassVar[str] = "wlk"
+    id: int
+    x: float
+    y: float
+    z: float
+    tx: float
+    ty: float
+    tz: float
+    speed: float
+
+    @property
+    def target(self) -> Point:
+        return (self.tx, self.ty, self.tz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +167,7 @@ class Unknown:
     problem: str | None = None
 
 
-Message = Welcome | Entity | Position | Delete | Said | Error | Bye | Unknown
+Message = Welcome | Entered | Position | Walk | Delete | Said | Error | Bye | Unknown
 
 
 def _id(text: str) -> int:
@@ -150,12 +184,20 @@ def _num(text: str) -> float:
     return value
 
 
+def _speed(text: str) -> float:
+    value = _num(text)
+    if value < 0:
+        raise ValueError(f"not a speed: {text!r}")
+    return value
+
+
 #: code -> (class, converters of the leading arguments).  Extra trailing
 #: arguments are ignored, so a later server may append fields.
 _LAYOUT: dict[str, tuple[Callable[..., Message], tuple[Callable[[str], object], ...]]] = {
     "wel": (Welcome, (_id, str, _num, _num, _num)),
-    "ent": (Entity, (_id, str, str, _num, _num, _num)),
+    "ent": (Entered, (_id, str, str, _num, _num, _num)),
     "pos": (Position, (_id, _num, _num, _num)),
+    "wlk": (Walk, (_id, _num, _num, _num, _num, _num, _num, _speed)),
     "del": (Delete, (_id,)),
     "say": (Said, (_id, str, str)),
     "err": (Error, (str, str)),

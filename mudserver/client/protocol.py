@@ -24,13 +24,13 @@ from twisted.python.failure import Failure
 from mudserver.client.messages import Bye, Error, Message, Welcome, parse
 from mudserver.client.mirror import WorldMirror
 from mudserver.client.requests import Requests
-from mudserver.config import PROTOCOL_VERSION
 from mudserver.wire.encoding import format_line
 
 __all__ = [
     "DEFAULT_KEEPALIVE",
+    "DEFAULT_VERSION",
     "LOGIN_ERRORS",
-    "PROTOCOL_VERSION",
+    "VERSIONS",
     "ConnectionClosed",
     "Listener",
     "MudClient",
@@ -38,6 +38,11 @@ __all__ = [
     "connect",
 ]
 
+#: Protocol versions this client library speaks (the third argument of ``con``).
+VERSIONS = ("1", "2")
+#: Version 2 by default: one ``wlk`` per walk instead of a ``pos`` per tick,
+#: and the world mirror works out positions in between by itself.
+DEFAULT_VERSION = "2"
 #: Seconds without sending before an automatic ``idl``: well under the
 #: server's default idle timeout of 15 s, so one lost tick never matters.
 DEFAULT_KEEPALIVE = 5.0
@@ -65,6 +70,14 @@ class ConnectionClosed(Exception):
         self.reason = reason
 
 
+def check_version(version: str) -> str:
+    """*version* as the wire writes it; ``ValueError`` for one nobody speaks."""
+    version = str(version)
+    if version not in VERSIONS:
+        raise ValueError(f"protocol version must be one of {', '.join(VERSIONS)}, not {version!r}")
+    return version
+
+
 class Listener(Protocol):
     """Anything with the seed client's hook; called once per server line."""
 
@@ -83,9 +96,12 @@ class MudClient(Requests, LineReceiver):
         self,
         listener: Listener | None = None,
         *,
+        version: str = DEFAULT_VERSION,
         clock: IReactorTime | None = None,
         keepalive: float | None = DEFAULT_KEEPALIVE,
     ) -> None:
+        #: The protocol version :meth:`login` asks for.
+        self.version = check_version(version)
         if clock is None:
             from twisted.internet import reactor
 
@@ -157,18 +173,18 @@ class MudClient(Requests, LineReceiver):
         self._last_sent = self.clock.seconds()
 
     def login(
-        self, name: str, password: str, version: str = PROTOCOL_VERSION
+        self, name: str, password: str, version: str | None = None
     ) -> defer.Deferred[Welcome]:
-        """Send ``con``; fires with the :class:`Welcome`, or fails with
-        :class:`ServerError` (``badlogin``, ``badproto``, ``already``) or
-        :class:`ConnectionClosed`.
+        """Send ``con`` (with :attr:`version` unless *version* is given); fires
+        with the :class:`Welcome`, or fails with :class:`ServerError`
+        (``badlogin``, ``badproto``, ``already``) or :class:`ConnectionClosed`.
 
         It fires once the data that came with ``wel`` has been handled, so
         the entities the server listed in the same packet are already in
         :attr:`world`.
         """
         d: defer.Deferred[Welcome] = defer.Deferred()
-        self.send("con", name, password, version)
+        self.send("con", name, password, self.version if version is None else version)
         self._logins.append(d)
         return d
 
@@ -247,16 +263,20 @@ def connect(
     port: int,
     listener: Listener | None = None,
     *,
+    version: str = DEFAULT_VERSION,
     reactor: Any = None,
     keepalive: float | None = DEFAULT_KEEPALIVE,
     timeout: float = 10.0,
 ) -> defer.Deferred[MudClient]:
     """Connect to a server; fires with the connected :class:`MudClient`.
 
+    *version* is the protocol version its :meth:`~MudClient.login` asks for:
+    ``"2"`` (walks as one ``wlk`` each) or ``"1"`` (a ``pos`` every tick).
+
     Fails with Twisted's ``ConnectError`` family when nobody listens.
     """
     if reactor is None:
         from twisted.internet import reactor
-    client = MudClient(listener, clock=reactor, keepalive=keepalive)
+    client = MudClient(listener, version=version, clock=reactor, keepalive=keepalive)
     endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
     return connectProtocol(endpoint, client)

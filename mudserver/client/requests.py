@@ -19,7 +19,7 @@ class Requests:
         raise NotImplementedError
 
     def move(self, x: float, y: float, z: float) -> None:
-        """Walk toward (x, y, z).  No reply: progress arrives as ``pos``."""
+        """Walk toward (x, y, z).  No reply: a ``wlk`` (version 2) or ``pos`` lines (1) follow."""
         values = [float(v) for v in (x, y, z)]
         if not all(math.isfinite(v) for v in values):
             raise ValueError("coordinates must be finite numbers")

@@ -32,14 +32,21 @@ from zope.interface import implementer
 
 from mudserver.client.display import BYE_REASONS, Display, visible, where
 from mudserver.client.messages import Message
-from mudserver.client.protocol import CONNECTION_LOST, ConnectionClosed, MudClient, ServerError
+from mudserver.client.protocol import (
+    CONNECTION_LOST,
+    DEFAULT_VERSION,
+    VERSIONS,
+    ConnectionClosed,
+    MudClient,
+    ServerError,
+)
 from mudserver.wire.commands import CommandError, Connect, Idle, Move, Quit, Say, parse_command
 
 __all__ = ["main", "Terminal"]
 
 HELP = """\
 protocol commands, sent to the server:
-  con NAME,PASSWORD,1   log in (or start with --user NAME)
+  con NAME,PASSWORD,2   log in (or start with --user NAME); 1 for protocol version 1
   mov X,Y,Z             walk to a point, e.g. mov 1,0,3
   say TEXT              talk to everybody, e.g. say hello, world
   idl                   keepalive (this client sends it by itself)
@@ -100,7 +107,7 @@ class Terminal:
         self.quitting = False
         self._early: list[str] = []
         self.stdio = StandardIO(_Keyboard(self), reactor=reactor)
-        self.display = Display(self.write, reactor)
+        self.display = Display(self.write, reactor, version=args.protocol)
 
     def write(self, text: str) -> None:
         self.stdio.write(text.encode("utf-8", errors="replace") + b"\n")
@@ -108,7 +115,7 @@ class Terminal:
     # -- the connection ------------------------------------------------------------
 
     def start(self) -> None:
-        client = _Client(self, clock=self.reactor)
+        client = _Client(self, version=self.args.protocol, clock=self.reactor)
         endpoint = HostnameEndpoint(self.reactor, self.args.host, self.args.port, timeout=10)
         d = connectProtocol(endpoint, client)
         d.addCallbacks(self.connected, self.unreachable)
@@ -187,6 +194,8 @@ class Terminal:
             return
         match command:
             case Connect(name, password, version):
+                # What a pos means depends on the version this login asks for.
+                self.display.version = version
                 client.send("con", name, password, version)
             case Move(x, y, z):
                 self.display.moving_to(x, y, z)
@@ -218,12 +227,13 @@ class Terminal:
         if world is None or world.me is None:
             self.write("not logged in")
             return
-        for thing in sorted(world, key=lambda t: t.name.lower()):
-            who = (
-                f"{visible(thing.name)} (you)" if thing.id == world.self_id else visible(thing.name)
-            )
-            kind = "" if thing.kind == "player" else f" [{visible(thing.kind)}]"
-            self.write(f"  {who}{kind} at {where(*thing.position)}")
+        for entity in sorted(world, key=lambda e: e.name.lower()):
+            name = visible(entity.name)
+            who = f"{name} (you)" if entity.id == world.self_id else name
+            kind = "" if entity.kind == "player" else f" [{visible(entity.kind)}]"
+            walk = entity.walk
+            heading = f", walking to {where(*walk.target)}" if walk and entity.walking else ""
+            self.write(f"  {who}{kind} at {where(*entity.position)}{heading}")
 
     # -- the end -------------------------------------------------------------------
 
@@ -271,6 +281,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--user", help="log in as this account right away")
     parser.add_argument(
         "--password", help="password for --user (asked for if omitted; visible to ps if given)"
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=VERSIONS,
+        default=DEFAULT_VERSION,
+        help=f"protocol version for --user's login (default: {DEFAULT_VERSION}; "
+        "2 says where walks go, 1 sends positions every tick)",
     )
     parser.add_argument("--raw", action="store_true", help="show and send wire lines as they are")
     args = parser.parse_args(argv)

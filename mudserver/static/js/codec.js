@@ -1,4 +1,4 @@
-// The wire codec of protocol version 1, mirroring mudserver/encoding.py
+// The wire codec (the same in protocol versions 1 and 2), mirroring mudserver/wire/encoding.py
 // (docs/protocol.md, sections 2 and 3). Pure functions, no DOM.
 
 const MUST_ESCAPE = /[%,\x00-\x1f\x7f]/g;

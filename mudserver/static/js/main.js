@@ -6,6 +6,9 @@ import { Connection, socketUrl } from "./connection.js";
 import { MapView } from "./view.js";
 import { BYES, ERRORS, WorldState } from "./world.js";
 
+// Version 2: one `wlk` per walk, which world.js extrapolates every frame.
+const PROTOCOL_VERSION = "2";
+
 const $ = (id) => document.getElementById(id);
 const state = new WorldState();
 const view = new MapView($("map"), state);
@@ -21,7 +24,7 @@ function login() {
     connection.connect();
   }
   state.bye = null;
-  connection.send(formatLine("con", credentials.name, credentials.password, "1"));
+  connection.send(formatLine("con", credentials.name, credentials.password, PROTOCOL_VERSION));
 }
 
 function onLine(line) {

@@ -1,5 +1,10 @@
 // What the client knows of the world, built from server lines alone, and the
-// smooth motion drawn between ticks. No DOM: the view reads this state.
+// smooth motion drawn between them. No DOM: the view reads this state.
+//
+// Protocol version 2 (what the page speaks) says once where a walk goes
+// (`wlk id,x,y,z,tx,ty,tz,speed`) and sends `pos` when it ends: the page
+// works out every frame's position from the walk. Version 1's `pos` every
+// tick is still understood: it is drawn sliding from report to report.
 
 import { splitLine } from "./codec.js";
 
@@ -24,9 +29,29 @@ export const BYES = {
 };
 
 /**
+ * Where a walk has got to at `now` (ms): from + unit(to - from) *
+ * min(speed * elapsed, |to - from|), plus what is left of `offset`, the gap
+ * between where the entity was drawn and where the walk said it started,
+ * faded out over `fadeMs` so that a new walk never makes it jump.
+ */
+export function walkPosition(walk, now, fadeMs) {
+  const { from, to, speed, t0, offset } = walk;
+  const length = Math.hypot(to.x - from.x, to.y - from.y, to.z - from.z);
+  const walked = (speed * Math.max(0, now - t0)) / 1000;
+  const share = length === 0 ? 1 : Math.min(1, walked / length);
+  const fade = Math.max(0, 1 - (now - t0) / fadeMs);
+  return {
+    x: from.x + (to.x - from.x) * share + offset.x * fade,
+    y: from.y + (to.y - from.y) * share + offset.y * fade,
+    z: from.z + (to.z - from.z) * share + offset.z * fade,
+  };
+}
+
+/**
  * The world as the server told it: entities by id, the own id, the chat log.
- * `entities[id]` holds the last reported position (x, y, z) and what the
- * interpolation needs: where the entity was drawn when that report came in.
+ * `entities[id]` holds the last reported position (x, y, z), its walk if a
+ * `wlk` said it is walking, and what the sliding between reports needs:
+ * where the entity was drawn when the last report came in.
  */
 export class WorldState {
   constructor() {
@@ -62,8 +87,9 @@ export class WorldState {
     return this.ownId === null ? null : this.entities[this.ownId] || null;
   }
 
-  /** Where entity e is to be drawn at time `now`, between its last two reports. */
+  /** Where entity e is drawn at `now`: along its walk, or between its last two reports. */
   drawnPosition(e, now) {
+    if (e.walk) return walkPosition(e.walk, now, this.tickMs);
     const t = Math.min(1, Math.max(0, (now - e.at) / this.tickMs));
     return {
       x: e.fromX + (e.x - e.fromX) * t,
@@ -80,7 +106,9 @@ export class WorldState {
   }
 
   _place(id, kind, name, x, y, z, now) {
-    this.entities[id] = { id, kind, name, x, y, z, fromX: x, fromY: y, fromZ: z, at: now };
+    this.entities[id] = {
+      id, kind, name, x, y, z, fromX: x, fromY: y, fromZ: z, at: now, walk: null,
+    };
   }
 
   _note(entry) {
@@ -112,10 +140,28 @@ WorldState.prototype.handlers = {
       if (gap < this.tickMs * 2.5) this.tickMs = this.tickMs * 0.8 + gap * 0.2;
     }
     this._lastBatch = now;
+    // Version 1: the next step of a walk. Version 2: it stands here now. Either
+    // way the entity slides there from where it is drawn, within one tick.
     const drawn = this.drawnPosition(e, now);
     Object.assign(e, {
       fromX: drawn.x, fromY: drawn.y, fromZ: drawn.z,
-      x: num(x), y: num(y), z: num(z), at: now,
+      x: num(x), y: num(y), z: num(z), at: now, walk: null,
+    });
+  },
+  wlk([id, x, y, z, tx, ty, tz, speed], now) {
+    const e = this.entities[num(id)];
+    if (!e) return;
+    const drawn = this.drawnPosition(e, now);
+    const from = { x: num(x), y: num(y), z: num(z) };
+    Object.assign(e, {
+      x: from.x, y: from.y, z: from.z, at: now,
+      walk: {
+        from,
+        to: { x: num(tx), y: num(ty), z: num(tz) },
+        speed: num(speed),
+        t0: now,
+        offset: { x: drawn.x - from.x, y: drawn.y - from.y, z: drawn.z - from.z },
+      },
     });
   },
   del([id]) {
