@@ -13,9 +13,6 @@ from dataclasses import dataclass
 #: 1 sends every step of a walk, 2 the walk itself (``docs/protocol.md``).
 PROTOCOL_VERSIONS = ("1", "2")
 
-#: The version the project's clients ask for unless told otherwise.
-PROTOCOL_VERSION = "1"
-
 #: Values of :attr:`Settings.mode`.
 MODES = ("interest", "broadcast")
 
