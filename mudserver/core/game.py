@@ -19,6 +19,7 @@ from mudserver.core.interest import Interest
 from mudserver.core.session import Session
 from mudserver.core.stats import Stats
 from mudserver.core.world import Entity, World
+from mudserver.limits.bans import BanList
 from mudserver.limits.throttle import LoginThrottle
 from mudserver.store.accounts import Account
 from mudserver.wire import replies
@@ -64,6 +65,8 @@ class Game:
         #: arrivals and departures ride along with the moves, so that each
         #: client gets at most one write per tick however busy the world is.
         self._outbox: dict[Session, list[str]] = {}
+        #: Banned names and addresses, checked at ``con`` and at connect (issue 15).
+        self.bans = BanList()
 
     def __len__(self) -> int:
         """The number of players in the game."""
@@ -161,6 +164,22 @@ class Game:
                 [e.id for e in self.world if (e.x - speaker.x) ** 2 + (e.y - speaker.y) ** 2 <= r2],
                 line,
             )
+
+    # -- operator console (issue 15) -----------------------------------------------
+
+    def announce(self, text: str) -> None:
+        """Queue a ``sys`` line with *text* for every player, for the next tick."""
+        self._broadcast(replies.sys(text))
+
+    def in_view(self, session: Session) -> list[Entity]:
+        """The entities *session*'s player has been told about, itself included."""
+        entity = session.entity
+        if entity is None:
+            return []
+        if self.interest is None:
+            return list(self.world)
+        get = self.world.get
+        return [e for e in map(get, self.interest.seen.get(entity.id, ())) if e is not None]
 
     # -- time --------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from twisted.logger import Logger
 
 from mudserver.config import PROTOCOL_VERSION
+from mudserver.core.operator import who_reply
 from mudserver.limits.ratelimit import FloodGuard, TokenBucket, Verdict
 from mudserver.store.accounts import Account
 from mudserver.wire import replies
@@ -27,6 +28,7 @@ from mudserver.wire.commands import (
     Move,
     Quit,
     Say,
+    Who,
     parse_command,
 )
 
@@ -89,6 +91,9 @@ class Session:
         self.saved_position: tuple[float, float, float] | None = None
         #: The name of the ``con`` being checked, for the log.
         self._pending_name = ""
+        #: Protocol version from ``con``, and when the last line came (issue 15).
+        self.version = "1"
+        self.last_input = 0.0
         game.sessions.add(self)
 
     def __repr__(self) -> str:
@@ -113,7 +118,7 @@ class Session:
             return None
         self._timed = now is not None
         if now is not None:
-            self.now = now
+            self.now = self.last_input = now
             # Before anything else, empty lines included: a flood of bare
             # line ends costs the server as much as any other.
             match self.flood.check(now):
@@ -162,6 +167,8 @@ class Session:
                 if self._timed and not self.say_bucket.allow(self.now):
                     raise CommandError("toofast", "too much chat; this say was dropped")
                 self.game.say(self.entity, text)
+            case Who():
+                self.send(who_reply(self.game, self))
         return None
 
     def _connect(self, name: str, password: str, version: str) -> LoginAttempt | None:
@@ -169,6 +176,11 @@ class Session:
             raise CommandError("already", "already logged in")
         if version != PROTOCOL_VERSION:
             raise CommandError("badproto", f"this server speaks protocol {PROTOCOL_VERSION}")
+        if self.game.bans.name_banned(name, self.now):  # issue 15
+            self.log.info("banned name {name!r} from {label}", name=name[:40], label=self.label)
+            self.close("banned")
+            return None
+        self.version = version
         if self.game.login_throttle.blocked(self.host, name, self.now):
             self.log.info(
                 "throttled login as {name!r} from {label}", name=name[:40], label=self.label

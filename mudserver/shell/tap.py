@@ -7,8 +7,10 @@ the server.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from twisted.application import service, strports
@@ -16,6 +18,8 @@ from twisted.python import usage
 from twisted.web import server
 
 from mudserver.config import Settings
+from mudserver.limits.bans import BanError, BanList
+from mudserver.shell.admin import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
 from mudserver.store.accounts import AccountStore
@@ -72,6 +76,12 @@ class Options(usage.Options):
         ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
         ["web", None, "tcp:4001", "Endpoint of the browser client (page and /ws); 'none': off."],
         ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
+        [
+            "admin",
+            None,
+            None,
+            f"UNIX socket of the operator's console (default DATA/{ADMIN_SOCKET}); 'none': off.",
+        ],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
     def postOptions(self) -> None:
@@ -85,13 +95,37 @@ class Options(usage.Options):
             self["settings"] = Settings(**values)
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
+        self._admin_options()
+
+    def _admin_options(self) -> None:
+        """Load the ban list and settle the admin socket's path, or stop with one line."""
+        data = Path(self["data"])
+        self["bans_path"] = data / BANS_FILE
+        try:
+            self["bans"] = BanList.load(self["bans_path"])
+        except (BanError, OSError) as e:
+            raise usage.UsageError(f"cannot read the ban list: {e}") from None
+        admin = self["admin"]
+        if admin is not None and admin.lower() == "none":
+            self["admin"] = None
+            return
+        path = os.path.abspath(admin or data / ADMIN_SOCKET)
+        # sockaddr_un holds 108 bytes, the final NUL included.
+        if len(os.fsencode(path)) > 107:
+            raise usage.UsageError(f"--admin path is too long for a UNIX socket: {path}")
+        self["admin"] = path
 
 
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
     game = GameService(options["settings"], AccountStore(options["data"]))
+    game.game.bans = options["bans"]
     game.setServiceParent(top)
+    if options["admin"] is not None:
+        reactor: Any = game.reactor
+        admin = AdminFactory(game.game, reactor, options["bans_path"], reactor.stop)
+        admin_service(admin, options["admin"]).setServiceParent(top)
     strports.service(options["port"], game.factory).setServiceParent(top)
     if options["web"].lower() != "none":
         from mudserver.shell.web import make_site  # autobahn is only needed for the web client

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from mudserver.wire.encoding import format_line
 
-__all__ = ["coord", "wel", "ent", "pos", "delete", "say", "err", "bye"]
+__all__ = ["coord", "wel", "ent", "pos", "delete", "say", "err", "bye", "sys", "who"]
 
 
 class Located(Protocol):
@@ -82,3 +82,16 @@ def err(code: str, message: str) -> str:
 def bye(reason: str) -> str:
     """``bye reason``: the server is closing this connection."""
     return format_line("bye", reason)
+
+
+# -- operator console (issue 15) -------------------------------------------------
+
+
+def sys(text: str) -> str:
+    """``sys text``: a message from the server or its operator, not from a player."""
+    return format_line("sys", text)
+
+
+def who(online: int, in_view: int, names: list[str]) -> str:
+    """``who online,in_view,name,...``: players online, players in view, some of their names."""
+    return format_line("who", online, in_view, *names)
