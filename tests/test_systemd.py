@@ -2,11 +2,11 @@
 
 systemd opens the listening socket itself and starts the service with it as
 file descriptor 3, ``LISTEN_FDS=1``, ``LISTEN_PID`` set to the service's
-own pid, and ``LISTEN_FDNAMES`` its name.  Here the test is systemd: it listens, connects a client before the
-server even runs (the connection waits in the kernel's queue, as it would
-during a restart), then starts ``twistd -n mudserver --port
-systemd:domain=INET:index=0`` with the socket as fd 3, and the waiting client
-gets its ``wel``.
+own pid, and ``LISTEN_FDNAMES`` its name.  Here the test is systemd: it
+listens, connects a client before the server even runs (the connection
+waits in the kernel's queue, as it would during a restart), then starts
+``twistd -n mudserver --port systemd:domain=INET:index=0`` with the socket
+as fd 3, and the waiting client gets its ``wel``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ def test_the_server_takes_its_listening_socket_from_systemd(tmp_path: Path) -> N
     process = subprocess.Popen(
         # LISTEN_PID must be the server's own pid: sh exports its $$, then
         # becomes twistd with exec, keeping that pid.
-        ["sh", "-c", 'export LISTEN_PID=$$; exec "$@"', "sh"]
-        + [TWISTD, "-n", "--pidfile=", f"--logfile={tmp_path / 'twistd.log'}", "mudserver"]
-        + ["--port=systemd:domain=INET:index=0", f"--data={data}", "--web=none"],
+        [
+            *("sh", "-c", 'export LISTEN_PID=$$; exec "$@"', "sh"),
+            *(TWISTD, "-n", "--pidfile=", f"--logfile={tmp_path / 'twistd.log'}", "mudserver"),
+            *("--port=systemd:domain=INET:index=0", f"--data={data}", "--web=none"),
+        ],
         cwd=tmp_path,
         # systemd 227 and later name every socket; Twisted 26 ignores unnamed
         # ones.  Without FileDescriptorName= the name is the socket unit's.
