@@ -190,7 +190,10 @@ def test_the_admin_socket_is_the_server_users_only(server: ServerProcess) -> Non
 runuser = shutil.which("runuser")
 
 
-@pytest.mark.skipif(os.getuid() != 0 or runuser is None, reason="needs root and runuser")
+@pytest.mark.skipif(
+    os.getuid() != 0 or runuser is None or not Path("/usr/bin/python3").exists(),
+    reason="needs root, runuser (util-linux) and /usr/bin/python3",
+)
 def test_another_os_user_is_refused(tmp_path: Path) -> None:
     """``nobody`` can reach the socket's directory, but the socket's mode keeps it out."""
     short = Path(tempfile.mkdtemp(prefix="mudadm", dir="/tmp"))
