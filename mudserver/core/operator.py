@@ -73,10 +73,10 @@ def who_rows(game: Game, now: float) -> list[PlayerRow]:
                 account.name,
                 session.host,
                 session.version,
-                entity.x,
-                entity.y,
-                entity.z,
-                max(0.0, now - session.last_input),
+                float(entity.x),
+                float(entity.y),
+                float(entity.z),
+                max(0.0, float(now - session.last_input)),
             )
         )
     rows.sort(key=lambda row: row.name.lower())

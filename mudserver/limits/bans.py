@@ -77,7 +77,13 @@ class Ban:
             raise BanError("until must be a number or null")
         if not isinstance(since, int | float):
             raise BanError("since must be a number")
-        return cls(kind, target, str(data.get("reason", "")), float(since), until)
+        return cls(
+            kind,
+            target,
+            str(data.get("reason", "")),
+            float(since),
+            None if until is None else float(until),
+        )
 
 
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -176,7 +182,8 @@ class BanList:
     def add(self, target: str, now: float, duration: float | None = None, reason: str = "") -> Ban:
         """Ban *target* from *now*, for *duration* seconds or for good; replaces a ban of it."""
         kind, canonical = parse_target(target)
-        ban = Ban(kind, canonical, reason, now, None if duration is None else now + duration)
+        until = None if duration is None else float(now + duration)
+        ban = Ban(kind, canonical, reason, float(now), until)
         self._put(ban)
         return ban
 
