@@ -112,6 +112,12 @@ def test_a_bad_ban_target_is_a_remote_error(tmp_path: Path) -> None:
     assert saved == []
 
 
+def test_a_bad_countdown_is_a_remote_error(tmp_path: Path) -> None:
+    protocol, _, _ = make_admin(tmp_path)
+    with pytest.raises(amp.RemoteAmpError, match="0 to 86400 seconds"):
+        run(Console(protocol), "shutdown", "--in", "inf")
+
+
 def test_words_after_an_option_join_the_reason() -> None:
     args = cli.parse_args(["ban", "10.0.0.0/8", "--for", "2h", "spam", "bots"])
     assert (args.target, args.duration, args.reason) == ("10.0.0.0/8", "2h", ["spam", "bots"])
@@ -157,6 +163,23 @@ def test_the_admin_socket_defaults_to_the_data_directory(tmp_path: Path) -> None
     assert parsed["admin"] == str(tmp_path / "admin.sock")
     assert options(f"--data={tmp_path}", "--admin=none")["admin"] is None
     assert len(parsed["bans"]) == 0
+
+
+def test_make_service_listens_on_the_admin_socket_by_default(tmp_path: Path) -> None:
+    from twisted.application.internet import StreamServerEndpointService
+    from twisted.internet.endpoints import UNIXServerEndpoint
+
+    from mudserver.shell.tap import makeService
+
+    top = makeService(options(f"--data={tmp_path}", "--web=none"))
+    (console,) = [
+        s
+        for s in top
+        if isinstance(s, StreamServerEndpointService) and isinstance(s.endpoint, UNIXServerEndpoint)
+    ]
+    assert isinstance(console.factory, admin.AdminFactory)
+    assert console.endpoint._address == str(tmp_path / "admin.sock")
+    assert console.endpoint._mode == 0o600
 
 
 def test_a_socket_path_too_long_stops_the_server(tmp_path: Path) -> None:

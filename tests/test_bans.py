@@ -126,3 +126,9 @@ def test_the_file_is_json_an_operator_can_read(tmp_path: Path) -> None:
         "version": 1,
         "bans": [{"kind": "name", "target": "foo", "reason": "grief", "since": 1.0, "until": None}],
     }
+
+
+@pytest.mark.parametrize("duration", [0.0, -5.0, float("inf"), float("nan")])
+def test_a_ban_duration_must_be_positive_and_finite(duration: float) -> None:
+    with pytest.raises(BanError):
+        BanList().add("foo", now=0.0, duration=duration)

@@ -249,3 +249,11 @@ def test_a_banned_address_is_refused_at_connect(game: Game, tmp_path: Path) -> N
     clock.advance(1000)  # the ban expired
     allowed = factory.buildProtocol(IPv4Address("TCP", "192.0.2.9", 1234))
     assert type(allowed).__name__ == "MudProtocol"
+
+
+@pytest.mark.parametrize("seconds", [-1.0, float("nan"), float("inf"), 86_401.0])
+def test_a_countdown_must_be_finite_and_at_most_a_day(game: Game, seconds: float) -> None:
+    countdown = Countdown(game, task.Clock(), lambda: None)
+    with pytest.raises(ValueError, match="countdown"):
+        countdown.start(seconds)
+    assert not countdown.running

@@ -182,6 +182,8 @@ class BanList:
     def add(self, target: str, now: float, duration: float | None = None, reason: str = "") -> Ban:
         """Ban *target* from *now*, for *duration* seconds or for good; replaces a ban of it."""
         kind, canonical = parse_target(target)
+        if duration is not None and not (0 < duration < float("inf")):
+            raise BanError("a duration must be positive and finite")
         until = None if duration is None else float(now + duration)
         ban = Ban(kind, canonical, reason, float(now), until)
         self._put(ban)

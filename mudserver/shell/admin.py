@@ -63,6 +63,9 @@ __all__ = [
 ADMIN_SOCKET = "admin.sock"
 BANS_FILE = "bans.json"
 
+#: The longest countdown to a shutdown, in seconds: a day.
+MAX_COUNTDOWN = 86_400.0
+
 #: Rows per ``who``/``bans`` page: 200 rows of ~100 bytes stay well under
 #: AMP's 64 KiB per value.
 PAGE = 200
@@ -133,6 +136,7 @@ class Announce(amp.Command):
 class Shutdown(amp.Command):
     arguments: ClassVar[Fields] = [(b"seconds", amp.Float()), (b"message", amp.Unicode())]
     response: ClassVar[Fields] = [(b"seconds", amp.Float())]
+    errors: ClassVar[dict[type[Exception], bytes]] = {ValueError: b"BAD_SECONDS"}
 
 
 class Cancel(amp.Command):
@@ -156,9 +160,13 @@ class Countdown:
         return any(call.active() for call in self._calls)
 
     def start(self, seconds: float, message: str = "") -> None:
-        """Shut down in *seconds*; replaces a countdown already running."""
+        """Shut down in *seconds*; replaces a countdown already running.
+
+        ValueError for a time that is negative, not finite or over a day.
+        """
+        if not 0 <= seconds <= MAX_COUNTDOWN:
+            raise ValueError(f"the countdown must be 0 to {MAX_COUNTDOWN:g} seconds")
         self._cancel_calls()
-        seconds = max(0.0, seconds)
         self.log.info("shutdown in {seconds} s requested", seconds=seconds)
         for remaining in operator.countdown(seconds):
             text = operator.countdown_text(remaining, message)
@@ -250,7 +258,7 @@ class AdminProtocol(amp.AMP):
     @Shutdown.responder
     def shutdown(self, seconds: float, message: str) -> dict[str, Any]:
         self.factory.countdown.start(seconds, message)
-        return {"seconds": max(0.0, seconds)}
+        return {"seconds": seconds}
 
     @Cancel.responder
     def cancel(self) -> dict[str, Any]:
