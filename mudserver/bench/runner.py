@@ -120,6 +120,7 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         f"--port=tcp:{port}:interface=127.0.0.1:backlog=4096",
         f"--metrics=tcp:{metrics_port}:interface=127.0.0.1",
         f"--data={data}",
+        "--admin=none",  # no operator here: nothing to leave behind in the data directory
         f"--mode={cfg.mode}",
         f"--view-radius={cfg.view_radius}",
         f"--say-radius={cfg.say_radius}",
