@@ -163,6 +163,22 @@ def test_who_names_at_most_the_bound_nearest_first(spots: list[tuple[int, int]])
     assert distances == sorted(distances)
 
 
+def test_who_shares_the_say_limit(game: Game) -> None:
+    foo, peer = login(game, "foo")
+    for _ in range(game.settings.say_burst):
+        foo.line_received(b"who", now=2.0)
+    foo.line_received(b"say hi", now=2.0)
+    foo.line_received(b"who", now=2.0)
+    lines = peer.new_lines()
+    assert lines[: game.settings.say_burst] == ["who 1,0"] * game.settings.say_burst
+    assert [split_line(x).args()[0] for x in lines[game.settings.say_burst :]] == [
+        "toofast",
+        "toofast",
+    ]
+    foo.line_received(b"who", now=3.0)  # a second later, one more
+    assert peer.new_lines() == ["who 1,0"]
+
+
 def test_who_takes_no_arguments(game: Game) -> None:
     foo, peer = login(game, "foo")
     foo.line_received(b"who is there", now=2.0)

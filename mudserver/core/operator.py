@@ -12,6 +12,7 @@ reply may hold) is here, sans-IO and testable with a plain
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,14 +88,19 @@ def who_reply(game: Game, session: Session) -> str:
     """A player's ``who``: players online, players in view, the nearest names.
 
     At most :data:`WHO_MAX_NAMES` names, nearest first (the player itself
-    not counted), so the reply is bounded however big the crowd.
+    not counted), so the reply is bounded however big the crowd.  The work
+    is not: it is linear in the players in view, which is why the session
+    lets ``who`` through at the ``say`` rate only.
     """
     me = session.entity
     if me is None:
         return replies.who(len(game), 0, [])
     others = [e for e in game.in_view(session) if e is not me and e.kind == "player"]
-    nearest = sorted(others, key=lambda e: (e.x - me.x) ** 2 + (e.y - me.y) ** 2)
-    return replies.who(len(game), len(others), [e.name for e in nearest[:WHO_MAX_NAMES]])
+    x, y = me.x, me.y
+    nearest = heapq.nsmallest(
+        WHO_MAX_NAMES, others, key=lambda e: (e.x - x) * (e.x - x) + (e.y - y) * (e.y - y)
+    )
+    return replies.who(len(game), len(others), [e.name for e in nearest])
 
 
 def kick(game: Game, name: str, reason: str = "") -> bool:

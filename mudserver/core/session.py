@@ -167,7 +167,9 @@ class Session:
                 if self._timed and not self.say_bucket.allow(self.now):
                     raise CommandError("toofast", "too much chat; this say was dropped")
                 self.game.say(self.entity, text)
-            case Who():
+            case Who():  # linear in the players in view: limited like say
+                if self._timed and not self.say_bucket.allow(self.now):
+                    raise CommandError("toofast", "too many who; this one was dropped")
                 self.send(who_reply(self.game, self))
         return None
 
