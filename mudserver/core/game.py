@@ -169,7 +169,7 @@ class Game:
 
     def announce(self, text: str) -> None:
         """Queue a ``sys`` line with *text* for every player, for the next tick."""
-        self._broadcast(replies.sys(text))
+        self._broadcast(replies.system(text))
 
     def in_view(self, session: Session) -> list[Entity]:
         """The entities *session*'s player has been told about, itself included."""

@@ -113,7 +113,7 @@ def kick(game: Game, name: str, reason: str = "") -> bool:
     if session is None:
         return False
     if reason:
-        session.send(replies.sys(f"kicked: {reason}"))
+        session.send(replies.system(f"kicked: {reason}"))
     session.close("kicked")
     return True
 
@@ -137,7 +137,7 @@ def ban(
         covered = [s for s in list(game.sessions) if game.bans.address_banned(s.host, now)]
     for session in covered:
         if reason:
-            session.send(replies.sys(f"banned: {reason}"))
+            session.send(replies.system(f"banned: {reason}"))
         closed.append(session.account.name if session.account else session.host)
         session.close("banned")
     return made, closed

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from mudserver.wire.encoding import format_line
 
-__all__ = ["coord", "wel", "ent", "pos", "delete", "say", "err", "bye", "sys", "who"]
+__all__ = ["coord", "wel", "ent", "pos", "delete", "say", "err", "bye", "system", "who"]
 
 
 class Located(Protocol):
@@ -87,8 +87,11 @@ def bye(reason: str) -> str:
 # -- operator console (issue 15) -------------------------------------------------
 
 
-def sys(text: str) -> str:
-    """``sys text``: a message from the server or its operator, not from a player."""
+def system(text: str) -> str:
+    """``sys text``: a message from the server or its operator, not from a player.
+
+    Named ``system``, not ``sys``, so as not to shadow the standard module.
+    """
     return format_line("sys", text)
 
 
