@@ -50,9 +50,9 @@ class Settings:
     line_burst: int = 40
     #: Seconds a client may stay over ``line_rate`` before ``bye flood``.
     flood_time: float = 5.0
-    #: ``say`` lines per second a player may send on average.
+    #: ``say`` and ``who`` lines per second a player may send on average.
     say_rate: float = 1.0
-    #: ``say`` lines a player may send at once before ``say_rate`` applies.
+    #: ``say`` and ``who`` lines a player may send at once before ``say_rate`` applies.
     say_burst: int = 5
     #: Open connections the server accepts in total (``bye full`` above it).
     max_connections: int = 10_000

@@ -127,6 +127,8 @@ def test_make_service(tmp_path: Path) -> None:
         "3",
         "--web",
         "none",
+        "--admin",
+        "none",
     )
     top = tap.makeService(options)
     assert isinstance(top, MultiService)
@@ -147,7 +149,7 @@ def test_make_service(tmp_path: Path) -> None:
 
 
 def test_make_service_serves_the_web_client_by_default(tmp_path: Path) -> None:
-    top = tap.makeService(parse("--data", str(tmp_path / "data")))
+    top = tap.makeService(parse("--data", str(tmp_path / "data"), "--admin", "none"))
     ports = [s for s in top if isinstance(s, StreamServerEndpointService)]
     assert len(ports) == 2
 

@@ -17,7 +17,7 @@ from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.core.session import TRANSITIONS, Action, LoginAttempt, Session, State
 from mudserver.store.accounts import Account
-from mudserver.wire.commands import Command, Connect, Idle, Move, Quit, Say
+from mudserver.wire.commands import Command, Connect, Idle, Move, Quit, Say, Who
 
 #: One well-formed line per command class.
 LINES: dict[type, bytes] = {
@@ -26,6 +26,7 @@ LINES: dict[type, bytes] = {
     Say: b"say hello",
     Idle: b"idl",
     Quit: b"bye",
+    Who: b"who",
 }
 
 COMMANDS = typing.get_args(Command)
@@ -93,6 +94,8 @@ def test_each_cell_does_what_the_table_says(state: State, command: type) -> None
             assert seen == ["pos 1,0.30,0.40,0.00"]
         case Action.SAY:
             assert seen == ["say 1,foo,hello"]
+        case Action.WHO:
+            assert seen == ["who 1,0"]
         case Action.NOTHING:
             assert seen == []
         case Action.QUIT:
@@ -139,7 +142,7 @@ def test_section_9_of_the_protocol_document_is_the_same_table() -> None:
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     header = next(line for line in section.splitlines() if line.startswith("| Command"))
     states = [State[name.strip()] for name in header.strip("|").split("|")[1:]]
-    codes = {Connect: "con", Move: "mov", Say: "say", Idle: "idl", Quit: "bye"}
+    codes = {Connect: "con", Move: "mov", Say: "say", Idle: "idl", Quit: "bye", Who: "who"}
     assert set(codes) == set(COMMANDS)
     documented = {}
     for row in rows:

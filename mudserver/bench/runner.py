@@ -145,6 +145,7 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         # server on the machine (two bench runs at once failed to start).
         "--web=none",
         f"--data={data}",
+        "--admin=none",  # no operator here: nothing to leave behind in the data directory
         f"--mode={cfg.mode}",
         f"--view-radius={cfg.view_radius}",
         f"--say-radius={cfg.say_radius}",

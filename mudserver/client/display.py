@@ -28,9 +28,11 @@ from mudserver.client.messages import (
     Message,
     Position,
     Said,
+    System,
     Unknown,
     Walk,
     Welcome,
+    WhoList,
 )
 from mudserver.wire.replies import coord
 
@@ -44,6 +46,8 @@ BYE_REASONS = {
     "badlogin": "too many failed logins",
     "replaced": "your account logged in from another connection",
     "shutdown": "the server is stopping; your position was saved",
+    "kicked": "an operator disconnected you",
+    "banned": "you are banned from this server",
 }
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -126,11 +130,24 @@ class Display:
                 self.write(f"{visible(name)} left")
             case Said(name=name, text=text):
                 self.write(f"{visible(name)} says: {visible(text)}")
+            case System(text=text):
+                self.write(f"*** {visible(text)}")
+            case WhoList(online=online, in_view=in_view, names=names):
+                self.write(self._who_text(online, in_view, names))
             case Error(error=code, message=text):
                 lead = "login failed" if code in ("badlogin", "badproto") else "error"
                 self.write(f"{lead}: {visible(text)}")
             case Unknown(problem=problem) if problem is not None:
                 self.write(f"(ignored a line the client does not understand: {visible(problem)})")
+
+    @staticmethod
+    def _who_text(online: int, in_view: int, names: tuple[str, ...]) -> str:
+        text = f"{online} player{'' if online == 1 else 's'} online"
+        if not in_view:
+            return f"{text}; nobody else in view"
+        shown = ", ".join(visible(name) for name in names)
+        more = f" and {in_view - len(names)} more" if in_view > len(names) else ""
+        return f"{text}; in view: {shown}{more}"
 
     def stop(self) -> None:
         """Cancel pending arrival reports (the connection is over)."""

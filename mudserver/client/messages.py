@@ -29,6 +29,8 @@ __all__ = [
     "Said",
     "Error",
     "Bye",
+    "System",
+    "WhoList",
     "Unknown",
     "Message",
     "parse",
@@ -155,6 +157,28 @@ class Bye:
 
 
 @dataclass(frozen=True, slots=True)
+class System:
+    """``sys text``: a message from the server or its operator (an announcement)."""
+
+    code: ClassVar[str] = "sys"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class WhoList:
+    """``who online,in_view,name,...``: the answer to ``who``.
+
+    ``names`` are some of the players in view, nearest first; the server
+    sends a bounded number, so ``len(names)`` may be less than ``in_view``.
+    """
+
+    code: ClassVar[str] = "who"
+    online: int
+    in_view: int
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A line this client cannot type: a newer message, or a malformed one.
 
@@ -167,7 +191,9 @@ class Unknown:
     problem: str | None = None
 
 
-Message = Welcome | Entered | Position | Walk | Delete | Said | Error | Bye | Unknown
+Message = (
+    Welcome | Entered | Position | Walk | Delete | Said | Error | Bye | System | WhoList | Unknown
+)
 
 
 def _id(text: str) -> int:
@@ -175,6 +201,16 @@ def _id(text: str) -> int:
     if value < 1 or not text.isdigit():
         raise ValueError(f"not an entity id: {text!r}")
     return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"not a count: {text!r}")
+    return int(text)
+
+
+def _who(*args: str) -> WhoList:
+    return WhoList(_count(args[0]), _count(args[1]), tuple(args[2:]))
 
 
 def _num(text: str) -> float:
@@ -202,6 +238,7 @@ _LAYOUT: dict[str, tuple[Callable[..., Message], tuple[Callable[[str], object], 
     "say": (Said, (_id, str, str)),
     "err": (Error, (str, str)),
     "bye": (Bye, (str,)),
+    "sys": (System, (str,)),
 }
 
 
@@ -212,6 +249,13 @@ def parse(line: str) -> Message:
     """
     raw = split_line(line.removesuffix("\r"))
     args = tuple(raw.args())
+    if raw.code == "who":  # the one message with a variable number of arguments
+        if len(args) < 2:
+            return Unknown(raw.code, args, "who needs 2 arguments")
+        try:
+            return _who(*args)
+        except ValueError as e:
+            return Unknown(raw.code, args, str(e))
     layout = _LAYOUT.get(raw.code)
     if layout is None:
         return Unknown(raw.code, args)

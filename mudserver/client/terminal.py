@@ -40,7 +40,16 @@ from mudserver.client.protocol import (
     MudClient,
     ServerError,
 )
-from mudserver.wire.commands import CommandError, Connect, Idle, Move, Quit, Say, parse_command
+from mudserver.wire.commands import (
+    CommandError,
+    Connect,
+    Idle,
+    Move,
+    Quit,
+    Say,
+    Who,
+    parse_command,
+)
 
 __all__ = ["main", "Terminal"]
 
@@ -50,9 +59,10 @@ protocol commands, sent to the server:
   mov X,Y,Z             walk to a point, e.g. mov 1,0,3
   say TEXT              talk to everybody, e.g. say hello, world
   idl                   keepalive (this client sends it by itself)
+  who                   how many are online, and the names of those in view
   bye                   log out and quit
 client commands:
-  /who                  who is in the world, and where
+  /who                  who this client has seen, and where
   /help                 this text
   /quit                 log out and quit (Ctrl-D does the same)"""
 
@@ -205,6 +215,8 @@ class Terminal:
                 client.say(text.split(" ", 1)[1])
             case Idle():
                 client.idle()
+            case Who():
+                client.send("who")
             case Quit():
                 self.quit()
 

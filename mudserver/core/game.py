@@ -22,6 +22,7 @@ from mudserver.config import Settings
 from mudserver.core.delivery import BroadcastDelivery, Delivery, ViewDelivery
 from mudserver.core.stats import Stats
 from mudserver.core.world import Entity, World
+from mudserver.limits.bans import BanList
 from mudserver.limits.throttle import LoginThrottle
 from mudserver.store.accounts import Account
 from mudserver.wire import replies
@@ -78,6 +79,8 @@ class Game:
         #: arrivals and departures ride along with the moves, so that each
         #: client gets at most one write per tick however busy the world is.
         self._outbox: dict[Session, list[str]] = {}
+        #: Banned names and addresses, checked at ``con`` and at connect.
+        self.bans = BanList()
 
     def __len__(self) -> int:
         """The number of players in the game."""
@@ -166,6 +169,10 @@ class Game:
             self.broadcast(line)
         else:
             self._send_to(self.delivery.hearers(speaker, radius), line)
+
+    def announce(self, text: str) -> None:
+        """Queue a ``sys`` line with *text* for every player (the operator's console)."""
+        self.broadcast(replies.system(text))
 
     # -- time --------------------------------------------------------------------
 

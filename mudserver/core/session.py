@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from mudserver.config import PROTOCOL_VERSIONS
+from mudserver.core.operator import who_reply
 from mudserver.limits.ratelimit import FloodGuard, TokenBucket, Verdict
 from mudserver.store.accounts import Account
 from mudserver.wire import replies
@@ -53,6 +54,7 @@ from mudserver.wire.commands import (
     Move,
     Quit,
     Say,
+    Who,
     parse_command,
 )
 
@@ -91,6 +93,8 @@ class Action(enum.Enum):
     WALK = "walk"
     #: Chat, within the ``say`` rate.
     SAY = "say"
+    #: ``who``: the count online and names in view, within the ``say`` rate.
+    WHO = "who"
     #: Nothing at all (a keepalive, or a line after the end).
     NOTHING = "nothing"
     #: ``bye quit``, leave the game, close.
@@ -111,6 +115,7 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
         Say: (_.NOT_LOGGED, State.NEW),
         Idle: (_.NOTHING, State.NEW),
         Quit: (_.QUIT, State.CLOSED),
+        Who: (_.NOT_LOGGED, State.NEW),
     },
     State.CHECKING: {
         Connect: (_.ALREADY, State.CHECKING),
@@ -118,6 +123,7 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
         Say: (_.NOT_LOGGED, State.CHECKING),
         Idle: (_.NOTHING, State.CHECKING),
         Quit: (_.QUIT, State.CLOSED),
+        Who: (_.NOT_LOGGED, State.CHECKING),
     },
     State.PLAYING: {
         Connect: (_.ALREADY, State.PLAYING),
@@ -125,6 +131,7 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
         Say: (_.SAY, State.PLAYING),
         Idle: (_.NOTHING, State.PLAYING),
         Quit: (_.QUIT, State.CLOSED),
+        Who: (_.WHO, State.PLAYING),
     },
     State.CLOSED: {
         Connect: (_.NOTHING, State.CLOSED),
@@ -132,6 +139,7 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
         Say: (_.NOTHING, State.CLOSED),
         Idle: (_.NOTHING, State.CLOSED),
         Quit: (_.NOTHING, State.CLOSED),
+        Who: (_.NOTHING, State.CLOSED),
     },
 }
 del _
@@ -223,7 +231,7 @@ class Session:
         match action, command:
             case Action.LOGIN, Connect(name, password, version):
                 # Refused before the check (err badproto, toofast): raises,
-                # and the state stays.
+                # and the state stays; a banned name is closed.
                 attempt = self._connect(name, password, version)
             case Action.WALK, Move(x, y, z):
                 self.game.walk(self, (x, y, z))
@@ -232,6 +240,11 @@ class Session:
                     raise CommandError("toofast", "too much chat; this say was dropped")
                 assert self.entity is not None
                 self.game.say(self.entity, text)
+            case Action.WHO, Who():
+                # Linear in the players in view: limited like say.
+                if not self.say_bucket.allow(self.last_input):
+                    raise CommandError("toofast", "too many who; this one was dropped")
+                self.send(who_reply(self.game, self))
             case Action.QUIT, _:
                 self.close("quit")
             case Action.NOT_LOGGED, _:
@@ -242,11 +255,18 @@ class Session:
             self.state = after
         return attempt
 
-    def _connect(self, name: str, password: str, version: str) -> LoginAttempt:
-        """Check what can be checked at once; the password is the caller's to check."""
+    def _connect(self, name: str, password: str, version: str) -> LoginAttempt | None:
+        """Check what can be checked at once; the password is the caller's to check.
+
+        A banned name is closed with ``bye banned`` (and ``None`` returned).
+        """
         if version not in PROTOCOL_VERSIONS:
             spoken = " and ".join(PROTOCOL_VERSIONS)
             raise CommandError("badproto", f"this server speaks protocol {spoken}")
+        if self.game.bans.name_banned(name, self.last_input):
+            log.info("banned name %r from %s", name[:40], self.label)
+            self.close("banned")
+            return None
         if self.game.login_throttle.blocked(self.host, name, self.last_input):
             log.info("throttled login as %r from %s", name[:40], self.label)
             raise CommandError("toofast", "too many failed logins; try again later")

@@ -309,10 +309,13 @@ def _codebase() -> str:
 
 
 class RefusedProtocol(Protocol):
-    """A connection over the limits: ``bye full``, then closed at once."""
+    """A connection refused at once: ``bye full`` (over the limits) or ``bye banned``."""
+
+    def __init__(self, reason: str = "full") -> None:
+        self.reason = reason
 
     def connectionMade(self) -> None:
-        self.transport.write(b"bye full\n")
+        self.transport.write(f"bye {self.reason}\n".encode())
         self.transport.loseConnection()
 
 
@@ -351,8 +354,15 @@ class MudFactory(Factory):
         self._refused_logged = float("-inf")
 
     def buildProtocol(self, addr: Any) -> Protocol | None:
-        """A :class:`MudProtocol`, or a :class:`RefusedProtocol` over the limits."""
+        """A :class:`MudProtocol`, or a :class:`RefusedProtocol` if banned or over the limits.
+
+        A banned address is refused before it counts against the limits, and
+        only at debug level: a banned flooder must not flood the log.
+        """
         host = str(getattr(addr, "host", addr))
+        if self.game.bans.address_banned(host, self.clock.seconds()):
+            self.log.debug("refused banned address {host}", host=host)
+            return RefusedProtocol("banned")
         if not self.limits.admit(host):
             self._log_refusal(host)
             return RefusedProtocol()

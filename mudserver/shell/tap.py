@@ -7,8 +7,10 @@ the server.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from twisted.application import service, strports
@@ -16,6 +18,8 @@ from twisted.python import usage
 from twisted.web import server
 
 from mudserver.config import TELNET_OFFERS, Presentation, Settings
+from mudserver.limits.bans import BanError, BanList
+from mudserver.shell.admin import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
 from mudserver.store.accounts import AccountStore
@@ -40,8 +44,8 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("line-rate", "line_rate", float, "Lines per second a client may send on average."),
     ("line-burst", "line_burst", int, "Lines a client may send at once."),
     ("flood-time", "flood_time", float, "Seconds over the line rate before 'bye flood'."),
-    ("say-rate", "say_rate", float, "say lines per second a player may send on average."),
-    ("say-burst", "say_burst", int, "say lines a player may send at once."),
+    ("say-rate", "say_rate", float, "say and who lines per second a player may send on average."),
+    ("say-burst", "say_burst", int, "say and who lines a player may send at once."),
     ("max-connections", "max_connections", int, "Open connections before 'bye full'."),
     ("max-connections-per-ip", "max_connections_per_ip", int, "Open connections per IP."),
     ("login-failures-per-ip", "login_failures_per_ip", int, "Failed logins per IP per window."),
@@ -82,6 +86,12 @@ class Options(usage.Options):
             f"When to offer MSSP and GMCP on --port: {' or '.join(TELNET_OFFERS)} "
             "(once the client asked for one of them, or at once).",
         ],
+        [
+            "admin",
+            None,
+            None,
+            f"UNIX socket of the operator's console (default DATA/{ADMIN_SOCKET}); 'none': off.",
+        ],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
     def postOptions(self) -> None:
@@ -101,6 +111,25 @@ class Options(usage.Options):
             )
         except ValueError as e:
             raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
+        self._admin_options()
+
+    def _admin_options(self) -> None:
+        """Load the ban list and settle the admin socket's path, or stop with one line."""
+        data = Path(self["data"])
+        self["bans_path"] = data / BANS_FILE
+        try:
+            self["bans"] = BanList.load(self["bans_path"])
+        except (BanError, OSError) as e:
+            raise usage.UsageError(f"cannot read the ban list: {e}") from None
+        admin = self["admin"]
+        if admin is not None and admin.lower() == "none":
+            self["admin"] = None
+            return
+        path = os.path.abspath(admin or data / ADMIN_SOCKET)
+        # sockaddr_un holds 108 bytes, the final NUL included.
+        if len(os.fsencode(path)) > 107:
+            raise usage.UsageError(f"--admin path is too long for a UNIX socket: {path}")
+        self["admin"] = path
 
 
 def makeService(options: Options) -> service.IService:
@@ -109,7 +138,12 @@ def makeService(options: Options) -> service.IService:
     game = GameService(
         options["settings"], AccountStore(options["data"]), presentation=options["presentation"]
     )
+    game.game.bans = options["bans"]
     game.setServiceParent(top)
+    if options["admin"] is not None:
+        reactor: Any = game.reactor
+        admin = AdminFactory(game.game, reactor, options["bans_path"], reactor.stop)
+        admin_service(admin, options["admin"]).setServiceParent(top)
     strports.service(options["port"], game.factory).setServiceParent(top)
     if options["web"].lower() != "none":
         from mudserver.shell.web import make_site  # autobahn is only needed for the web client

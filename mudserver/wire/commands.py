@@ -20,6 +20,7 @@ __all__ = [
     "Say",
     "Idle",
     "Quit",
+    "Who",
     "Command",
     "parse_command",
 ]
@@ -72,7 +73,12 @@ class Quit:
     """``bye``: log out and close."""
 
 
-Command = Connect | Move | Say | Idle | Quit
+@dataclass(frozen=True, slots=True)
+class Who:
+    """``who``: how many are online, and who is in view."""
+
+
+Command = Connect | Move | Say | Idle | Quit | Who
 
 
 def _number(text: str, bounds: float) -> float:
@@ -129,5 +135,10 @@ def parse_command(line: str, *, bounds: float, max_say: int) -> Command:
         case "bye":
             _no_args("bye", raw.rest)
             return Quit()
+        case "who":
+            _no_args("who", raw.rest)
+            return Who()
     shown = raw.code[:16]
-    raise CommandError("badcmd", f"unknown command {shown!r}; commands are con, mov, say, idl, bye")
+    raise CommandError(
+        "badcmd", f"unknown command {shown!r}; commands are con, mov, say, idl, who, bye"
+    )

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from mudserver.wire.encoding import enquote, format_line
 
-__all__ = ["coord", "wel", "ent", "pos", "wlk", "delete", "say", "err", "bye"]
+__all__ = ["coord", "wel", "ent", "pos", "wlk", "delete", "say", "err", "bye", "system", "who"]
 
 
 class Located(Protocol):
@@ -109,3 +109,19 @@ def err(code: str, message: str) -> str:
 def bye(reason: str) -> str:
     """``bye reason``: the server is closing this connection."""
     return format_line("bye", reason)
+
+
+# -- system messages and who --------------------------------------------------
+
+
+def system(text: str) -> str:
+    """``sys text``: a message from the server or its operator, not from a player.
+
+    Named ``system``, not ``sys``, so as not to shadow the standard module.
+    """
+    return format_line("sys", text)
+
+
+def who(online: int, in_view: int, names: list[str]) -> str:
+    """``who online,in_view,name,...``: players online, players in view, some of their names."""
+    return format_line("who", online, in_view, *names)

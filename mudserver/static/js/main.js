@@ -55,6 +55,13 @@ state.subscribe(({ code, args }) => {
   } else if (code === "say") {
     const { name, text, own } = state.chat.at(-1);
     addChat(name, text, own ? "own" : "");
+  } else if (code === "sys") {
+    addChat("server", args[0], "sys");
+  } else if (code === "who") {
+    const [online, inView, ...names] = args;
+    const more = Number(inView) > names.length ? ` and ${Number(inView) - names.length} more` : "";
+    const seen = names.length ? `; in view: ${names.join(", ")}${more}` : "; nobody else in view";
+    addChat("server", `${online} online${seen}`, "sys");
   } else if (code === "err") {
     const message = ERRORS[args[0]] || args[1] || args[0];
     if (playing) addChat("server", message, "system");
@@ -133,7 +140,9 @@ $("chat-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("chat-input");
   if (!input.value.trim() || !connection) return;
-  connection.send(`say ${enquote(input.value)}`);
+  // "/who" asks the server who is around; everything else is chat.
+  if (input.value.trim().toLowerCase() === "/who") connection.send("who");
+  else connection.send(`say ${enquote(input.value)}`);
   input.value = "";
 });
 

@@ -26,6 +26,8 @@ export const BYES = {
   badlogin: "Disconnected after too many failed logins.",
   replaced: "You logged in somewhere else.",
   shutdown: "The server is shutting down. Your progress has been saved.",
+  kicked: "An operator disconnected you.",
+  banned: "You are banned from this server.",
 };
 
 /**
