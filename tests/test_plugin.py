@@ -62,7 +62,8 @@ def test_every_limit_is_an_option() -> None:
 
 def test_defaults() -> None:
     options = parse()
-    assert options["port"] == "tcp:4000:backlog=1024"
+    assert options["ports"] == ["tcp:4000:backlog=1024"]
+    assert options["webs"] == ["tcp:4001"]
     assert options["data"] == "./data"
     assert options["settings"] == Settings()
 
@@ -72,7 +73,7 @@ def test_every_option_is_parsed() -> None:
     for option, (value, _, _) in OPTIONS.items():
         argv += [f"--{option}", value]
     options = parse(*argv)
-    assert options["port"] == "tcp:0"
+    assert options["ports"] == ["tcp:0"]
     assert options["data"] == "/srv/mud"
     expected = Settings(**{field: value for _, field, value in OPTIONS.values()})
     assert options["settings"] == expected
@@ -80,7 +81,7 @@ def test_every_option_is_parsed() -> None:
 
 def test_short_options() -> None:
     options = parse("-p", "tcp:1234", "-d", "elsewhere")
-    assert (options["port"], options["data"]) == ("tcp:1234", "elsewhere")
+    assert (options["ports"], options["data"]) == (["tcp:1234"], "elsewhere")
 
 
 @pytest.mark.parametrize("option", sorted(OPTIONS))

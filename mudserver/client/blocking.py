@@ -13,8 +13,10 @@ stops reading for longer than the server's idle timeout is dropped.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from mudserver.client.messages import Bye, Error, Message, Welcome, parse
 from mudserver.client.mirror import WorldMirror
@@ -27,6 +29,7 @@ from mudserver.client.protocol import (
     ServerError,
 )
 from mudserver.client.requests import Requests
+from mudserver.client.tls import blocking_context
 from mudserver.config import PROTOCOL_VERSION
 from mudserver.wire.encoding import format_line
 
@@ -44,7 +47,13 @@ class BlockingClient(Requests):
         *,
         timeout: float = 10.0,
         keepalive: float | None = DEFAULT_KEEPALIVE,
+        tls: bool = False,
+        verify: bool = True,
+        cafile: str | Path | None = None,
     ) -> None:
+        """Connect at once; with *tls*, the server's certificate is checked
+        (against *cafile* if given, else the system's CAs) unless *verify*
+        is false (see :mod:`mudserver.client.tls`)."""
         #: Default seconds a blocking call may take before ``TimeoutError``.
         self.timeout = timeout
         self.keepalive = keepalive
@@ -55,7 +64,14 @@ class BlockingClient(Requests):
         self.close_reason: str | None = None
         self._bye_reason: str | None = None
         self._buffer = b""
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls:
+            try:
+                sock = blocking_context(verify, cafile).wrap_socket(sock, server_hostname=host)
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
         self._last_sent = time.monotonic()
 
     # -- sending -------------------------------------------------------------------
@@ -174,7 +190,7 @@ class BlockingClient(Requests):
         self.sock.settimeout(wait)  # 0 makes it a non-blocking look
         try:
             chunk = self.sock.recv(65536)
-        except (TimeoutError, BlockingIOError):
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
             return True
         except OSError:
             chunk = b""

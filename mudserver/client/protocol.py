@@ -12,11 +12,12 @@ its idle timeout (15 s by default), the client sends ``idl`` by itself after
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 from typing import Any, Protocol
 
 from twisted.internet import defer
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -24,6 +25,7 @@ from twisted.python.failure import Failure
 from mudserver.client.messages import Bye, Error, Message, Welcome, parse
 from mudserver.client.mirror import WorldMirror
 from mudserver.client.requests import Requests
+from mudserver.client.tls import twisted_options
 from mudserver.config import PROTOCOL_VERSION
 from mudserver.wire.encoding import format_line
 
@@ -250,13 +252,34 @@ def connect(
     reactor: Any = None,
     keepalive: float | None = DEFAULT_KEEPALIVE,
     timeout: float = 10.0,
+    tls: bool = False,
+    verify: bool = True,
+    cafile: str | Path | None = None,
 ) -> defer.Deferred[MudClient]:
     """Connect to a server; fires with the connected :class:`MudClient`.
 
-    Fails with Twisted's ``ConnectError`` family when nobody listens.
+    Fails with Twisted's ``ConnectError`` family when nobody listens.  With
+    *tls*, see :mod:`mudserver.client.tls` for *verify* and *cafile*.
     """
     if reactor is None:
         from twisted.internet import reactor
     client = MudClient(listener, clock=reactor, keepalive=keepalive)
-    endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
-    return connectProtocol(endpoint, client)
+    return connectProtocol(
+        client_endpoint(reactor, host, port, timeout, tls, verify, cafile), client
+    )
+
+
+def client_endpoint(
+    reactor: Any,
+    host: str,
+    port: int,
+    timeout: float = 10.0,
+    tls: bool = False,
+    verify: bool = True,
+    cafile: str | Path | None = None,
+) -> IStreamClientEndpoint:
+    """A TCP endpoint to *host*:*port*, wrapped in TLS if asked for."""
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+    if tls:
+        endpoint = wrapClientTLS(twisted_options(host, verify, cafile), endpoint)
+    return endpoint

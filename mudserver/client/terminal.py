@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Any
 
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.endpoints import connectProtocol
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.stdio import StandardIO
 from twisted.protocols.basic import LineReceiver
@@ -32,7 +32,13 @@ from zope.interface import implementer
 
 from mudserver.client.display import BYE_REASONS, Display, visible, where
 from mudserver.client.messages import Message
-from mudserver.client.protocol import CONNECTION_LOST, ConnectionClosed, MudClient, ServerError
+from mudserver.client.protocol import (
+    CONNECTION_LOST,
+    ConnectionClosed,
+    MudClient,
+    ServerError,
+    client_endpoint,
+)
 from mudserver.wire.commands import CommandError, Connect, Idle, Move, Quit, Say, parse_command
 
 __all__ = ["main", "Terminal"]
@@ -109,7 +115,10 @@ class Terminal:
 
     def start(self) -> None:
         client = _Client(self, clock=self.reactor)
-        endpoint = HostnameEndpoint(self.reactor, self.args.host, self.args.port, timeout=10)
+        args = self.args
+        endpoint = client_endpoint(
+            self.reactor, args.host, args.port, 10, args.tls, not args.insecure, args.cafile
+        )
         d = connectProtocol(endpoint, client)
         d.addCallbacks(self.connected, self.unreachable)
 
@@ -273,7 +282,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--password", help="password for --user (asked for if omitted; visible to ps if given)"
     )
     parser.add_argument("--raw", action="store_true", help="show and send wire lines as they are")
+    parser.add_argument(
+        "--tls", action="store_true", help="connect over TLS, verifying the server's certificate"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --tls: do not verify the certificate (a self-signed test server only)",
+    )
+    parser.add_argument(
+        "--cafile", help="with --tls: trust this PEM certificate (or CA) instead of the system's"
+    )
     args = parser.parse_args(argv)
+    if (args.insecure or args.cafile) and not args.tls:
+        parser.error("--insecure and --cafile need --tls")
     if args.password is not None and not args.user:
         parser.error("--password needs --user")
     if not 0 < args.port < 65536:
