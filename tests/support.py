@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -147,11 +148,18 @@ class LineClient(LineReading):
     """A blocking line client with a deadline on every read."""
 
     def __init__(
-        self, host: str, port: int, timeout: float = 5.0, source: str | None = None
+        self,
+        host: str,
+        port: int,
+        timeout: float = 5.0,
+        source: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        """Connect; *source* picks the local address (any 127.x.y.z works on Linux)."""
+        """Connect; *source* picks the local address (any 127.x.y.z works on Linux);
+        *tls* wraps the socket (the server name is *host*)."""
         address = (source, 0) if source else None
-        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=address)
+        sock = socket.create_connection((host, port), timeout=timeout, source_address=address)
+        self.sock = sock if tls is None else tls.wrap_socket(sock, server_hostname=host)
         self.timeout = timeout
         self.buffer = b""
 

@@ -90,16 +90,13 @@ class Options(usage.Options):
         self["webs"] = []
 
     def opt_port(self, description: str) -> None:
-        """Endpoint of the line protocol (a Twisted endpoint description, e.g.
-        tcp:4000 or ssl:4443:privateKey=key.pem:certKey=cert.pem); repeat it
-        to listen on several [default: tcp:4000:backlog=1024]."""
+        """Endpoint of the line protocol (tcp:4000, ssl:...); repeatable."""
         self["ports"].append(description)
 
     opt_p = opt_port
 
     def opt_web(self, description: str) -> None:
-        """Endpoint of the browser client (page and /ws; ssl: for https and
-        wss); repeatable; 'none': off [default: tcp:4001]."""
+        """Endpoint of the browser page and /ws (ssl: for https); repeatable; none: off."""
         self["webs"].append(description)
 
     def postOptions(self) -> None:
