@@ -260,9 +260,10 @@ class GameService(Service):
         for this account (a player who reconnects at once).  Reading again on
         the save thread, behind every queued write, gives the position saved
         last; the new hash is written in that same place in the order, so it
-        and a position save of the same account never race.  Saves of an
-        account object that still holds the old record (a session replaced
-        by this login) get the new one in :meth:`save`.
+        and a position save of the same account never race, and the account
+        the game gets holds the new hash its later saves write.  Should an
+        account object with the old record still be saved (the re-hash write
+        failed, or two logins raced), :meth:`save` swaps in the new one.
         """
         if checked is None:
             return None
