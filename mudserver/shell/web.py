@@ -181,7 +181,12 @@ class MudWebSocket(WebSocketServerProtocol):
         self._frames = 0
         super().onMessageBegin(isBinary)
         if isBinary and self.state == WebSocketProtocol.STATE_OPEN:
-            self.sendClose(WebSocketProtocol.CLOSE_STATUS_CODE_UNSUPPORTED_DATA, TEXT_ONLY)
+            # sendClose allows only 1000 and 3000-4999 to applications; 1003 is
+            # the protocol's own code for this, sent the way autobahn sends its
+            # protocol errors (with the close handshake timeout).
+            self.sendCloseFrame(
+                WebSocketProtocol.CLOSE_STATUS_CODE_UNSUPPORTED_DATA, TEXT_ONLY.encode()
+            )
 
     def onMessageFrameBegin(self, length: int) -> None:
         # A message's second and later frames count as lines: a message of
