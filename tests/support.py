@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -183,3 +184,24 @@ class LineClient(LineReading):
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         return line.decode("utf-8")
+
+
+class ChunkReader(threading.Thread):
+    """Reads a socket as fast as it can and keeps the lines that are not chat."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.data = b"\n"
+
+    def run(self) -> None:
+        rest = b""
+        try:
+            while chunk := self.sock.recv(1 << 20):
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                kept = [line for line in lines if not line.startswith(b"say ")]
+                if kept:
+                    self.data += b"\n".join(kept) + b"\n"
+        except OSError:
+            pass

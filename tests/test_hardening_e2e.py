@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.support import LineClient, running_server
+from tests.support import ChunkReader, LineClient, running_server
 
 
 class Reader(threading.Thread):
@@ -166,27 +166,6 @@ def test_login_throttling_by_address_and_by_account(tmp_path: Path) -> None:
     log = server.log_text()
     assert "throttled login as 'foo' from 127.0.0.3" in log
     assert "Traceback" not in log
-
-
-class ChunkReader(threading.Thread):
-    """Reads a socket as fast as it can and keeps the lines that are not chat."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__(daemon=True)
-        self.sock = sock
-        self.data = b"\n"
-
-    def run(self) -> None:
-        rest = b""
-        try:
-            while chunk := self.sock.recv(1 << 20):
-                lines = (rest + chunk).split(b"\n")
-                rest = lines.pop()
-                kept = [line for line in lines if not line.startswith(b"say ")]
-                if kept:
-                    self.data += b"\n".join(kept) + b"\n"
-        except OSError:
-            pass
 
 
 def vm_rss_kib(pid: int) -> int:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from tests.support import (
     REPO,
     SHARED_SERVER,
     TWISTD,
+    ChunkReader,
     LineClient,
     ServerProcess,
     free_port,
@@ -33,6 +35,7 @@ from tests.support import (
 from tests.tlscert import ServerCertificate, make_certificate
 
 OPENSSL = shutil.which("openssl")
+pexpect = pytest.importorskip("pexpect")
 
 
 @dataclass
@@ -227,19 +230,15 @@ def test_a_tls_client_that_never_reads_is_dropped(tmp_path: Path) -> None:
         # From here on the sleeper reads nothing.
         with LineClient(server.host, server.port) as speaker:
             speaker.login("foo", "1234")
+            heard = ChunkReader(speaker.sock)  # the speaker reads all, at once
+            heard.start()
             batch = "".join(f"say {'x' * 500}\n" for _ in range(20)).encode()
-            gone = f"del {bar_id}"
-            speaker.sock.settimeout(0.001)
-            heard = b""
+            gone = f"\ndel {bar_id}\n".encode()
             deadline = time.monotonic() + 20
-            while f"\n{gone}\n".encode() not in heard and time.monotonic() < deadline:
+            while gone not in heard.data and time.monotonic() < deadline:
                 speaker.sock.sendall(batch)
-                try:
-                    while chunk := speaker.sock.recv(1 << 20):
-                        heard = heard[-4096:] + chunk
-                except (TimeoutError, BlockingIOError):
-                    pass
-            assert f"\n{gone}\n".encode() in heard
+                time.sleep(0.002)
+            assert gone in heard.data
         sleeper.close()
     assert "dropping 127.0.0.1" in server.log_text() and "output not read" in server.log_text()
 
@@ -280,3 +279,45 @@ def test_a_bad_key_or_certificate_stops_the_server_with_one_line(
     assert "Traceback" not in output
     last = output.strip().splitlines()[-1]
     assert "twistd -n: --port ssl:" in last and expected in last, output
+
+
+def _terminal(tls_server: TlsServer, *args: str) -> Any:
+    """``mudserver-client`` on the TLS port, in a pseudo-terminal."""
+    where = ["--host", "localhost", "--port", str(tls_server.tls_port)]
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "mudserver.client", *where, *args],
+        env={"PYTHONPATH": str(REPO), "PATH": str(Path(sys.executable).parent)},
+        encoding="utf-8",
+        timeout=10,
+    )
+
+
+LOGIN = ("--user", "foo", "--password", "1234")
+
+
+def test_terminal_client_over_tls(tls_server: TlsServer) -> None:
+    child = _terminal(tls_server, "--tls", "--cafile", str(tls_server.cert.cert), *LOGIN)
+    try:
+        child.expect(r"logged in as foo \(entity \d+\)")
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+def test_terminal_client_refuses_an_untrusted_certificate(tls_server: TlsServer) -> None:
+    child = _terminal(tls_server, "--tls", *LOGIN)
+    try:
+        child.expect(pexpect.EOF)
+        output = child.before
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 1
+    assert "certificate verify failed" in output and "Traceback" not in output
+    child = _terminal(tls_server, "--tls", "--insecure", *LOGIN)
+    try:
+        child.expect(r"logged in as foo")
+    finally:
+        child.close(force=True)

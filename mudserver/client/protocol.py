@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -102,6 +103,8 @@ class MudClient(Requests, LineReceiver):
         self.welcome: Welcome | None = None
         #: Why the connection ended, once it has (see :meth:`when_closed`).
         self.close_reason: str | None = None
+        #: What broke the connection, if it did not just close (a TLS error, say).
+        self.lost_because: str | None = None
         self._bye_reason: str | None = None
         self._logins: deque[defer.Deferred[Welcome]] = deque()
         self._answered: list[tuple[defer.Deferred[Welcome], Welcome | Failure]] = []
@@ -118,6 +121,9 @@ class MudClient(Requests, LineReceiver):
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._stop_keepalive()
         self.close_reason = self._bye_reason or CONNECTION_LOST
+        if reason is not None and not reason.check(ConnectionDone):
+            # A refused TLS certificate, say: worth more than "connection lost".
+            self.lost_because = reason.getErrorMessage()
         logins, self._logins = self._logins, deque()
         for d in logins:
             d.errback(ConnectionClosed(self.close_reason))

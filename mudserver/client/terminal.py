@@ -156,7 +156,8 @@ class Terminal:
         if reason == "quit" or (self.quitting and reason == CONNECTION_LOST):
             self.finish(0, "bye.")
         elif reason == CONNECTION_LOST:
-            self.finish(1, "connection lost")
+            because = self.client.lost_because if self.client is not None else None
+            self.finish(1, f"connection lost: {because}" if because else "connection lost")
         else:
             why = BYE_REASONS.get(reason)
             detail = f" ({why})" if why else ""
