@@ -90,14 +90,23 @@ class Options(usage.Options):
         self["webs"] = []
 
     def opt_port(self, description: str) -> None:
-        """Endpoint of the line protocol (tcp:4000, ssl:...); repeatable."""
         self["ports"].append(description)
+
+    # twistd shows the docstring as it is: built on one line, with the default.
+    opt_port.__doc__ = (
+        "Endpoint of the line protocol, e.g. tcp:4000 or "
+        f"ssl:4443:privateKey=key.pem:certKey=cert.pem; repeatable. [default: {DEFAULT_PORT}]"
+    )
 
     opt_p = opt_port
 
     def opt_web(self, description: str) -> None:
-        """Endpoint of the browser page and /ws (ssl: for https); repeatable; none: off."""
         self["webs"].append(description)
+
+    opt_web.__doc__ = (
+        "Endpoint of the browser page and /ws (ssl:... for https and wss); repeatable; "
+        f"none: off. [default: {DEFAULT_WEB}]"
+    )
 
     def postOptions(self) -> None:
         if not self["ports"]:
