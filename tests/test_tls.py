@@ -321,3 +321,21 @@ def test_terminal_client_refuses_an_untrusted_certificate(tls_server: TlsServer)
         child.expect(r"logged in as foo")
     finally:
         child.close(force=True)
+
+
+def test_a_refused_tls_connection_without_handshake_does_not_linger(tmp_path: Path) -> None:
+    """Over the caps, 'bye full' waits for a handshake: --close-grace bounds the wait."""
+    cert = make_certificate(tmp_path)
+    port = free_port()
+    options = (f"--port={cert.endpoint(port)}", "--max-connections-per-ip=1", "--close-grace=1")
+    with running_server(tmp_path, *options) as server:
+        time.sleep(0.5)  # the start-up probe's connection has been closed and released
+        with LineClient(server.host, server.port) as held:
+            held.send("")
+            time.sleep(0.3)
+            with socket.create_connection(("127.0.0.1", port), timeout=6) as silent:
+                started = time.monotonic()
+                with pytest.raises((ConnectionResetError, EOFError)):
+                    if not silent.recv(100):
+                        raise EOFError
+                assert time.monotonic() - started < 4

@@ -207,11 +207,26 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
 
 class RefusedProtocol(Protocol):
-    """A connection over the limits: ``bye full``, then closed at once."""
+    """A connection over the limits: ``bye full``, then closed at once.
+
+    Aborted if still open after *grace* seconds: over TLS the close waits
+    for the handshake, and a client that never makes one would otherwise
+    hold its socket for good, uncounted by the limits that refused it.
+    """
+
+    def __init__(self, clock: IReactorTime, grace: float) -> None:
+        self._clock = clock
+        self._grace = grace
+        self._abort: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
         self.transport.write(b"bye full\n")
         self.transport.loseConnection()
+        self._abort = self._clock.callLater(self._grace, self.transport.abortConnection)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
 
 
 class MudFactory(Factory):
@@ -246,7 +261,7 @@ class MudFactory(Factory):
         host = str(getattr(addr, "host", addr))
         if not self.limits.admit(host):
             self._log_refusal(host)
-            return RefusedProtocol()
+            return RefusedProtocol(self.clock, self.game.settings.close_grace)
         protocol = super().buildProtocol(addr)
         protocol.host = host
         return protocol
