@@ -245,6 +245,8 @@ def test_login_upgrades_scrypt_and_the_last_position_is_kept(tmp_path: Path) -> 
             client.send("bye")
             client.read_until(lambda line: line.startswith("bye "))
         assert server.stop() in (0, -15, 143)
+    assert "re-hashed the password of foo" in server.log_text()
+    assert "re-hashed the password of bar" not in server.log_text()
     foo = _record(server.data, "foo")
     assert foo["password"]["algorithm"] == "argon2id"
     assert foo["password"]["hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")

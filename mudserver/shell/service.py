@@ -3,10 +3,9 @@
 :class:`GameService` owns the :class:`~mudserver.core.game.Game` and everything
 that gives it time and I/O: the tick and autosave ``LoopingCall``\\ s, a
 one-thread pool per slice of accounts that writes their files in order, and
-a pool that checks (and upgrades) passwords so that hashing never stalls the
-tick.  Stopping it says
-``bye shutdown`` to everybody, saves every player, waits for the writes, and
-only then lets twistd exit.
+a pool that checks (and upgrades) password hashes so that hashing never
+stalls the tick.  Stopping it says ``bye shutdown`` to everybody, saves every
+player, waits for the writes, and only then lets twistd exit.
 """
 
 from __future__ import annotations
@@ -276,7 +275,10 @@ class GameService(Service):
                 if upgraded is None:
                     return self.store.load(name)
                 try:
-                    return self.store.upgrade_password(name, account.password, upgraded)
+                    now = self.store.upgrade_password(name, account.password, upgraded)
+                    if now is not None and now.password == upgraded:
+                        self.log.info("re-hashed the password of {name}", name=name)
+                    return now
                 except OSError as e:  # the new hash goes out with the next save
                     self.log.error("could not re-hash {name}: {error}", name=name, error=e)
                     return self.store.load(name)
