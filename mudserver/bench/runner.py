@@ -122,6 +122,8 @@ def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], i
         f"--port=tcp:{port}:interface=127.0.0.1:backlog=4096",
         f"--metrics=tcp:{metrics_port}:interface=127.0.0.1",
         f"--data={data}",
+        # Bots speak TCP; a browser port would only clash with another server's 4001.
+        "--web=none",
         # Bot records are cheap on purpose (or, with --real-hash, already current).
         "--no-rehash",
         f"--mode={cfg.mode}",
