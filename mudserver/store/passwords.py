@@ -30,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 __all__ = [
     "ARGON2_MINIMUM",
+    "ARGON2_MINIMUM_MEMORY_FLOOR",
     "DEFAULT_PARAMS",
     "Argon2Params",
     "InvalidPasswordRecord",
@@ -45,6 +46,9 @@ __all__ = [
 _MAX_MEMORY = 1 << 30
 #: Cap on Argon2 passes: a hand-edited ``t=10**9`` must not hang a login thread.
 _MAX_TIME_COST = 64
+
+#: The smallest memory (KiB) of OWASP's Argon2id settings (7 MiB with 5 passes).
+ARGON2_MINIMUM_MEMORY_FLOOR = 7 * 1024
 
 _HEX_RE = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _SCRYPT_KEYS = frozenset({"algorithm", "salt", "hash", "n", "r", "p", "dklen"})
@@ -141,8 +145,6 @@ class Argon2Params:
         )
 
 
-#: The smallest memory (KiB) of OWASP's Argon2id settings (7 MiB with 5 passes).
-ARGON2_MINIMUM_MEMORY_FLOOR = 7 * 1024
 #: OWASP's first-listed minimum, and this server's default.
 ARGON2_MINIMUM = Argon2Params()
 DEFAULT_PARAMS = ARGON2_MINIMUM
