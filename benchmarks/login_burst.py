@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     python benchmarks/login_burst.py [--logins 200]
 
-Creates LOGINS accounts with the default (production) scrypt cost in a
+Creates LOGINS accounts with the default (production) Argon2id cost in a
 temporary directory, then runs the server in-process twice, each time firing
 LOGINS concurrent ``con`` lines from a client subprocess:
 
@@ -151,7 +151,7 @@ def main() -> None:
         started = time.perf_counter()
         make_accounts(Path(tmp), args.logins)
         print(
-            f"created {args.logins} accounts (default scrypt) in "
+            f"created {args.logins} accounts (default Argon2id) in "
             f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} CPUs",
             flush=True,
         )

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mudserver.store.accounts import AccountStore
-from tests.crowd import Crowd, make_accounts
+from tests.crowd import KEEP_CHEAP_HASHES, Crowd, make_accounts
 from tests.support import running_server
 
 
@@ -39,7 +39,11 @@ def main() -> None:
         path = Path(tmp)
         names = make_accounts(path / "data", count)
         with running_server(
-            path, f"--max-connections-per-ip={count}", "--idle-timeout=300", "--speed=50"
+            path,
+            f"--max-connections-per-ip={count}",
+            "--idle-timeout=300",
+            "--speed=50",
+            KEEP_CHEAP_HASHES,
         ) as server:
             crowd = Crowd(server.host, server.port, names)
             started = time.monotonic()

@@ -6,8 +6,9 @@ Usage::
 
 The server has no registration command, so this is how accounts are made.
 It uses the same :class:`~mudserver.store.accounts.AccountStore` as the server, so
-files it writes are exactly what the server expects (default hash params,
-atomic no-clobber creation).
+files it writes are exactly what the server expects (Argon2id at the
+server's default cost unless ``--hash-*`` raise it, atomic no-clobber
+creation).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mudserver.store.accounts import (
     InvalidName,
     valid_name,
 )
+from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
 
 __all__ = ["main"]
 
@@ -42,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
         default="./data",
         help="data directory; accounts go to DIR/users (default: ./data)",
     )
+    # The same Argon2id cost options as the server, so a raised cost applies here too.
+    for option, default, text in (
+        ("--hash-time", ARGON2_MINIMUM.time_cost, "Argon2id passes"),
+        ("--hash-memory", ARGON2_MINIMUM.memory_cost, "Argon2id memory in KiB"),
+        ("--hash-parallelism", ARGON2_MINIMUM.parallelism, "Argon2id lanes"),
+    ):
+        parser.add_argument(option, type=int, default=default, help=f"{text} (default: {default})")
     return parser
 
 
@@ -61,7 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: refusing to create {args.name!r} with an empty password", file=sys.stderr)
         return 1
     try:
-        store = AccountStore(args.data)
+        params = Argon2Params(args.hash_time, args.hash_memory, args.hash_parallelism)
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    if not params.meets_minimum():
+        print(f"{PROG}: --hash-memory/--hash-time are below the OWASP minimum", file=sys.stderr)
+        return 1
+    try:
+        store = AccountStore(args.data, params)
         account = store.create(args.name, args.password)
     except InvalidName as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

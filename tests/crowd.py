@@ -19,6 +19,9 @@ from mudserver.store.accounts import AccountStore, HashParams
 #: Cheap scrypt: a record's own params are used when it is verified.
 CHEAP = HashParams(n=2**4)
 PASSWORD = "pw"
+#: Server option for crowds of cheap accounts: without it every first login
+#: would re-hash at the real cost (see README, "Accounts").
+KEEP_CHEAP_HASHES = "--no-rehash"
 
 
 def make_accounts(data: Path, count: int, prefix: str = "p") -> list[str]:

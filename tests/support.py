@@ -13,8 +13,10 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -173,11 +175,18 @@ class LineClient(LineReading):
     """A blocking line client with a deadline on every read."""
 
     def __init__(
-        self, host: str, port: int, timeout: float = 5.0, source: str | None = None
+        self,
+        host: str,
+        port: int,
+        timeout: float = 5.0,
+        source: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        """Connect; *source* picks the local address (any 127.x.y.z works on Linux)."""
+        """Connect; *source* picks the local address (any 127.x.y.z works on Linux);
+        *tls* wraps the socket (the server name is *host*)."""
         address = (source, 0) if source else None
-        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=address)
+        sock = socket.create_connection((host, port), timeout=timeout, source_address=address)
+        self.sock = sock if tls is None else tls.wrap_socket(sock, server_hostname=host)
         self.timeout = timeout
         self.buffer = b""
 
@@ -201,3 +210,34 @@ class LineClient(LineReading):
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         return line.decode("utf-8")
+
+
+class ChunkReader(threading.Thread):
+    """Reads a socket as fast as it can; keeps the lines that are not chat, counts the chat."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.data = b"\n"
+        self.says = 0
+        self._arrived = threading.Condition()
+
+    def run(self) -> None:
+        rest = b""
+        try:
+            while chunk := self.sock.recv(1 << 20):
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                kept = [line for line in lines if not line.startswith(b"say ")]
+                with self._arrived:
+                    self.says += len(lines) - len(kept)
+                    if kept:
+                        self.data += b"\n".join(kept) + b"\n"
+                    self._arrived.notify_all()
+        except OSError:
+            pass
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Wait until *predicate* (of this reader's state) holds; return whether it did."""
+        with self._arrived:
+            return self._arrived.wait_for(predicate, timeout)

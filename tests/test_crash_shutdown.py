@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from mudserver.store.accounts import AccountStore
-from tests.crowd import Crowd, make_accounts
+from tests.crowd import KEEP_CHEAP_HASHES, Crowd, make_accounts
 from tests.support import running_server
 
 KILL_ROUNDS = 24
@@ -50,7 +50,11 @@ def test_sigkill_at_random_moments_never_corrupts_saves(tmp_path: Path) -> None:
     while kills < KILL_ROUNDS and time.monotonic() - started < KILL_BUDGET:
         walk = rng.uniform(0.05, 0.8)
         with running_server(
-            tmp_path, "--autosave=0.2", "--max-connections-per-ip=100", "--speed=20"
+            tmp_path,
+            "--autosave=0.2",
+            "--max-connections-per-ip=100",
+            "--speed=20",
+            KEEP_CHEAP_HASHES,
         ) as server:
             crowd = Crowd(server.host, server.port, names)
             crowd.login_all()
@@ -86,7 +90,11 @@ def destination(index: int) -> tuple[float, float, float]:
 def test_sigterm_with_hundreds_of_players_saves_all_and_exits(tmp_path: Path) -> None:
     names = make_accounts(tmp_path / "data", 300)
     with running_server(
-        tmp_path, "--max-connections-per-ip=1000", "--idle-timeout=60", "--speed=50"
+        tmp_path,
+        "--max-connections-per-ip=1000",
+        "--idle-timeout=60",
+        "--speed=50",
+        KEEP_CHEAP_HASHES,
     ) as server:
         crowd = Crowd(server.host, server.port, names)
         crowd.login_all()

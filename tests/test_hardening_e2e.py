@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support import LineClient, running_server
+from tests.support import ChunkReader, LineClient, running_server
 
 
 class Reader(threading.Thread):
@@ -161,37 +161,6 @@ def test_login_throttling_by_address_and_by_account(tmp_path: Path) -> None:
     log = server.log_text()
     assert "throttled login as 'foo' from 127.0.0.3" in log
     assert "Traceback" not in log
-
-
-class ChunkReader(threading.Thread):
-    """Reads a socket as fast as it can; keeps the lines that are not chat, counts the chat."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__(daemon=True)
-        self.sock = sock
-        self.data = b"\n"
-        self.says = 0
-        self._arrived = threading.Condition()
-
-    def run(self) -> None:
-        rest = b""
-        try:
-            while chunk := self.sock.recv(1 << 20):
-                lines = (rest + chunk).split(b"\n")
-                rest = lines.pop()
-                kept = [line for line in lines if not line.startswith(b"say ")]
-                with self._arrived:
-                    self.says += len(lines) - len(kept)
-                    if kept:
-                        self.data += b"\n".join(kept) + b"\n"
-                    self._arrived.notify_all()
-        except OSError:
-            pass
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-        """Wait until *predicate* (of this reader's state) holds; return whether it did."""
-        with self._arrived:
-            return self._arrived.wait_for(predicate, timeout)
 
 
 def vm_rss_kib(pid: int) -> int:

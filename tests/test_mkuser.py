@@ -110,3 +110,19 @@ def test_module_entry_point(tmp_path: Path) -> None:
     )
     assert again.returncode == 1
     assert "already exists" in again.stderr
+
+
+def test_hash_cost_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["foo", "pw", "--data", str(tmp_path), "--hash-memory=32768", "--hash-time=3"]) == 0
+    record = json.loads((tmp_path / "users" / "foo.json").read_text())["password"]
+    assert record["hash"].startswith("$argon2id$v=19$m=32768,t=3,p=1$")
+    assert main(["bar", "pw", "--data", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "users" / "bar.json").read_text())["password"]
+    assert record["hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    capsys.readouterr()
+    assert main(["baz", "pw", "--data", str(tmp_path), "--hash-time=1"]) == 1
+    assert "below the OWASP minimum" in capsys.readouterr().err
+    assert main(["baz", "pw", "--data", str(tmp_path), "--hash-parallelism=0"]) == 1
+    assert not (tmp_path / "users" / "baz.json").exists()

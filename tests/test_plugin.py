@@ -63,7 +63,8 @@ def test_every_limit_is_an_option() -> None:
 
 def test_defaults() -> None:
     options = parse()
-    assert options["port"] == "tcp:4000:backlog=1024"
+    assert options["ports"] == ["tcp:4000:backlog=1024"]
+    assert options["webs"] == ["tcp:4001"]
     assert options["data"] == "./data"
     assert options["settings"] == Settings()
 
@@ -73,7 +74,7 @@ def test_every_option_is_parsed() -> None:
     for option, (value, _, _) in OPTIONS.items():
         argv += [f"--{option}", value]
     options = parse(*argv)
-    assert options["port"] == "tcp:0"
+    assert options["ports"] == ["tcp:0"]
     assert options["data"] == "/srv/mud"
     expected = Settings(**{field: value for _, field, value in OPTIONS.values()})
     assert options["settings"] == expected
@@ -81,7 +82,7 @@ def test_every_option_is_parsed() -> None:
 
 def test_short_options() -> None:
     options = parse("-p", "tcp:1234", "-d", "elsewhere")
-    assert (options["port"], options["data"]) == ("tcp:1234", "elsewhere")
+    assert (options["ports"], options["data"]) == (["tcp:1234"], "elsewhere")
 
 
 @pytest.mark.parametrize("option", sorted(OPTIONS))
@@ -179,3 +180,70 @@ def test_presentation_options_reach_the_factory(tmp_path: Path) -> None:
 def test_bad_presentation_is_refused_in_one_line(option: str, value: str) -> None:
     with pytest.raises(usage.UsageError, match=f"^--{option} "):
         parse(f"--{option}", value)
+
+
+def test_port_and_web_repeat_for_plain_and_tls_at_once(tmp_path: Path) -> None:
+    from twisted.internet.endpoints import SSL4ServerEndpoint
+
+    from tests.tlscert import make_certificate
+
+    cert = make_certificate(tmp_path)
+    tls = f"ssl:0:interface=127.0.0.1:privateKey={cert.key}:certKey={cert.cert}"
+    options = parse(
+        "--data",
+        str(tmp_path / "data"),
+        "--port=tcp:0:interface=127.0.0.1",
+        f"--port={tls}",
+        "--web=tcp:0:interface=127.0.0.1",
+        f"--web={tls}",
+        "--admin=none",
+    )
+    assert options["ports"] == ["tcp:0:interface=127.0.0.1", tls]
+    top = tap.makeService(options)
+    game = next(s for s in top if isinstance(s, GameService))
+    ports = [s for s in top if isinstance(s, StreamServerEndpointService)]
+    kinds = [type(p.endpoint) for p in ports]
+    assert kinds.count(SSL4ServerEndpoint) == 2 and kinds.count(TCP4ServerEndpoint) == 2
+    assert sum(p.factory is game.factory for p in ports) == 2
+    web = [p.factory for p in ports if p.factory is not game.factory]
+    assert web[0] is web[1]  # one site, two listeners
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--web=none", "--web=tcp:0"], "--web none cannot be combined"),
+        (["--port=tcp:notaport"], "--port tcp:notaport"),
+        (["--port=ssl:0:privateKey=/nonexistent/key.pem"], "No such file"),
+        (["--metrics=bogus:1"], "--metrics bogus:1"),
+    ],
+)
+def test_bad_endpoints_are_one_clear_line(argv: list[str], message: str) -> None:
+    with pytest.raises(usage.UsageError, match=message):
+        parse(*argv)
+
+
+def test_hash_options_default_to_owasp_and_can_be_raised() -> None:
+    from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
+
+    assert parse()["hash_params"] == ARGON2_MINIMUM
+    raised = parse("--hash-time=3", "--hash-memory=65536", "--hash-parallelism=2")
+    assert raised["hash_params"] == Argon2Params(time_cost=3, memory_cost=65536, parallelism=2)
+    assert parse("--hash-time=5", "--hash-memory=7168")["hash_params"].memory_cost == 7168
+    assert not parse()["no-rehash"] and parse("--no-rehash")["no-rehash"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--hash-time=1"],
+        ["--hash-memory=8192"],
+        ["--hash-memory=4096", "--hash-time=10"],
+        ["--hash-time=0"],
+        ["--hash-time=x"],
+        ["--hash-parallelism=0"],
+    ],
+)
+def test_hash_options_below_the_minimum_are_refused(argv: list[str]) -> None:
+    with pytest.raises(usage.UsageError, match="--hash"):
+        parse(*argv)

@@ -23,3 +23,16 @@ def test_readme_starts_with_run_and_test_commands() -> None:
     first, second = _code_blocks(readme)[:2]
     assert "twistd -n mudserver" in first
     assert "python -m pytest" in second
+
+
+def test_every_twistd_option_is_in_the_options_table() -> None:
+    from mudserver.shell.tap import Options
+
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## Options", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `--([a-z-]+)`", table, flags=re.M))
+    options = Options()
+    names = {name for name, *_ in options.optParameters} | {name for name, *_ in options.optFlags}
+    names |= {name[4:].replace("_", "-") for name in dir(options) if name.startswith("opt_")}
+    names -= {"help", "version", "p", "d"}
+    assert names - listed == set()

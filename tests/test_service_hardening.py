@@ -27,6 +27,7 @@ from mudserver.config import Settings
 from mudserver.shell.service import GameService
 from mudserver.store import accounts
 from mudserver.store.accounts import Account, AccountStore
+from mudserver.store.passwords import Argon2Params
 from tests.harness import CHEAP, log_events
 
 
@@ -251,3 +252,80 @@ def test_garbage_is_collected_between_ticks_not_during_them(tmp_path: Path) -> N
     finally:
         stop(service)
     assert gc.isenabled() == was_enabled
+
+
+#: Cheap Argon2id as the "current" parameters: CHEAP scrypt records are older.
+CURRENT = Argon2Params(time_cost=1, memory_cost=8)
+
+
+def test_an_old_hash_is_hashed_on_the_login_pool_and_written_on_the_save_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    AccountStore(tmp_path, CHEAP).create("foo", "pw")
+    store = AccountStore(tmp_path, CURRENT)
+    reactor = FakeReactor()
+    service = GameService(Settings(), store, reactor)
+    threads_of: dict[str, list[str]] = {"hash": [], "upgrade": []}
+    hash_, upgrade = store.hash, store.upgrade_password
+
+    def spy_hash(password: str) -> dict[str, Any]:
+        threads_of["hash"].append(threading.current_thread().name)
+        return hash_(password)
+
+    def spy_upgrade(*args: Any) -> Account | None:
+        threads_of["upgrade"].append(threading.current_thread().name)
+        return upgrade(*args)
+
+    monkeypatch.setattr(store, "hash", spy_hash)
+    monkeypatch.setattr(store, "upgrade_password", spy_upgrade)
+    pools = [service._login_pool, *service._save_pools]
+    for pool in pools:
+        pool.start()
+    try:
+        results: list[Any] = []
+        service.authenticate("foo", "wrong").addCallback(results.append)
+        while len(results) < 1:
+            reactor.run_thread_calls()
+        assert results == [None] and threads_of == {"hash": [], "upgrade": []}
+        service.authenticate("foo", "pw").addCallback(results.append)
+        while len(results) < 2:
+            reactor.run_thread_calls()
+    finally:
+        for pool in pools:
+            pool.stop()
+    account = results[1]
+    assert account.password["algorithm"] == "argon2id"
+    assert store.load("foo") == account
+    assert ["mudserver-login" in name for name in threads_of["hash"]] == [True]
+    assert ["mudserver-save" in name for name in threads_of["upgrade"]] == [True]
+
+
+def test_a_failed_rehash_write_is_made_good_by_the_next_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logged: list[str]
+) -> None:
+    AccountStore(tmp_path, CHEAP).create("foo", "pw")
+    store = AccountStore(tmp_path, CURRENT)
+    reactor = FakeReactor()
+    service = GameService(Settings(autosave=1.0, speed=100.0), store, reactor)
+    service._save_pools = [SyncPool()]  # type: ignore[list-item]
+    service._login_pool = SyncPool()  # type: ignore[assignment]
+    reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
+    service.startService()
+    monkeypatch.setattr(store, "upgrade_password", fail_with(errno.ENOSPC))
+    addr = IPv4Address("TCP", "10.0.0.1", 4000)
+    protocol = service.factory.buildProtocol(addr)
+    transport = StringTransport(peerAddress=addr)
+    protocol.makeConnection(transport)
+    protocol.dataReceived(b"con foo,pw,1\nmov 10,0,0\n")
+    assert transport.value().startswith(b"wel ")
+    assert any("could not re-hash foo" in line for line in as_lines(logged))
+    # The save at join already carries the new hash (GameService.save swaps it in).
+    assert store.load("foo").password["algorithm"] == "argon2id"  # type: ignore[union-attr]
+    reactor.advance(0.1)
+    reactor.advance(0.1)
+    reactor.advance(1.0)  # autosave
+    on_disk = store.load("foo")
+    assert on_disk is not None and on_disk.password["algorithm"] == "argon2id"
+    assert (on_disk.x, on_disk.y) == (10.0, 0.0)
+    assert store.authenticate("foo", "pw") is not None
+    service.stopService()

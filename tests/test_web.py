@@ -19,6 +19,7 @@ import pytest
 from mudserver.store.accounts import AccountStore, HashParams
 from mudserver.wire.encoding import dequote, enquote
 from tests.support import REPO, LineClient, free_port, running_server
+from tests.tlscert import make_certificate
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -52,12 +53,19 @@ def browser() -> Iterator[Any]:
 class Page:
     """One browser page on the client, with every console error it logs."""
 
-    def __init__(self, browser: Any, url: str, viewport: dict[str, int]) -> None:
-        self.context = browser.new_context(viewport=viewport)
+    def __init__(
+        self, browser: Any, url: str, viewport: dict[str, int], ignore_https_errors: bool = False
+    ) -> None:
+        self.context = browser.new_context(
+            viewport=viewport, ignore_https_errors=ignore_https_errors
+        )
         self.page = self.context.new_page()
         self.errors: list[str] = []
+        #: Addresses of the WebSockets the page opened.
+        self.sockets: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        self.page.on("websocket", lambda ws: self.sockets.append(ws.url))
         self.page.goto(url)
 
     def log_in(self, name: str, password: str) -> None:
@@ -225,6 +233,30 @@ def test_a_wrong_password_and_a_closed_server_show_on_the_page(
         )
         assert page.page.locator("#reconnect").is_visible()
         assert page.errors == []
+        page.close()
+
+
+def test_the_page_over_https_plays_over_wss(tmp_path: Path, browser: Any) -> None:
+    """An https page talks wss to its own address; the self-signed test certificate
+    is accepted with ignore_https_errors (nothing else about TLS is relaxed)."""
+    cert = make_certificate(tmp_path)
+    port = free_port()
+    with running_server(tmp_path, f"--web={cert.endpoint(port)}") as server:
+        page = Page(browser, f"https://localhost:{port}/", DESKTOP, ignore_https_errors=True)
+        page.log_in("foo", "1234")
+        own = page.wait_playing()
+        assert page.page.evaluate("location.protocol") == "https:"
+        assert page.sockets == [f"wss://localhost:{port}/ws"]
+        with LineClient(server.host, server.port) as raw:
+            raw.login("bar", "4321")
+            page.page.wait_for_function(
+                "() => Object.values(window.mud.state.entities).some(e => e.name === 'bar')",
+                timeout=5_000,
+            )
+            raw.send("say hello over tls")
+            last = page.page.locator("#chat-log li").last
+            playwright.expect(last).to_have_text("bar hello over tls")
+        assert own > 0 and page.errors == []
         page.close()
 
 

@@ -30,7 +30,17 @@ from mudserver.shell.tap import Options, makeService
 from mudserver.shell.web import MudWebSocket, MudWebSocketFactory, text_frames
 from mudserver.store.accounts import Account
 from tests.support import LineClient, free_port, running_server
-from tests.wsclient import CLOSE, TEXT, WebSocketClosed, WsLineClient, client_frame, server_frames
+from tests.wsclient import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    WebSocketClosed,
+    WsLineClient,
+    client_frame,
+    server_frames,
+)
 
 # -- in process -------------------------------------------------------------------------
 
@@ -154,6 +164,45 @@ def test_a_browser_that_does_not_read_is_dropped_without_bye() -> None:
     assert browser.transport.disconnected, "the connection should have been aborted"
     browser.protocol.connectionLost(Failure(ConnectionLost()))
     assert len(browser.game) == 0 and not browser.mud.connections
+
+
+def test_pings_count_as_lines_and_a_ping_flood_is_dropped() -> None:
+    """Only pings within the line budget get a pong; one who keeps pinging gets 'bye flood'."""
+    browser = Browser(line_rate=20, line_burst=40, flood_time=5)
+    browser.send(b"con foo,right,1")
+    browser.received()
+    browser.protocol.dataReceived(b"".join(client_frame(PING, b"%d" % i) for i in range(100)))
+    frames = browser.received()
+    pongs = [payload for opcode, payload in frames if opcode == PONG]
+    assert pongs == [b"%d" % i for i in range(39)]  # the con line took one token
+    assert (TEXT, b"err toofast,too many lines; this one was dropped") in frames
+    for _ in range(12):  # 6 s of pings at 200/s, far over 20/s
+        browser.clock.advance(0.5)
+        browser.protocol.dataReceived(client_frame(PING, b"p") * 100)
+    frames = browser.received()
+    assert (TEXT, b"bye flood") in frames and frames[-1][0] == CLOSE
+    assert sum(opcode == PONG for opcode, _ in frames) <= 20 * 6 + 1
+
+
+def test_unasked_pongs_and_endless_fragments_count_as_lines() -> None:
+    browser = Browser(line_rate=20, line_burst=5, flood_time=5)
+    browser.send(b"con foo,right,1")
+    browser.received()
+    browser.protocol.dataReceived(client_frame(PONG, b"") * 4)
+    # A text message of empty fragments that never ends: each fragment counts.
+    browser.protocol.dataReceived(bytes((0x01, 0x80)) + os.urandom(4))  # first, not final
+    browser.protocol.dataReceived((bytes((0x00, 0x80)) + b"\0\0\0\0") * 10)
+    assert (TEXT, b"err toofast,too many lines; this one was dropped") in browser.received()
+
+
+def test_a_binary_message_closes_with_1003() -> None:
+    browser = Browser()
+    browser.send(b"con foo,right,1")
+    browser.received()
+    browser.protocol.dataReceived(client_frame(BINARY, b"\x00\x01"))
+    frames = browser.received()
+    assert frames == [(CLOSE, b"\x03\xeb" + b"text frames only")]  # 1003
+    assert len(browser.game) == 1  # no line was made of it
 
 
 def test_login_is_checked_with_reading_paused() -> None:

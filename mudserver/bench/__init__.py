@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--real-hash",
         action="store_true",
-        help="bot accounts with the default (slow) scrypt cost, to measure logins/s",
+        help="bot accounts with the default (real) Argon2id cost, to measure logins/s",
     )
     p.add_argument("--data", type=Path, help="data directory for bot accounts")
     p.add_argument("--host", help="target a running server instead of starting one")

@@ -13,8 +13,10 @@ stops reading for longer than the server's idle timeout is dropped.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from mudserver.client.messages import Bye, Error, Message, Welcome, parse
 from mudserver.client.mirror import WorldMirror
@@ -29,6 +31,7 @@ from mudserver.client.protocol import (
     check_version,
 )
 from mudserver.client.requests import Requests
+from mudserver.client.tls import blocking_context
 from mudserver.wire.encoding import format_line
 
 __all__ = ["BlockingClient"]
@@ -46,7 +49,13 @@ class BlockingClient(Requests):
         version: str = DEFAULT_VERSION,
         timeout: float = 10.0,
         keepalive: float | None = DEFAULT_KEEPALIVE,
+        tls: bool = False,
+        verify: bool = True,
+        cafile: str | Path | None = None,
     ) -> None:
+        """Connect at once; with *tls*, the server's certificate is checked
+        (against *cafile* if given, else the system's CAs) unless *verify*
+        is false (see :mod:`mudserver.client.tls`)."""
         #: The protocol version :meth:`login` asks for (``"2"`` or ``"1"``).
         self.version = check_version(version)
         #: Default seconds a blocking call may take before ``TimeoutError``.
@@ -59,7 +68,14 @@ class BlockingClient(Requests):
         self.close_reason: str | None = None
         self._bye_reason: str | None = None
         self._buffer = b""
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls:
+            try:
+                sock = blocking_context(verify, cafile).wrap_socket(sock, server_hostname=host)
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
         self._last_sent = time.monotonic()
 
     # -- sending -------------------------------------------------------------------
@@ -179,7 +195,7 @@ class BlockingClient(Requests):
         self.sock.settimeout(wait)  # 0 makes it a non-blocking look
         try:
             chunk = self.sock.recv(65536)
-        except (TimeoutError, BlockingIOError):
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
             return True
         except OSError:
             chunk = b""

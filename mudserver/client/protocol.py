@@ -12,11 +12,13 @@ its idle timeout (15 s by default), the client sends ``idl`` by itself after
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 from typing import Any, Protocol
 
 from twisted.internet import defer
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -24,6 +26,7 @@ from twisted.python.failure import Failure
 from mudserver.client.messages import Bye, Error, Message, Welcome, parse
 from mudserver.client.mirror import WorldMirror
 from mudserver.client.requests import Requests
+from mudserver.client.tls import twisted_options
 from mudserver.wire.encoding import format_line
 
 __all__ = [
@@ -116,6 +119,8 @@ class MudClient(Requests, LineReceiver):
         self.welcome: Welcome | None = None
         #: Why the connection ended, once it has (see :meth:`when_closed`).
         self.close_reason: str | None = None
+        #: What broke the connection, if it did not just close (a TLS error, say).
+        self.lost_because: str | None = None
         self._bye_reason: str | None = None
         self._logins: deque[defer.Deferred[Welcome]] = deque()
         self._answered: list[tuple[defer.Deferred[Welcome], Welcome | Failure]] = []
@@ -132,6 +137,9 @@ class MudClient(Requests, LineReceiver):
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._stop_keepalive()
         self.close_reason = self._bye_reason or CONNECTION_LOST
+        if reason is not None and not reason.check(ConnectionDone):
+            # A refused TLS certificate, say: worth more than "connection lost".
+            self.lost_because = reason.getErrorMessage()
         logins, self._logins = self._logins, deque()
         for d in logins:
             d.errback(ConnectionClosed(self.close_reason))
@@ -267,16 +275,37 @@ def connect(
     reactor: Any = None,
     keepalive: float | None = DEFAULT_KEEPALIVE,
     timeout: float = 10.0,
+    tls: bool = False,
+    verify: bool = True,
+    cafile: str | Path | None = None,
 ) -> defer.Deferred[MudClient]:
     """Connect to a server; fires with the connected :class:`MudClient`.
 
     *version* is the protocol version its :meth:`~MudClient.login` asks for:
     ``"2"`` (walks as one ``wlk`` each) or ``"1"`` (a ``pos`` every tick).
 
-    Fails with Twisted's ``ConnectError`` family when nobody listens.
+    Fails with Twisted's ``ConnectError`` family when nobody listens.  With
+    *tls*, see :mod:`mudserver.client.tls` for *verify* and *cafile*.
     """
     if reactor is None:
         from twisted.internet import reactor
     client = MudClient(listener, version=version, clock=reactor, keepalive=keepalive)
-    endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
-    return connectProtocol(endpoint, client)
+    return connectProtocol(
+        client_endpoint(reactor, host, port, timeout, tls, verify, cafile), client
+    )
+
+
+def client_endpoint(
+    reactor: Any,
+    host: str,
+    port: int,
+    timeout: float = 10.0,
+    tls: bool = False,
+    verify: bool = True,
+    cafile: str | Path | None = None,
+) -> IStreamClientEndpoint:
+    """A TCP endpoint to *host*:*port*, wrapped in TLS if asked for."""
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+    if tls:
+        endpoint = wrapClientTLS(twisted_options(host, verify, cafile), endpoint)
+    return endpoint

@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Any
 
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.endpoints import connectProtocol
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.stdio import StandardIO
 from twisted.protocols.basic import LineReceiver
@@ -39,6 +39,7 @@ from mudserver.client.protocol import (
     ConnectionClosed,
     MudClient,
     ServerError,
+    client_endpoint,
 )
 from mudserver.wire.commands import (
     CommandError,
@@ -126,7 +127,10 @@ class Terminal:
 
     def start(self) -> None:
         client = _Client(self, version=self.args.protocol, clock=self.reactor)
-        endpoint = HostnameEndpoint(self.reactor, self.args.host, self.args.port, timeout=10)
+        args = self.args
+        endpoint = client_endpoint(
+            self.reactor, args.host, args.port, 10, args.tls, not args.insecure, args.cafile
+        )
         d = connectProtocol(endpoint, client)
         d.addCallbacks(self.connected, self.unreachable)
 
@@ -164,7 +168,8 @@ class Terminal:
         if reason == "quit" or (self.quitting and reason == CONNECTION_LOST):
             self.finish(0, "bye.")
         elif reason == CONNECTION_LOST:
-            self.finish(1, "connection lost")
+            because = self.client.lost_because if self.client is not None else None
+            self.finish(1, f"connection lost: {because}" if because else "connection lost")
         else:
             why = BYE_REASONS.get(reason)
             detail = f" ({why})" if why else ""
@@ -302,7 +307,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "2 says where walks go, 1 sends positions every tick)",
     )
     parser.add_argument("--raw", action="store_true", help="show and send wire lines as they are")
+    parser.add_argument(
+        "--tls", action="store_true", help="connect over TLS, verifying the server's certificate"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --tls: do not verify the certificate (a self-signed test server only)",
+    )
+    parser.add_argument(
+        "--cafile", help="with --tls: trust this PEM certificate (or CA) instead of the system's"
+    )
     args = parser.parse_args(argv)
+    if (args.insecure or args.cafile) and not args.tls:
+        parser.error("--insecure and --cafile need --tls")
     if args.password is not None and not args.user:
         parser.error("--password needs --user")
     if not 0 < args.port < 65536:

@@ -309,14 +309,27 @@ def _codebase() -> str:
 
 
 class RefusedProtocol(Protocol):
-    """A connection refused at once: ``bye full`` (over the limits) or ``bye banned``."""
+    """A connection refused at once: ``bye full`` (over the limits) or ``bye banned``.
 
-    def __init__(self, reason: str = "full") -> None:
+    Aborted if still open after *grace* seconds: over TLS the close waits
+    for the handshake, and a client that never makes one would otherwise
+    hold its socket for good, uncounted by the limits that refused it.
+    """
+
+    def __init__(self, clock: IReactorTime, grace: float, reason: str = "full") -> None:
         self.reason = reason
+        self._clock = clock
+        self._grace = grace
+        self._abort: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
         self.transport.write(f"bye {self.reason}\n".encode())
         self.transport.loseConnection()
+        self._abort = self._clock.callLater(self._grace, self.transport.abortConnection)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
 
 
 class MudFactory(Factory):
@@ -362,10 +375,10 @@ class MudFactory(Factory):
         host = str(getattr(addr, "host", addr))
         if self.game.bans.address_banned(host, self.clock.seconds()):
             self.log.debug("refused banned address {host}", host=host)
-            return RefusedProtocol("banned")
+            return RefusedProtocol(self.clock, self.game.settings.close_grace, "banned")
         if not self.limits.admit(host):
             self._log_refusal(host)
-            return RefusedProtocol()
+            return RefusedProtocol(self.clock, self.game.settings.close_grace)
         protocol = super().buildProtocol(addr)
         protocol.host = host
         return protocol

@@ -2,14 +2,15 @@
 
 :class:`GameService` owns the :class:`~mudserver.core.game.Game` and everything
 that gives it time and I/O: the tick and autosave ``LoopingCall``\\ s, a
-one-thread pool that writes account files in order, and a pool that checks
-passwords so that hashing never stalls the tick.  Stopping it says
-``bye shutdown`` to everybody, saves every player, waits for the writes, and
-only then lets twistd exit.
+one-thread pool per slice of accounts that writes their files in order, and
+a pool that checks (and upgrades) password hashes so that hashing never
+stalls the tick.  Stopping it says ``bye shutdown`` to everybody, saves every
+player, waits for the writes, and only then lets twistd exit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import resource
 import time
@@ -51,6 +52,7 @@ class GameService(Service):
         login_threads: int = 2,
         save_threads: int = 8,
         presentation: Presentation | None = None,
+        rehash: bool = True,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -58,6 +60,12 @@ class GameService(Service):
             reactor = default_reactor
         self.settings = settings
         self.store = store
+        #: Re-hash older or weaker password records at login (benchmarks turn it off).
+        self.rehash = rehash
+        #: Account (lower-cased) -> (old record, new record), for every hash
+        #: upgraded since start: one entry per account upgraded, kept so a
+        #: late save of an old account object never writes the old hash back.
+        self._upgraded: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self.reactor: IReactorTime = reactor
         self.game = Game(settings, self.save)
         self.factory = MudFactory(self.game, self.authenticate, reactor, presentation=presentation)
@@ -186,33 +194,68 @@ class GameService(Service):
     # -- threads -------------------------------------------------------------------
 
     def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
-        """Check a password on the login pool (scrypt releases the GIL)."""
+        """Check a password on the login pool (the hashes release the GIL).
 
-        def check() -> Account | None:
+        A record hashed with older or weaker parameters than the store's is
+        hashed again right there, with the password just proven right, and
+        written on the account's save pool (see :meth:`_reload`).  A failed
+        login never writes anything.
+        """
+
+        def check() -> tuple[Account, dict[str, Any] | None] | None:
             try:
-                return self.store.authenticate(name, password)
+                account = self.store.authenticate(name, password)
+                if account is None:
+                    return None
+                if self.rehash and self.store.needs_rehash(account):
+                    return account, self.store.hash(password)
+                return account, None
             except CorruptAccount:
                 self.log.failure("account file of {name!r} is corrupt", name=name)
                 return None
+
+        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
+        d = threads.deferToThreadPool(reactor, self._login_pool, check)
+        return d.addCallback(self._reload, name)
+
+    def _reload(
+        self, checked: tuple[Account, dict[str, Any] | None] | None, name: str
+    ) -> defer.Deferred[Account | None] | None:
+        """Read the account again on its save thread, upgrading its hash there.
+
+        The file read for the password check may predate a save still queued
+        for this account (a player who reconnects at once).  Reading again on
+        the save thread, behind every queued write, gives the position saved
+        last; the new hash is written in that same place in the order, so it
+        and a position save of the same account never race, and the account
+        the game gets holds the new hash its later saves write.  Should an
+        account object with the old record still be saved (the re-hash write
+        failed, or two logins raced), :meth:`save` swaps in the new one.
+        """
+        if checked is None:
+            return None
+        account, upgraded = checked
+        if upgraded is not None:
+            self._upgraded[name.lower()] = (account.password, upgraded)
 
         def load() -> Account | None:
             try:
-                return self.store.load(name)
+                if upgraded is None:
+                    return self.store.load(name)
+                try:
+                    now = self.store.upgrade_password(name, account.password, upgraded)
+                    if now is not None and now.password == upgraded:
+                        self.log.info("re-hashed the password of {name}", name=name)
+                    return now
+                except OSError as e:  # the new hash goes out with the next save
+                    self.log.error("could not re-hash {name}: {error}", name=name, error=e)
+                    return self.store.load(name)
             except CorruptAccount:
                 self.log.failure("account file of {name!r} is corrupt", name=name)
                 return None
 
-        def reload(account: Account | None) -> defer.Deferred[Account | None] | None:
-            # The file read for the password check may predate a save still
-            # queued for this account (a player who reconnects at once).
-            # Reading again on the save thread, behind every queued write,
-            # gives the position that was saved last.
-            if account is None:
-                return None
-            return threads.deferToThreadPool(reactor, self._save_pool_of(name), load)
-
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
-        return threads.deferToThreadPool(reactor, self._login_pool, check).addCallback(reload)
+        return threads.deferToThreadPool(reactor, self._save_pool_of(name), load)
 
     def _save_pool_of(self, name: str) -> ThreadPool:
         """The one pool that reads and writes the file of account *name*."""
@@ -220,6 +263,9 @@ class GameService(Service):
 
     def save(self, account: Account) -> None:
         """Write *account* on its save thread; a failure is logged and retried later."""
+        upgrade = self._upgraded.get(account.name.lower())
+        if upgrade is not None and account.password == upgrade[0]:
+            account = dataclasses.replace(account, password=upgrade[1])
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
         pool = self._save_pool_of(account.name)
         d = threads.deferToThreadPool(reactor, pool, self.store.save, account)

@@ -11,9 +11,11 @@ import os
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from twisted.application import service, strports
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 from twisted.web import server
 
@@ -23,10 +25,13 @@ from mudserver.shell.admin import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_s
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
 from mudserver.store.accounts import AccountStore
+from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
 
 __all__ = ["Options", "makeService"]
 
 _DEFAULTS = Settings()
+DEFAULT_PORT = "tcp:4000:backlog=1024"
+DEFAULT_WEB = "tcp:4001"
 
 #: (option, Settings field, type, help): every limit is a twistd option.
 _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
@@ -68,14 +73,7 @@ class Options(usage.Options):
     """``twistd mudserver --help``."""
 
     optParameters = [
-        [
-            "port",
-            "p",
-            "tcp:4000:backlog=1024",
-            "Endpoint to listen on (a Twisted endpoint description).",
-        ],
         ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
-        ["web", None, "tcp:4001", "Endpoint of the browser client (page and /ws); 'none': off."],
         ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
         ["name", None, "mudserver", "The server's name, as MSSP tells MUD listing crawlers."],
         ["hostname", None, None, "The host name MSSP reports (left out when not given)."],
@@ -92,9 +90,59 @@ class Options(usage.Options):
             None,
             f"UNIX socket of the operator's console (default DATA/{ADMIN_SOCKET}); 'none': off.",
         ],
+        ["hash-time", None, ARGON2_MINIMUM.time_cost, "Argon2id passes for new password hashes."],
+        [
+            "hash-memory",
+            None,
+            ARGON2_MINIMUM.memory_cost,
+            "Argon2id memory in KiB for new password hashes.",
+        ],
+        ["hash-parallelism", None, ARGON2_MINIMUM.parallelism, "Argon2id lanes (threads)."],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
+    optFlags: ClassVar[list[list[str | None]]] = [
+        ["no-rehash", None, "Keep weaker password hashes as they are (for benchmarks only)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["ports"] = []
+        self["webs"] = []
+
+    def opt_port(self, description: str) -> None:
+        self["ports"].append(description)
+
+    # twistd shows the docstring as it is: built on one line, with the default.
+    opt_port.__doc__ = (
+        "Endpoint of the line protocol, e.g. tcp:4000 or "
+        f"ssl:4443:privateKey=key.pem:certKey=cert.pem; repeatable. [default: {DEFAULT_PORT}]"
+    )
+
+    opt_p = opt_port
+
+    def opt_web(self, description: str) -> None:
+        self["webs"].append(description)
+
+    opt_web.__doc__ = (
+        "Endpoint of the browser page and /ws (ssl:... for https and wss); repeatable; "
+        f"none: off. [default: {DEFAULT_WEB}]"
+    )
+
     def postOptions(self) -> None:
+        if not self["ports"]:
+            self["ports"] = [DEFAULT_PORT]
+        if not self["webs"]:
+            self["webs"] = [DEFAULT_WEB]
+        if any(w.lower() == "none" for w in self["webs"]):
+            if len(self["webs"]) > 1:
+                raise usage.UsageError("--web none cannot be combined with another --web")
+            self["webs"] = []
+        for option, descriptions in (("port", self["ports"]), ("web", self["webs"])):
+            for description in descriptions:
+                check_endpoint(option, description)
+        if self["metrics"]:
+            check_endpoint("metrics", self["metrics"])
+        self["hash_params"] = self._hash_params()
         values: dict[str, Any] = {}
         for option, name, kind, _ in _LIMITS:
             try:
@@ -131,12 +179,52 @@ class Options(usage.Options):
             raise usage.UsageError(f"--admin path is too long for a UNIX socket: {path}")
         self["admin"] = path
 
+    def _hash_params(self) -> Argon2Params:
+        """Argon2id parameters from the options, refused below OWASP's minimum."""
+        try:
+            params = Argon2Params(
+                time_cost=int(self["hash-time"]),
+                memory_cost=int(self["hash-memory"]),
+                parallelism=int(self["hash-parallelism"]),
+            )
+        except ValueError as e:
+            raise usage.UsageError(f"--hash-time/--hash-memory/--hash-parallelism: {e}") from None
+        if not params.meets_minimum():
+            raise usage.UsageError(
+                "--hash-memory/--hash-time are below the OWASP minimum for Argon2id "
+                "(at least 7168 KiB, and memory x passes at least 35840, e.g. 19456 x 2)"
+            )
+        return params
+
+
+def check_endpoint(option: str, description: str) -> None:
+    """Parse *description* as twistd will, on a reactor that opens nothing.
+
+    An ``ssl:`` description loads its key and certificate right here, so a
+    missing file or a key that does not match the certificate stops the
+    server at start with one line instead of a traceback.
+    """
+    try:
+        serverFromString(MemoryReactor(), description)
+    except ImportError as e:
+        raise usage.UsageError(
+            f"--{option} {description}: TLS needs pyOpenSSL and service_identity "
+            f"(pip install 'twisted[tls]'): {e}"
+        ) from None
+    except Exception as e:  # OSError, OpenSSL errors, VerifyError, bad syntax: all one line
+        reason = str(e) or type(e).__name__
+        raise usage.UsageError(f"--{option} {description}: {reason}") from None
+
 
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
+    store = AccountStore(options["data"], options["hash_params"])
     game = GameService(
-        options["settings"], AccountStore(options["data"]), presentation=options["presentation"]
+        options["settings"],
+        store,
+        rehash=not options["no-rehash"],
+        presentation=options["presentation"],
     )
     game.game.bans = options["bans"]
     game.setServiceParent(top)
@@ -144,11 +232,14 @@ def makeService(options: Options) -> service.IService:
         reactor: Any = game.reactor
         admin = AdminFactory(game.game, reactor, options["bans_path"], reactor.stop)
         admin_service(admin, options["admin"]).setServiceParent(top)
-    strports.service(options["port"], game.factory).setServiceParent(top)
-    if options["web"].lower() != "none":
+    for description in options["ports"]:
+        strports.service(description, game.factory).setServiceParent(top)
+    if options["webs"]:
         from mudserver.shell.web import make_site  # autobahn is only needed for the web client
 
-        strports.service(options["web"], make_site(game.factory)).setServiceParent(top)
+        site = make_site(game.factory)
+        for description in options["webs"]:
+            strports.service(description, site).setServiceParent(top)
     if options["metrics"]:
         site = server.Site(MetricsResource(game.metrics))
         site.noisy = False

@@ -1,22 +1,21 @@
-"""Persistent player accounts: one JSON file per account, scrypt password hashes.
+"""Persistent player accounts: one JSON file per account.
 
 Plain Python, no Twisted, so the server, ``mudserver.mkuser`` and tests share it.
+Password hashing itself lives in :mod:`mudserver.store.passwords`.
 Why it is built this way:
 
 * Names are checked against :data:`NAME_RE` *before* any path is built, so no
   client input can name a file outside ``users_dir``.
 * Files are written to a fsynced temp file and then moved or linked into place,
   so a crash or a full disk never leaves a half-written account behind.
-* Only salted scrypt hashes are stored, and an unknown name costs the same scrypt
-  work as a wrong password, so timing does not reveal which accounts exist.
+* Only salted password hashes are stored, and an unknown name costs the same
+  hashing work as a wrong password, so timing does not reveal which accounts exist.
 * Files are JSON, validated strictly; never pickle (loading one can run code).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import math
 import os
@@ -24,9 +23,17 @@ import re
 import secrets
 import tempfile
 import time
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mudserver.store import passwords
+from mudserver.store.passwords import (
+    DEFAULT_PARAMS,
+    InvalidPasswordRecord,
+    PasswordParams,
+    ScryptParams,
+)
 
 __all__ = [
     "DEFAULT_HASH_PARAMS",
@@ -48,13 +55,9 @@ __all__ = [
 NAME_RE: re.Pattern[str] = re.compile(r"[A-Za-z0-9_]{1,24}")
 NAME_RULE = "names are 1-24 characters of A-Z, a-z, 0-9 and _"
 FORMAT_VERSION = 1
-#: Cap on 128*r*n; a bad file must not make hashlib (maxmem < 2**31) or us blow up.
-_MAX_SCRYPT_MEMORY = 1 << 30
 #: Account files are tiny; a huge one is damage and must not eat memory.
 _MAX_FILE_BYTES = 1 << 20
 
-_HEX_RE = re.compile(r"(?:[0-9a-fA-F]{2})+")
-_PASSWORD_KEYS = frozenset({"algorithm", "salt", "hash", "n", "r", "p", "dklen"})
 _ACCOUNT_KEYS = frozenset({"version", "name", "password", "position"})
 
 
@@ -79,99 +82,22 @@ class CorruptAccount(AccountError):
     """An account file exists but cannot be parsed or has invalid fields."""
 
 
-@dataclass(frozen=True)
-class HashParams:
-    """scrypt cost parameters; the defaults are the usual interactive-login choice.
-
-    Checked at construction so a bad configuration fails at start-up, not at
-    the first login, and so a bad account file is reported as corrupt.
-    """
-
-    n: int = 2**14
-    r: int = 8
-    p: int = 1
-    dklen: int = 32
-    salt_bytes: int = 16
-
-    def __post_init__(self) -> None:
-        """Reject parameters that hashlib would refuse or that are unreasonable."""
-        if not all(type(v) is int for v in astuple(self)):  # bool is not a count
-            raise ValueError("scrypt parameters must be ints")
-        if self.n < 2 or self.n & (self.n - 1):
-            raise ValueError("scrypt n must be a power of 2 and at least 2")
-        if not 1 <= self.r <= 64 or not 1 <= self.p <= 16:
-            raise ValueError("scrypt r must be 1..64 and p 1..16")
-        # RFC 7914 requires n < 2**(128 * r / 8); OpenSSL enforces it.
-        if self.n.bit_length() - 1 >= 16 * self.r:
-            raise ValueError("scrypt n must be below 2**(16*r)")
-        if 128 * self.r * self.n > _MAX_SCRYPT_MEMORY:
-            raise ValueError("scrypt n * r needs more than 1 GiB of memory")
-        if not 16 <= self.dklen <= 1024:
-            raise ValueError("scrypt dklen must be 16..1024")
-        if not 8 <= self.salt_bytes <= 1024:
-            raise ValueError("salt_bytes must be 8..1024")
-
-    @property
-    def maxmem(self) -> int:
-        """What OpenSSL needs plus headroom; hashlib's 32 MiB default is too tight."""
-        return 128 * self.r * (self.n + self.p + 2) + (1 << 20)
-
-    def record_fields(self) -> dict[str, int]:
-        """The parameters stored in a password record (and passed to scrypt)."""
-        return {"n": self.n, "r": self.r, "p": self.p, "dklen": self.dklen}
+#: The scrypt parameters of records made before Argon2id (tests make cheap ones).
+HashParams = ScryptParams
+DEFAULT_HASH_PARAMS = DEFAULT_PARAMS
 
 
-DEFAULT_HASH_PARAMS = HashParams()
-
-
-def _scrypt(password: str, salt: bytes, params: HashParams) -> bytes:
-    """Run scrypt via ``hashlib.scrypt`` (looked up at call time so tests can count).
-
-    ``surrogatepass``: a client may send anything, and hashing must not crash.
-    """
-    secret = password.encode("utf-8", "surrogatepass")
-    return hashlib.scrypt(secret, salt=salt, maxmem=params.maxmem, **params.record_fields())
-
-
-def hash_password(password: str, params: HashParams = DEFAULT_HASH_PARAMS) -> dict[str, Any]:
-    """Hash with a fresh random salt; return a JSON-ready record.
-
-    The params are stored with the hash so the defaults can be raised later
-    without invalidating existing accounts.
-    """
-    salt = secrets.token_bytes(params.salt_bytes)
-    digest = _scrypt(password, salt, params)
-    record = {"algorithm": "scrypt", "salt": salt.hex(), "hash": digest.hex()}
-    return record | params.record_fields()
-
-
-def _parse_password_record(record: Any) -> tuple[bytes, bytes, HashParams]:
-    """Validate a password record; return (salt, hash, params) or raise CorruptAccount."""
-    if not isinstance(record, dict) or set(record) != _PASSWORD_KEYS:
-        raise CorruptAccount(f"password record needs exactly {sorted(_PASSWORD_KEYS)}")
-    if record["algorithm"] != "scrypt":
-        raise CorruptAccount(f"unsupported password algorithm {record['algorithm']!r}")
-    for key in ("salt", "hash"):
-        if not isinstance(record[key], str) or not _HEX_RE.fullmatch(record[key]):
-            raise CorruptAccount(f"password {key} must be a non-empty hex string")
-    salt, digest = bytes.fromhex(record["salt"]), bytes.fromhex(record["hash"])
-    try:
-        params = HashParams(record["n"], record["r"], record["p"], record["dklen"], len(salt))
-    except ValueError as exc:
-        raise CorruptAccount(f"bad password parameters: {exc}") from None
-    if len(digest) != params.dklen:
-        raise CorruptAccount("password hash length does not match dklen")
-    return salt, digest, params
+def hash_password(password: str, params: PasswordParams = DEFAULT_PARAMS) -> dict[str, Any]:
+    """A fresh password record (see :func:`mudserver.store.passwords.hash_password`)."""
+    return passwords.hash_password(password, params)
 
 
 def verify_password(password: str, record: dict[str, Any]) -> bool:
-    """Whether *password* matches, recomputed with the record's own params.
-
-    :func:`hmac.compare_digest` so timing does not leak how much matched.  A
-    malformed record raises CorruptAccount rather than silently failing logins.
-    """
-    salt, expected, params = _parse_password_record(record)
-    return hmac.compare_digest(_scrypt(password, salt, params), expected)
+    """Whether *password* matches *record*; CorruptAccount for a malformed record."""
+    try:
+        return passwords.verify_password(password, record)
+    except InvalidPasswordRecord as exc:
+        raise CorruptAccount(str(exc)) from None
 
 
 def _finite_float(value: Any, what: str) -> float:
@@ -222,7 +148,10 @@ class Account:
         name = data["name"]
         if not valid_name(name):
             raise CorruptAccount(f"invalid account name {name!r}")
-        _parse_password_record(data["password"])
+        try:
+            passwords.parse_record(data["password"])
+        except InvalidPasswordRecord as exc:
+            raise CorruptAccount(str(exc)) from None
         position = data["position"]
         if not isinstance(position, list) or len(position) != 3:
             raise CorruptAccount("position must be a list of 3 numbers")
@@ -245,7 +174,7 @@ class AccountStore:
     """Accounts stored as ``<data_dir>/users/<lowercased name>.json``."""
 
     def __init__(
-        self, data_dir: str | os.PathLike[str], hash_params: HashParams = DEFAULT_HASH_PARAMS
+        self, data_dir: str | os.PathLike[str], hash_params: PasswordParams = DEFAULT_PARAMS
     ) -> None:
         """Create the users dir if needed, and the dummy record (see authenticate)."""
         self.hash_params = hash_params
@@ -367,8 +296,9 @@ class AccountStore:
         """The Account if *password* is right, else None.
 
         Unknown and invalid names are verified against a dummy record so they
-        cost the same scrypt work as a wrong password (timing must not reveal
-        which names exist).  CorruptAccount propagates so the server can log it.
+        cost the same hashing work as a wrong password at the current
+        parameters (timing must not reveal which names exist).  CorruptAccount
+        propagates so the server can log it.
         """
         account = self.load(name)
         if account is None:
@@ -377,6 +307,34 @@ class AccountStore:
         if verify_password(password, account.password):
             return account
         return None
+
+    def needs_rehash(self, account: Account) -> bool:
+        """Whether *account*'s password record is older or weaker than :attr:`hash_params`."""
+        try:
+            return passwords.needs_rehash(account.password, self.hash_params)
+        except InvalidPasswordRecord as exc:
+            raise CorruptAccount(str(exc)) from None
+
+    def hash(self, password: str) -> dict[str, Any]:
+        """A new password record with the current parameters (slow: not on the reactor)."""
+        return hash_password(password, self.hash_params)
+
+    def upgrade_password(
+        self, name: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> Account | None:
+        """Replace the password record *old* of *name* by *new*; return the account.
+
+        Re-read first, and written only if the file still holds *old*: a
+        save that landed since the password was checked keeps its position,
+        and a record changed meanwhile is not overwritten.  The caller runs
+        this in the same order as the account's other saves.
+        """
+        account = self.load(name)
+        if account is None or account.password != old:
+            return account
+        account.password = dict(new)
+        self.save(account)
+        return account
 
     def save(self, account: Account) -> None:
         """Atomically replace the file: after a crash the old or new one is there."""
