@@ -61,6 +61,22 @@ class Grid:
         self._cells.setdefault(cell, {})[entity.id] = entity
         self._where[entity.id] = cell
 
+    def within_square(self, x: float, y: float, half: float) -> list[Cell]:
+        """The non-empty cells overlapping the square of half-side *half* around (x, y).
+
+        Together a superset of the entities within *half*; anything not in
+        them is farther than *half* on x or y.
+        """
+        size = self.cell_size
+        x0, x1 = math.floor((x - half) / size), math.floor((x + half) / size) + 1
+        y0, y1 = math.floor((y - half) / size), math.floor((y + half) / size) + 1
+        cells = self._cells
+        return [(cx, cy) for cx in range(x0, x1) for cy in range(y0, y1) if (cx, cy) in cells]
+
+    def bucket(self, cell: Cell) -> dict[int, Entity]:
+        """The entities filed under *cell*, by id (the cell must be non-empty)."""
+        return self._cells[cell]
+
     def offsets(self, radius: float) -> list[Cell]:
         """Cell offsets that may hold a point within *radius* of a point in cell (0, 0).
 

@@ -38,9 +38,9 @@ included), and every step of the work is bounded too:
   not flicker).
 * An entity that comes within the radius of an observer with a free slot
   is told at once, as without a cap; a full observer picks up nearer
-  newcomers at its own rescans, and an observer with more in view than it
-  is shown (*crowded*) is rescanned every ``CROWD_RESCAN_TICKS`` ticks even
-  when it stands still.  One that loses an entity while crowded is
+  newcomers at its own rescans, which a walker has as it strays, and a
+  standing observer with more in view than it is shown (*crowded*) every
+  ``CROWD_RESCAN_TICKS`` ticks.  One that loses an entity while crowded is
   rescanned on the next tick, so its free slot is filled.
 
 With fewer than K entities within the radius nothing of this applies and
@@ -75,7 +75,7 @@ Lines = defaultdict[int, list[str]]
 
 #: Grid cells per view radius.  Finer cells let a capped rescan stop closer
 #: to the observer; each rescan then reads more (mostly empty) cells.
-CELLS_PER_RADIUS = 2
+CELLS_PER_RADIUS = 1
 
 #: How far an entity may stray from its anchor before a rescan, as a share of
 #: the view radius.  More slack means fewer rescans but more band pairs to
@@ -111,7 +111,6 @@ CROWD_RESCAN_TICKS = 10
 ROUNDING = 1e-9
 
 #: What a non-observer has seen.
-_NOTHING: frozenset[int] = frozenset()
 
 
 class Interest:
@@ -143,7 +142,6 @@ class Interest:
         self._maybe_band_lo2 = max(0.0, radius - band - self.slack - radius * ROUNDING) ** 2
         self._maybe_band_hi2 = (self._reach + radius * ROUNDING) ** 2
         self.grid = Grid(radius / CELLS_PER_RADIUS)
-        self._offsets = self.grid.offsets(self._reach)
         #: Partners within the radius a capped rescan looks for before it stops.
         self._wanted = None if cap is None else cap * CANDIDATES_PER_SLOT
         self._entities: dict[int, Entity] = {}
@@ -274,10 +272,13 @@ class Interest:
             if (x - ax) * (x - ax) + (y - ay) * (y - ay) > trigger2:
                 strayed.append(e)
         rescanned = {e.id for e in strayed}
+        entities = self._entities
+        # A crowded observer that walks is rescanned as it strays anyway.
+        due = [oid for oid in due if (o := entities.get(oid)) is not None and o.dest is None]
         for oid in itertools.chain(due, self._recheck):
-            if oid not in rescanned and oid in self._entities:
+            if oid not in rescanned and oid in entities:
                 rescanned.add(oid)
-                strayed.append(self._entities[oid])
+                strayed.append(entities[oid])
         self._recheck = set()
         # A defaultdict: ``setdefault(oid, [])`` would build and drop a list
         # for each of the ~15 lines per observer per tick.
@@ -310,23 +311,27 @@ class Interest:
     ) -> None:
         """Measure the band pairs of the moved entities that were not rescanned."""
         entities, band, seen, r2 = self._entities, self._band, self.seen, self._r2
+        watchers = self.watchers
         for e in moved:
             eid = e.id
             e_band = band[eid]
             if not e_band or eid in rescanned:
                 continue
-            ex, ey = e.x, e.y
-            e_seen = seen.get(eid, _NOTHING)
+            ex, ey, e_watchers = e.x, e.y, watchers[eid]
             for fid in e_band:
                 if fid in rescanned or (fid < eid and fid in moved_ids):
                     continue  # measured by f's rescan, or from f's side
                 f = entities[fid]
                 dx, dy = f.x - ex, f.y - ey
                 in_view = dx * dx + dy * dy <= r2
+                # Watchers lag seen only for pairs made this tick, in view.
+                if in_view is (fid in e_watchers) and in_view is (eid in watchers[fid]):
+                    continue
                 f_seen = seen.get(fid)
                 if f_seen is not None and in_view is not (eid in f_seen):
                     self._settle(fid, f_seen, e, in_view, out, joined)
-                if e_seen is not _NOTHING and in_view is not (fid in e_seen):
+                e_seen = seen.get(eid)
+                if e_seen is not None and in_view is not (fid in e_seen):
                     self._settle(eid, e_seen, f, in_view, out, joined)
 
     def _walk_pass(self, started: Iterable[Entity], stopped: Iterable[Entity], out: Lines) -> None:
@@ -432,35 +437,68 @@ class Interest:
                 chosen.add(newcomer)
         return chosen
 
-    def _partners(self, e: Entity) -> Iterator[tuple[int, Entity]]:
-        """Every other entity a rescan of *e* must measure, nearest cells first.
+    def _partners(
+        self, e: Entity, visible: dict[int, float]
+    ) -> Iterable[Iterable[tuple[int, Entity]]]:
+        """What a rescan of *e* measures, as groups of (id, entity) pairs.
 
-        Without a cap: everything within reach.  With one: until enough
-        within the radius were found (see ``CANDIDATES_PER_SLOT``), reading
-        a random window of any cell larger than what is still wanted.
+        The cells within reach, then the partners of the pairs *e* is in
+        that those cells did not hold.  With a cap and more in the cells
+        than it wants, see :meth:`_nearest_partners`.
         """
-        eid, ex, ey = e.id, e.x, e.y
-        buckets = self.grid.buckets(ex, ey, self._offsets)
+        bucket_of = self.grid.bucket
+        buckets = [bucket_of(c) for c in self.grid.within_square(e.x, e.y, self._reach)]
         wanted = self._wanted
-        if wanted is None:
-            for bucket in buckets:
-                yield from bucket.items()
-            return
-        r2 = self._r2
-        for bucket in buckets:
-            items: Iterable[tuple[int, Entity]] = bucket.items()
-            if len(bucket) > wanted + 1:
-                start = self._random.randrange(len(bucket) - wanted)
-                items = itertools.islice(items, start, start + wanted + 1)
-            for fid, f in items:
-                if fid == eid:
-                    continue
-                yield fid, f
-                dx, dy = f.x - ex, f.y - ey
-                if dx * dx + dy * dy <= r2:
-                    wanted -= 1
-            if wanted <= 0:
-                return
+        if wanted is not None and sum(map(len, buckets)) > wanted + 1:
+            return self._nearest_partners(e, visible)
+        measured = {k for bucket in buckets for k in bucket}
+        groups: list[Iterable[tuple[int, Entity]]] = [bucket.items() for bucket in buckets]
+        groups.append(self._known_elsewhere(e.id, measured))
+        return groups
+
+    def _nearest_partners(
+        self, e: Entity, visible: dict[int, float]
+    ) -> Iterator[Iterable[tuple[int, Entity]]]:
+        """The capped rescan's partners: nearest cells first, until enough are found.
+
+        Stops once *visible* (filled by the caller as it reads) holds
+        ``wanted`` partners within the radius; of a cell larger than what is
+        still wanted it reads a random window.
+        """
+        wanted = self._wanted
+        assert wanted is not None
+        size = self.grid.cell_size
+        cx, cy = e.x / size - 0.5, e.y / size - 0.5
+        cells = self.grid.within_square(e.x, e.y, self._reach)
+        cells.sort(key=lambda c: (c[0] - cx) ** 2 + (c[1] - cy) ** 2)
+        bucket_of = self.grid.bucket
+        measured: set[int] = set()
+        for cell in cells:
+            bucket = bucket_of(cell)
+            missing = wanted - len(visible) + 1
+            if len(bucket) > missing:
+                start = self._random.randrange(len(bucket) - missing + 1)
+                window = list(itertools.islice(bucket.items(), start, start + missing))
+                measured.update(fid for fid, _ in window)
+                yield window
+            else:
+                measured.update(bucket)
+                yield bucket.items()
+            if len(visible) >= wanted:
+                break
+        yield self._known_elsewhere(e.id, measured)
+
+    def _known_elsewhere(self, eid: int, measured: set[int]) -> list[tuple[int, Entity]]:
+        """The partners of the pairs *eid* is in that are not in *measured*.
+
+        A rescan settles every pair of the entity it anchors anew, wherever
+        the partner is (beyond reach: out of view).
+        """
+        entities = self._entities
+        known = self.watchers[eid].union(self.seen.get(eid, ()))
+        known.difference_update(measured)
+        known.discard(eid)
+        return [(fid, entities[fid]) for fid in known]
 
     def _rescan(
         self,
@@ -473,7 +511,10 @@ class Interest:
 
         Pairs with an entity in *done* (rescanned earlier this tick) were
         measured then from the other side; only e's own view and the band
-        are settled again for them.
+        are settled again for them.  With a cap, the nearest cells are read
+        until enough partners within the radius are found (of a cell larger
+        than what is still wanted, a random window), then the pairs e is
+        already in, wherever they are.
         """
         eid, ex, ey = e.id, e.x, e.y
         trigger = self.slack * self._random.uniform(JITTER_LOW, 1.0)
@@ -489,48 +530,46 @@ class Interest:
         seen, r2, cap, crowded = self.seen, self._r2, self.cap, self._crowded
         e_watchers = self.watchers[eid]
         e_seen = seen.get(eid)
+        entities = self._entities
         #: Partners within the radius, with their squared distance.
         visible: dict[int, float] = {}
-        measured: set[int] = {eid}
-        entities = self._entities
-        known = (e_watchers | e_seen) if e_seen is not None else set(e_watchers)
-        known.discard(eid)
-        partners = itertools.chain(self._partners(e), ((fid, entities[fid]) for fid in list(known)))
-        for fid, f in partners:
-            if fid in measured:
-                continue
-            measured.add(fid)
-            dx, dy = f.x - ex, f.y - ey
-            d2 = dx * dx + dy * dy
-            in_view = d2 <= r2
-            if in_view:
-                visible[fid] = d2
-            if fid not in done:  # what f knows of e
-                f_seen = seen.get(fid)
-                if f_seen is not None and in_view is not (eid in f_seen):
-                    if in_view and cap is not None and len(f_seen) > cap:
-                        crowded[fid % CROWD_RESCAN_TICKS].add(fid)  # _settle, inlined
-                    else:
-                        self._settle(fid, f_seen, e, in_view, out, joined)
-            if maybe_lo2 <= d2 <= maybe_hi2:
-                fx, fy, _ = anchor[fid]
-                da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
-                if lo2 <= da2 <= hi2:
-                    e_band.add(fid)
-                    band[fid].add(eid)
+        for items in self._partners(e, visible):
+            for fid, f in items:
+                if fid == eid:
+                    continue
+                dx, dy = f.x - ex, f.y - ey
+                d2 = dx * dx + dy * dy
+                in_view = d2 <= r2
+                if in_view:
+                    visible[fid] = d2
+                # What f knows of e: watchers lag seen only for pairs made
+                # this tick, which are in view, so this test finds every change.
+                if in_view is not (fid in e_watchers) and fid not in done:
+                    f_seen = seen.get(fid)
+                    if f_seen is not None and in_view is not (eid in f_seen):
+                        if in_view and cap is not None and len(f_seen) > cap:
+                            crowded[fid % CROWD_RESCAN_TICKS].add(fid)  # _settle, inlined
+                        else:
+                            self._settle(fid, f_seen, e, in_view, out, joined)
+                if maybe_lo2 <= d2 <= maybe_hi2:
+                    fx, fy, _ = anchor[fid]
+                    da2 = (fx - ex) * (fx - ex) + (fy - ey) * (fy - ey)
+                    if lo2 <= da2 <= hi2:
+                        e_band.add(fid)
+                        band[fid].add(eid)
         if e_seen is None:
             return
         # What e knows: everything visible, or with a cap the nearest of it.
         if cap is not None and len(visible) > cap:
             chosen = self._choose(e_seen, visible, cap)
-            self._crowded[eid % CROWD_RESCAN_TICKS].add(eid)
+            crowded[eid % CROWD_RESCAN_TICKS].add(eid)
         else:
-            chosen = set(visible)
-            self._crowded[eid % CROWD_RESCAN_TICKS].discard(eid)
-        for fid in [i for i in e_seen if i != eid and i not in chosen]:
+            chosen = visible.keys()
+            if cap is not None:
+                crowded[eid % CROWD_RESCAN_TICKS].discard(eid)
+        for fid in [i for i in e_seen if i not in chosen and i != eid]:
             self._untell(eid, e_seen, fid, out)
-        for fid in chosen:
-            if fid not in e_seen:
-                self._tell(eid, e_seen, entities[fid], out, joined)
+        for fid in [i for i in chosen if i not in e_seen]:
+            self._tell(eid, e_seen, entities[fid], out, joined)
         # Its own choice freed no slot that it should look at again.
         self._recheck.discard(eid)

@@ -84,6 +84,10 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+#: Read on every send (each player, each tick): one global, not two lookups.
+_CLOSED = State.CLOSED
+
+
 class Action(enum.Enum):
     """What a command does, as the cells of :data:`TRANSITIONS` name it."""
 
@@ -297,7 +301,7 @@ class Session:
     # -- output --------------------------------------------------------------
 
     def send(self, text: str) -> None:
-        if self.state is not State.CLOSED:
+        if self.state is not _CLOSED:
             self.peer.send(text)
 
     def error(self, code: str, message: str) -> None:
