@@ -155,9 +155,9 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
     def dataReceived(self, data: bytes) -> None:
         """Take Telnet out of the stream before it can split or spoil a line."""
-        clean, replies, events = self.telnet.receive(data)
-        if replies:
-            self.send_bytes(replies)
+        clean, answers, events = self.telnet.receive(data)
+        if answers:
+            self.send_bytes(answers)
         for event in events:
             self._telnet_event(event)
         # Always passed on, even when empty: resumeProducing() relies on a
