@@ -73,6 +73,11 @@ class Settings:
     #: within the view radius: a crowd at one spot costs each client at most
     #: this many, not everybody (``docs/protocol.md``, section 5.1).
     max_in_view: int = 50
+    #: Least seconds between two changes of a protocol-2 player's destination:
+    #: a ``mov`` sooner than that takes effect when it is over (the last one
+    #: counts), so a client re-aiming every tick costs one ``wlk`` per
+    #: interval, not one per tick.  0 turns the limit off.
+    turn_interval: float = 0.2
     #: How far a ``say`` carries on the ground plane; 0 means world-wide.
     say_radius: float = 0.0
     #: ``interest`` tells each player about what is in view; ``broadcast``
@@ -97,8 +102,10 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number")
-        if not (math.isfinite(self.say_radius) and self.say_radius >= 0):
-            raise ValueError("say_radius must be a finite number, 0 or more")
+        for name in ("say_radius", "turn_interval"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number, 0 or more")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         for name in (

@@ -40,6 +40,7 @@ OPTIONS: dict[str, tuple[str, str, float | int]] = {
     "login-window": ("30", "login_window", 30.0),
     "view-radius": ("50", "view_radius", 50.0),
     "max-in-view": ("20", "max_in_view", 20),
+    "turn-interval": ("0.5", "turn_interval", 0.5),
     "say-radius": ("25", "say_radius", 25.0),
     "mode": ("broadcast", "mode", "broadcast"),
 }
@@ -99,7 +100,7 @@ def test_non_finite_is_refused(option: str, value: str) -> None:
         parse(f"--{option}", value)
 
 
-@pytest.mark.parametrize("option", sorted(set(OPTIONS) - {"say-radius"}))
+@pytest.mark.parametrize("option", sorted(set(OPTIONS) - {"say-radius", "turn-interval"}))
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_zero_or_negative_is_refused(option: str, value: str) -> None:
     with pytest.raises(usage.UsageError):

@@ -181,3 +181,18 @@ def test_the_crowd_cap_is_never_passed_and_every_client_stays_consistent(
                     other = game.world.get(eid)
                     assert other is not None
                     assert math.hypot(other.x - me.x, other.y - me.y) <= 30.0 + 1e-6
+
+
+def test_a_version_2_player_re_aiming_every_tick_turns_every_other_tick() -> None:
+    game = Game(Settings(turn_interval=0.2), lambda a: None)
+    now = [0.0]
+    watcher = Client(game, "watcher", "2", (0.0, 0.0, 0.0), now)
+    aimer = Client(game, "aimer", "2", (1.0, 0.0, 0.0), now)
+    writes: list[str] = []
+    watcher.session.peer = type("Peer", (), {"send": writes.append, "close": lambda: None})()
+    game.tick(DT)
+    for i in range(20):
+        game.walk(aimer.session, (10.0 + i, float(i % 2) * 10 - 5, 0.0))
+        game.tick(DT)
+    walks = [line for line in "".join(writes).splitlines() if line.startswith("wlk ")]
+    assert 9 <= len(walks) <= 11, walks  # one per 0.2 s, not one per tick

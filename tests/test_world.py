@@ -359,3 +359,21 @@ def test_only_walking_entities_are_stepped() -> None:
     assert world.step(0.1) == [e]
     assert world.step(0.1) == [e]
     assert world.step(0.1) == []
+
+
+def test_a_turn_interval_makes_quick_re_aims_wait_and_keeps_the_last() -> None:
+    world = World()
+    walker = world.spawn("player", "w", (0.0, 0.0, 0.0), speed=10.0)
+    world.walk(walker, (100.0, 0.0, 0.0), turn_interval=0.2)
+    assert walker.dest == (100.0, 0.0, 0.0)  # the first turn is at once
+    world.step(0.1)
+    world.walk(walker, (0.0, 100.0, 0.0), turn_interval=0.2)
+    world.walk(walker, (0.0, -100.0, 0.0), turn_interval=0.2)  # the last one counts
+    assert walker.dest == (100.0, 0.0, 0.0)
+    world.step(0.1)  # 0.1 s since the turn: still waiting
+    assert walker.dest == (100.0, 0.0, 0.0) and world.started == []
+    world.step(0.1)  # 0.2 s: it turns at the start of this step
+    assert walker.dest == (0.0, -100.0, 0.0) and world.started == [walker]
+    world.walk(walker, (0.0, -100.0, 0.0), turn_interval=0.2)  # the same: no change
+    world.walk(walker, (5.0, 5.0, 0.0))  # no interval asked for: at once
+    assert walker.dest == (5.0, 5.0, 0.0)

@@ -154,9 +154,13 @@ class Game:
     # -- actions -----------------------------------------------------------------
 
     def walk(self, session: Session, dest: Position) -> None:
-        """Send *session*'s player toward *dest*; the next ticks move it."""
+        """Send *session*'s player toward *dest*; the next ticks move it.
+
+        A protocol-2 player turns at most once per ``turn_interval``.
+        """
         if session.entity is not None:
-            self.world.walk(session.entity, dest)
+            interval = self.settings.turn_interval if session.version == WALKING_PROTOCOL else 0.0
+            self.world.walk(session.entity, dest, interval)
 
     def say(self, speaker: Entity, text: str) -> None:
         """Send *text* from *speaker* to every player in earshot, the speaker included.

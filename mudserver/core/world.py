@@ -67,9 +67,24 @@ class Entity:
 
 
 class World:
-    """All entities, by id.  Ids are never reused during a process's life."""
+    """All entities, by id.  Ids are never reused during a process's life.
+
+    A :meth:`walk` may ask for a *turn interval*: the least time since the
+    entity's destination last changed.  One sooner than that waits for the
+    step at which the interval is over, and only the last one waiting
+    counts.  A protocol-2 player clicking several times a second then costs
+    one ``wlk`` per interval, not one per tick (``docs/protocol.md``,
+    section 15).
+    """
 
     def __init__(self) -> None:
+        #: Seconds stepped so far.
+        self.time = 0.0
+        self._last_dt = 0.0
+        #: Entity id -> the world time its destination last changed.
+        self._turned_at: dict[int, float] = {}
+        #: Entity id -> (entity, destination, interval) of a walk waiting its turn.
+        self._waiting: dict[int, tuple[Entity, tuple[float, float, float], float]] = {}
         self._entities: dict[int, Entity] = {}
         #: Entities with a destination: the only ones a step has to look at.
         self._walking: dict[int, Entity] = {}
@@ -113,19 +128,37 @@ class World:
             del self._entities[entity.id]
             self._walking.pop(entity.id, None)
             self._turned.pop(entity.id, None)
+            self._turned_at.pop(entity.id, None)
+            self._waiting.pop(entity.id, None)
 
-    def walk(self, entity: Entity, dest: tuple[float, float, float]) -> None:
+    def walk(
+        self, entity: Entity, dest: tuple[float, float, float], turn_interval: float = 0.0
+    ) -> None:
         """Send *entity* toward *dest*; it moves on the following steps.
 
         Walking on toward the destination it already has is no change: no
-        new walk starts (protocol 2 sends nothing for it).
+        new walk starts (protocol 2 sends nothing for it).  Within
+        *turn_interval* of the last change, the walk waits (see the class).
         """
+        eid = entity.id
         if entity.dest == dest:
+            self._waiting.pop(eid, None)  # keeps walking where it walks
             return
+        if entity not in self:
+            entity.dest = dest
+            return
+        if turn_interval and self.time - self._turned_at.get(eid, -math.inf) < (
+            turn_interval - self._last_dt / 2
+        ):
+            self._waiting[eid] = (entity, dest, turn_interval)
+            return
+        self._turn(entity, dest)
+
+    def _turn(self, entity: Entity, dest: tuple[float, float, float]) -> None:
         entity.dest = dest
-        if entity in self:
-            self._walking[entity.id] = entity
-            self._turned[entity.id] = entity
+        self._walking[entity.id] = entity
+        self._turned[entity.id] = entity
+        self._turned_at[entity.id] = self.time
 
     def step(self, dt: float) -> list[Entity]:
         """Advance every walking entity by *dt* seconds; return those that moved.
@@ -134,6 +167,14 @@ class World:
         this step.  Standing entities cost nothing, so an idle world steps
         for free.
         """
+        if self._waiting:
+            turned_at = self._turned_at
+            for eid, (entity, dest, interval) in list(self._waiting.items()):
+                if turned_at.get(eid, -math.inf) <= self.time - (interval - dt / 2):
+                    del self._waiting[eid]
+                    self._turn(entity, dest)
+        self.time += dt
+        self._last_dt = dt
         walking = self._walking
         moved = [e for e in walking.values() if e.step(dt)]
         stopped = [e for e in walking.values() if e.dest is None]

@@ -63,6 +63,7 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("login-window", "login_window", float, "Seconds over which failed logins are counted."),
     ("view-radius", "view_radius", float, "How far a player sees on the ground plane."),
     ("max-in-view", "max_in_view", int, "Most entities a player is told about, nearest first."),
+    ("turn-interval", "turn_interval", float, "Least seconds between two turns (protocol 2)."),
     ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
     ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
 ]

@@ -82,13 +82,24 @@ def wlk(entity: Walking) -> str:
 
     Protocol version 2 only.  Sent once per walk, not per tick: a client
     extrapolates the position from it.  Only called for a walking entity.
+    Formatted in one go like :func:`pos` (a crowd re-aiming sends many).
     """
     dest = entity.dest
     assert dest is not None
-    return (
-        f"wlk {entity.id},{coord(entity.x)},{coord(entity.y)},{coord(entity.z)},"
-        f"{coord(dest[0])},{coord(dest[1])},{coord(dest[2])},{coord(entity.speed)}\n"
+    line = "wlk %d,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n" % (  # noqa: UP031
+        entity.id,
+        entity.x,
+        entity.y,
+        entity.z,
+        dest[0],
+        dest[1],
+        dest[2],
+        entity.speed,
     )
+    if "-0.00" in line:
+        numbers = (entity.x, entity.y, entity.z, *dest, entity.speed)
+        return f"wlk {entity.id},{','.join(coord(n) for n in numbers)}\n"
+    return line
 
 
 def delete(entity_id: int) -> str:
