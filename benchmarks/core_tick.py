@@ -9,6 +9,13 @@ machine (``--repeat``).  ``mudserver-bench`` measures the whole server.
 
     PYTHONPATH=. python benchmarks/core_tick.py --n 2000 --protocol 1
     PYTHONPATH=. python benchmarks/core_tick.py --n 2000 --spawn origin --protocol 2
+    PYTHONPATH=. python benchmarks/core_tick.py --n 2000 --protocol 2 --phases
+
+``--phases`` also splits each tick into the world step (the simulation a
+world process would keep), the delivery (interest management and the
+formatting of lines: what a connection server would take over) and the rest
+(joining each client's lines and handing them to its peer), and counts the
+writes and lines per tick.  ``docs/scaling.md`` builds its estimate on it.
 
 Works against older checkouts of the core too (``PYTHONPATH=OTHER_CHECKOUT``),
 for before/after figures.
@@ -21,6 +28,8 @@ import dataclasses
 import random
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 from mudserver.config import Settings
 from mudserver.core.game import Game
@@ -33,16 +42,33 @@ DT = 0.1
 class CountingPeer:
     """A connection that keeps nothing but the bytes it was given."""
 
-    __slots__ = ("bytes",)
+    __slots__ = ("bytes", "writes")
 
     def __init__(self) -> None:
         self.bytes = 0
+        self.writes = 0
 
     def send(self, text: str) -> None:
         self.bytes += len(text)
+        self.writes += 1
 
     def close(self) -> None:
         pass
+
+
+class PhaseTimer:
+    """Wraps a callable and adds up the time spent in it."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+        self.total = 0.0
+
+    def __call__(self, *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.func(*args)
+        finally:
+            self.total += time.perf_counter() - started
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -74,6 +100,12 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             now += DT
     for peer in peers:
         peer.bytes = 0
+        peer.writes = 0
+    step = delivery = None
+    if args.phases:
+        step = game.world.step = PhaseTimer(game.world.step)
+        delivery = PhaseTimer(game.delivery.tick)
+        game.delivery.tick = delivery  # type: ignore[method-assign]
     durations = []
     ticks = int(args.seconds / DT)
     for _ in range(ticks):
@@ -88,12 +120,22 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         now += DT
     durations.sort()
     sent = sum(p.bytes for p in peers)
+    phases = {}
+    if step is not None and delivery is not None:
+        ticks_s = sum(durations)
+        phases = {
+            "step_ms": step.total / ticks * 1000,
+            "delivery_ms": delivery.total / ticks * 1000,
+            "rest_ms": (ticks_s - step.total - delivery.total) / ticks * 1000,
+            "writes_per_tick": sum(p.writes for p in peers) / ticks,
+        }
     return {
         "mean_ms": statistics.fmean(durations) * 1000,
         "p50_ms": durations[len(durations) // 2] * 1000,
         "p99_ms": durations[int(len(durations) * 0.99)] * 1000,
         "max_ms": durations[-1] * 1000,
         "bytes_per_client_s": sent / args.n / args.seconds,
+        **phases,
     }
 
 
@@ -109,10 +151,11 @@ def main() -> None:
     p.add_argument("--max-in-view", type=int, default=0, help="0: the server's default")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--phases", action="store_true", help="split the tick: step, delivery, rest")
     args = p.parse_args()
     for _ in range(args.repeat):
         r = run(args)
-        print(" ".join(f"{k}={v:.1f}" for k, v in r.items()), flush=True)
+        print(" ".join(f"{k}={v:.2f}" for k, v in r.items()), flush=True)
 
 
 if __name__ == "__main__":
