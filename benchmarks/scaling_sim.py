@@ -25,8 +25,8 @@ output: the cap keeps whom it shows as long as they stay within the radius
 and fills free slots with the nearest (the server also swaps, every second,
 for much nearer newcomers, which adds a few ``ent``/``del``).
 
-    python benchmarks/scaling_sim.py            # every scenario, ~30 s
-    python benchmarks/scaling_sim.py --quick    # fewer seconds simulated
+    PYTHONPATH=. python benchmarks/scaling_sim.py            # every scenario, 20-30 s
+    PYTHONPATH=. python benchmarks/scaling_sim.py --quick    # fewer seconds simulated
 """
 
 from __future__ import annotations
