@@ -11,6 +11,13 @@ less than wall-clock time.  ``mudserver-bench`` measures the whole server.
 
     PYTHONPATH=. python benchmarks/core_tick.py --n 2000 --protocol 1
     PYTHONPATH=. python benchmarks/core_tick.py --n 2000 --spawn origin --protocol 2
+    PYTHONPATH=. python benchmarks/core_tick.py --n 2000 --protocol 2 --phases
+
+``--phases`` also splits each tick's CPU time into the world step (the
+simulation a world process would keep), the delivery (interest management
+and the formatting of lines: what a connection server would take over) and
+the rest (joining each client's lines and handing them to its peer), and
+counts the writes per tick.  ``docs/scaling.md`` builds its estimate on it.
 
 Works against older checkouts of the core too (``PYTHONPATH=OTHER_CHECKOUT``),
 for before/after figures.
@@ -24,6 +31,7 @@ import gc
 import random
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mudserver.config import Settings
@@ -37,16 +45,33 @@ DT = 0.1
 class CountingPeer:
     """A connection that keeps nothing but the bytes it was given."""
 
-    __slots__ = ("bytes",)
+    __slots__ = ("bytes", "writes")
 
     def __init__(self) -> None:
         self.bytes = 0
+        self.writes = 0
 
     def send(self, text: str) -> None:
         self.bytes += len(text)
+        self.writes += 1
 
     def close(self) -> None:
         pass
+
+
+class PhaseTimer:
+    """Wraps a callable and adds up the CPU time of this thread spent in it."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+        self.total = 0.0
+
+    def __call__(self, *args: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return self.func(*args)
+        finally:
+            self.total += time.thread_time() - started
 
 
 def _collector() -> Any:
@@ -75,6 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     warmup_ticks = int(args.warmup / DT)
     ticks = int(args.seconds / DT)
     durations: list[float] = []
+    step = delivery = None
     now, tick, measuring_from = 0.0, 0, None
     collector = _collector()
     while measuring_from is None or tick < measuring_from + ticks:
@@ -102,7 +128,11 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 next_click[i] = now + rng.uniform(*args.every)
         if tick == measuring_from:
             for peer in peers:
-                peer.bytes = 0
+                peer.bytes = peer.writes = 0
+            if args.phases:
+                step = game.world.step = PhaseTimer(game.world.step)  # type: ignore[method-assign]
+                delivery = PhaseTimer(game.delivery.tick)
+                game.delivery.tick = delivery  # type: ignore[method-assign]
         started = time.thread_time()
         game.tick(DT)
         if measuring_from is not None and tick >= measuring_from:
@@ -113,14 +143,25 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         tick += 1
     if collector is not None:
         collector.give_back()
+    cpu = sum(durations)
     durations.sort()
     sent = sum(p.bytes for p in peers)
+    phases = {}
+    if step is not None and delivery is not None:
+        phases = {
+            "cpu_ms": cpu / ticks * 1000,
+            "step_ms": step.total / ticks * 1000,
+            "delivery_ms": delivery.total / ticks * 1000,
+            "rest_ms": (cpu - step.total - delivery.total) / ticks * 1000,
+            "writes_per_tick": sum(p.writes for p in peers) / ticks,
+        }
     return {
         "mean_ms": statistics.fmean(durations) * 1000,
         "p50_ms": durations[len(durations) // 2] * 1000,
         "p99_ms": durations[int(len(durations) * 0.99)] * 1000,
         "max_ms": durations[-1] * 1000,
         "bytes_per_client_s": sent / args.n / args.seconds,
+        **phases,
     }
 
 
@@ -137,10 +178,11 @@ def main() -> None:
     p.add_argument("--max-in-view", type=int, default=0, help="0: the server's default")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--phases", action="store_true", help="split the tick: step, delivery, rest")
     args = p.parse_args()
     for _ in range(args.repeat):
         r = run(args)
-        print(" ".join(f"{k}={v:.1f}" for k, v in r.items()), flush=True)
+        print(" ".join(f"{k}={v:.2f}" for k, v in r.items()), flush=True)
 
 
 if __name__ == "__main__":
