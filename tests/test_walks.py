@@ -196,3 +196,19 @@ def test_a_version_2_player_re_aiming_every_tick_turns_every_other_tick() -> Non
         game.tick(DT)
     walks = [line for line in "".join(writes).splitlines() if line.startswith("wlk ")]
     assert 9 <= len(walks) <= 11, walks  # one per 0.2 s, not one per tick
+
+
+def test_choose_keeps_what_is_shown_and_swaps_only_clearly_nearer_ones() -> None:
+    from mudserver.core.crowd import MAX_SWAPS, choose
+
+    shown = {1, 2, 3}
+    # 4 is a bit nearer than 3 (10.0 vs 10.5 away): no swap.  5 is clearly nearer than 2.
+    visible = {1: 1.0, 2: 100.0**2, 3: 10.5**2, 4: 10.0**2, 5: 1.0**2}
+    assert choose(shown, visible, 3) == {1, 3, 5}
+    # A free slot goes to the nearest newcomer; one gone from view frees its slot.
+    assert choose({1, 9}, {1: 1.0, 4: 4.0, 5: 9.0}, 2) == {1, 4}
+    # However many newcomers are nearer, at most MAX_SWAPS swaps per rescan.
+    far = {i: 50.0**2 for i in range(100, 120)}
+    near = {i: 1.0 for i in range(200, 220)}
+    chosen = choose(set(far), {**far, **near}, 20)
+    assert len(chosen) == 20 and len(chosen - set(far)) == MAX_SWAPS

@@ -6,7 +6,6 @@ Used by :mod:`mudserver.core.interest`; pure Python.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 from mudserver.core.world import Entity
 
@@ -77,39 +76,13 @@ class Grid:
         """The entities filed under *cell*, by id (the cell must be non-empty)."""
         return self._cells[cell]
 
-    def offsets(self, radius: float) -> list[Cell]:
-        """Cell offsets that may hold a point within *radius* of a point in cell (0, 0).
-
-        Nearest first: a caller that stops early has read the nearest cells.
-        """
-        size = self.cell_size
-        n = math.ceil(radius / size)
-        found = []
-        for dx in range(-n, n + 1):
-            for dy in range(-n, n + 1):
-                gap2 = (max(0, abs(dx) - 1) ** 2 + max(0, abs(dy) - 1) ** 2) * size * size
-                if gap2 <= radius * radius:
-                    found.append((dx * dx + dy * dy, dx, dy))
-        return [(dx, dy) for _, dx, dy in sorted(found)]
-
-    def buckets(self, x: float, y: float, offsets: list[Cell]) -> Iterator[dict[int, Entity]]:
-        """The non-empty cells at *offsets* from the cell of (x, y), as id -> entity.
-
-        Cells, not entities, so the hot loop of a rescan iterates plain dicts.
-        """
-        size, cells = self.cell_size, self._cells
-        cx, cy = math.floor(x / size), math.floor(y / size)
-        for dx, dy in offsets:
-            bucket = cells.get((cx + dx, cy + dy))
-            if bucket:
-                yield bucket
-
     def within(self, x: float, y: float, radius: float) -> list[Entity]:
         """The entities at most *radius* from (x, y) on the ground plane."""
         r2 = radius * radius
         found = []
-        for bucket in self.buckets(x, y, self.offsets(radius)):
-            for e in bucket.values():
+        cells = self._cells
+        for cell in self.within_square(x, y, radius):
+            for e in cells[cell].values():
                 dx, dy = e.x - x, e.y - y
                 if dx * dx + dy * dy <= r2:
                     found.append(e)

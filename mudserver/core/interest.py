@@ -8,9 +8,9 @@ plane (x, y): ``ent`` when one comes into view, movement lines while it is
 in view, ``del`` when it leaves view or the world.  Two things keep that
 cheap however many players there are:
 
-* **A uniform grid.**  :class:`Grid` buckets every entity into square cells
-  (``CELLS_PER_RADIUS`` to a radius), so "who is near (x, y)" reads a few
-  cells, nearest first, instead of the world.
+* **A uniform grid.**  :class:`~mudserver.core.grid.Grid` buckets every
+  entity into square cells one radius wide, so "who is near (x, y)" reads a
+  few cells instead of the world.
 * **Anchors and a band.**  Only movement changes a distance.  Each entity
   has an *anchor*, where it stood when its pairs were last classified, and
   is reclassified (*rescanned*) once it strays from it by more than its
@@ -21,30 +21,11 @@ cheap however many players there are:
   remaining *band* pairs are measured on every tick that moves them.  An
   idle world costs nothing.
 
-**The crowd cap.**  Without a limit, a crowd of N players within one
-radius costs N² lines a tick and N² pairs to classify: the view radius
-bounds nothing at a spawn point.  With ``cap`` = K, an observer is told
-about at most K others (``seen`` holds at most K + 1 ids, itself
-included), and every step of the work is bounded too:
-
-* A rescan looks at the nearest cells first and stops once it has found
-  ``CANDIDATES_PER_SLOT * K`` partners within the radius; in a cell holding
-  more than it still needs it reads a random window of them, so a crowd
-  packed into one cell is not always shown its first arrivals.
-* The observer keeps what it was shown that is still in view, fills free
-  slots with the nearest newcomers, and swaps at most ``MAX_SWAPS`` of its
-  farthest for newcomers nearer than ``KEEP_BONUS`` times their distance
-  (hysteresis: in a crowd where everybody is about as near, the set does
-  not flicker).
-* An entity that comes within the radius of an observer with a free slot
-  is told at once, as without a cap; a full observer picks up nearer
-  newcomers at its own rescans, which a walker has as it strays, and a
-  standing observer with more in view than it is shown (*crowded*) every
-  ``CROWD_RESCAN_TICKS`` ticks.  One that loses an entity while crowded is
-  rescanned on the next tick, so its free slot is filled.
-
-With fewer than K entities within the radius nothing of this applies and
-the view is exact: everything within the radius, and nothing else.
+**The crowd cap.**  With ``cap`` = K, an observer is told about at most K
+others, nearest preferred, and a crowd costs each rescan a bounded amount
+of work: :mod:`mudserver.core.crowd` says how.  With fewer than K entities
+within the radius the view is exact: everything within the radius, and
+nothing else.
 
 **Two ways to follow movement.**  A protocol-1 observer gets a ``pos``
 line for every entity in view that moved this tick; a protocol-2 observer
@@ -65,6 +46,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+from mudserver.core.crowd import CANDIDATES_PER_SLOT, CROWD_RESCAN_TICKS, choose, nearest
 from mudserver.core.grid import Grid
 from mudserver.core.world import Entity
 from mudserver.wire import replies
@@ -72,10 +54,6 @@ from mudserver.wire import replies
 __all__ = ["Interest"]
 
 Lines = defaultdict[int, list[str]]
-
-#: Grid cells per view radius.  Finer cells let a capped rescan stop closer
-#: to the observer; each rescan then reads more (mostly empty) cells.
-CELLS_PER_RADIUS = 1
 
 #: How far an entity may stray from its anchor before a rescan, as a share of
 #: the view radius.  More slack means fewer rescans but more band pairs to
@@ -89,28 +67,8 @@ SLACK = 1 / 20
 #: rescans per tick instead of an even ~180.  The jitter spreads them again.
 JITTER_LOW = 0.8
 
-#: With a cap of K, a rescan stops once it has found this many times K
-#: partners within the radius (besides those it already knows): enough to
-#: fill the free slots and find the nearer newcomers.
-CANDIDATES_PER_SLOT = 1
-
-#: With a cap, an entity already shown competes for its slot as if it were
-#: this share of its real distance away: a newcomer replaces it only when
-#: clearly nearer, so the set does not flicker.
-KEEP_BONUS = 0.8
-
-#: With a cap, a rescan swaps at most this many shown entities for nearer
-#: newcomers: a crowd churns a view a few entities at a time, not all at once.
-MAX_SWAPS = 4
-
-#: A crowded observer (more in view than the cap) is rescanned at least once
-#: every this many ticks, standing or not, to pick up nearer newcomers.
-CROWD_RESCAN_TICKS = 10
-
 #: A little more than exact, against rounding in the band's bounds.
 ROUNDING = 1e-9
-
-#: What a non-observer has seen.
 
 
 class Interest:
@@ -141,7 +99,7 @@ class Interest:
         #: (a partner that strayed further is rescanned later in the same tick).
         self._maybe_band_lo2 = max(0.0, radius - band - self.slack - radius * ROUNDING) ** 2
         self._maybe_band_hi2 = (self._reach + radius * ROUNDING) ** 2
-        self.grid = Grid(radius / CELLS_PER_RADIUS)
+        self.grid = Grid(radius)
         #: Partners within the radius a capped rescan looks for before it stops.
         self._wanted = None if cap is None else cap * CANDIDATES_PER_SLOT
         self._entities: dict[int, Entity] = {}
@@ -410,33 +368,6 @@ class Interest:
 
     # -- rescans -------------------------------------------------------------------
 
-    @staticmethod
-    def _choose(known: set[int], visible: dict[int, float], cap: int) -> set[int]:
-        """The *cap* ids to show, from *visible* (id -> squared distance).
-
-        Those already shown and still visible stay; free slots go to the
-        nearest newcomers; then at most ``MAX_SWAPS`` of the farthest shown
-        give way to newcomers nearer than ``KEEP_BONUS`` times their
-        distance.  In a crowd where everybody is about as near, that keeps
-        the set steady instead of redrawing it at every rescan.
-        """
-        kept = [i for i in known if i in visible]
-        newcomers = sorted((i for i in visible if i not in known), key=visible.__getitem__)
-        free = cap - len(kept)
-        chosen = set(kept)
-        if free > 0:
-            chosen.update(newcomers[:free])
-            newcomers = newcomers[free:]
-        if newcomers:
-            keep2 = KEEP_BONUS * KEEP_BONUS
-            kept.sort(key=visible.__getitem__, reverse=True)
-            for newcomer, farthest in zip(newcomers[:MAX_SWAPS], kept, strict=False):
-                if visible[newcomer] >= visible[farthest] * keep2:
-                    break
-                chosen.discard(farthest)
-                chosen.add(newcomer)
-        return chosen
-
     def _partners(
         self, e: Entity, visible: dict[int, float]
     ) -> Iterable[Iterable[tuple[int, Entity]]]:
@@ -444,48 +375,23 @@ class Interest:
 
         The cells within reach, then the partners of the pairs *e* is in
         that those cells did not hold.  With a cap and more in the cells
-        than it wants, see :meth:`_nearest_partners`.
+        than it wants, the nearest cells only (:func:`~mudserver.core.crowd.nearest`).
         """
         bucket_of = self.grid.bucket
         buckets = [bucket_of(c) for c in self.grid.within_square(e.x, e.y, self._reach)]
         wanted = self._wanted
         if wanted is not None and sum(map(len, buckets)) > wanted + 1:
-            return self._nearest_partners(e, visible)
+            return self._nearest_partners(e, wanted, visible)
         measured = {k for bucket in buckets for k in bucket}
         groups: list[Iterable[tuple[int, Entity]]] = [bucket.items() for bucket in buckets]
         groups.append(self._known_elsewhere(e.id, measured))
         return groups
 
     def _nearest_partners(
-        self, e: Entity, visible: dict[int, float]
+        self, e: Entity, wanted: int, visible: dict[int, float]
     ) -> Iterator[Iterable[tuple[int, Entity]]]:
-        """The capped rescan's partners: nearest cells first, until enough are found.
-
-        Stops once *visible* (filled by the caller as it reads) holds
-        ``wanted`` partners within the radius; of a cell larger than what is
-        still wanted it reads a random window.
-        """
-        wanted = self._wanted
-        assert wanted is not None
-        size = self.grid.cell_size
-        cx, cy = e.x / size - 0.5, e.y / size - 0.5
-        cells = self.grid.within_square(e.x, e.y, self._reach)
-        cells.sort(key=lambda c: (c[0] - cx) ** 2 + (c[1] - cy) ** 2)
-        bucket_of = self.grid.bucket
         measured: set[int] = set()
-        for cell in cells:
-            bucket = bucket_of(cell)
-            missing = wanted - len(visible) + 1
-            if len(bucket) > missing:
-                start = self._random.randrange(len(bucket) - missing + 1)
-                window = list(itertools.islice(bucket.items(), start, start + missing))
-                measured.update(fid for fid, _ in window)
-                yield window
-            else:
-                measured.update(bucket)
-                yield bucket.items()
-            if len(visible) >= wanted:
-                break
+        yield from nearest(self.grid, e, self._reach, wanted, visible, measured, self._random)
         yield self._known_elsewhere(e.id, measured)
 
     def _known_elsewhere(self, eid: int, measured: set[int]) -> list[tuple[int, Entity]]:
@@ -561,7 +467,7 @@ class Interest:
             return
         # What e knows: everything visible, or with a cap the nearest of it.
         if cap is not None and len(visible) > cap:
-            chosen = self._choose(e_seen, visible, cap)
+            chosen = choose(e_seen, visible, cap)
             crowded[eid % CROWD_RESCAN_TICKS].add(eid)
         else:
             chosen = visible.keys()
