@@ -29,6 +29,7 @@ from mudserver.core.session import LoginAttempt, Session
 from mudserver.limits.connlimit import ConnectionLimits
 from mudserver.shell.sendnow import direct_writer
 from mudserver.store.accounts import Account
+from mudserver.store.base import StoreUnavailable
 from mudserver.wire import mssp, replies
 from mudserver.wire.gmcp import GmcpChannel
 from mudserver.wire.telnet import (
@@ -237,12 +238,18 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self.setTimeout(None)
         d = self.factory.authenticate(attempt.name, attempt.password)
 
-        def failed(failure: Failure) -> None:
-            self.log.failure("could not check login of {name!r}", failure, name=attempt.name)
-            return None
+        def checked(account: Account | None) -> None:
+            self.session.login_checked(account)
 
-        d.addErrback(failed)
-        d.addCallback(self.session.login_checked)
+        def failed(failure: Failure) -> None:
+            if failure.check(StoreUnavailable):
+                self.log.warn("login of {name!r}: {error}", name=attempt.name, error=failure.value)
+                self.session.login_unavailable()
+                return
+            self.log.failure("could not check login of {name!r}", failure, name=attempt.name)
+            self.session.login_checked(None)
+
+        d.addCallbacks(checked, failed)
         d.addErrback(lambda f: self.log.failure("login of {name!r} failed", f, name=attempt.name))
         d.addBoth(lambda _: self._resume())
 

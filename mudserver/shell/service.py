@@ -29,7 +29,8 @@ from mudserver.gcschedule import GcSchedule
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.server import MudFactory
-from mudserver.store.accounts import Account, AccountStore, CorruptAccount
+from mudserver.store.accounts import Account, CorruptAccount
+from mudserver.store.base import Store, StoreUnavailable
 
 __all__ = ["GameService"]
 
@@ -37,6 +38,8 @@ __all__ = ["GameService"]
 #: players, so every player is still saved once per ``--autosave`` interval,
 #: but 2,000 saves at once held the reactor and the GIL for a 200 ms tick.
 AUTOSAVE_STEP = 1.0
+#: Seconds before a failed save is tried again, doubling up to the second.
+SAVE_RETRY = (0.5, 30.0)
 
 
 class GameService(Service):
@@ -47,7 +50,7 @@ class GameService(Service):
     def __init__(
         self,
         settings: Settings,
-        store: AccountStore,
+        store: Store,
         reactor: Any = None,
         login_threads: int = 2,
         save_threads: int = 8,
@@ -83,6 +86,13 @@ class GameService(Service):
         ]
         self._login_pool = ThreadPool(1, login_threads, name="mudserver-login")
         self._pending_saves: set[defer.Deferred[None]] = set()
+        #: Account (lower-cased) -> number of its newest snapshot not yet
+        #: written: a retried older snapshot is dropped once a newer one exists.
+        self._newest_save: dict[str, int] = {}
+        self._save_count = 0
+        #: Snapshots gathered by one autosave step, by save pool, written
+        #: together (one transaction per pool in PostgreSQL); None otherwise.
+        self._batch: dict[int, list[tuple[int, Account]]] | None = None
         self._ticker = task.LoopingCall(self._tick)
         self._ticker.clock = reactor
         self._autosaver = task.LoopingCall(self._autosave)
@@ -115,7 +125,7 @@ class GameService(Service):
         self.log.info(
             "mudserver ticking at {rate} Hz, data in {data}",
             rate=self.settings.tick_rate,
-            data=self.store.users_dir,
+            data=self.store.describe(),
         )
 
     def _raise_open_file_limit(self) -> None:
@@ -159,6 +169,7 @@ class GameService(Service):
         self._login_pool.stop()
         for pool in self._save_pools:
             pool.stop()
+        self.store.close()
         self.log.info("mudserver stopped; saved {players} players", players=players)
         self.log_bridge.stop()
 
@@ -183,11 +194,16 @@ class GameService(Service):
     def _autosave(self) -> None:
         part, parts = self._autosave_part, self._autosave_parts
         self._autosave_part = (part + 1) % parts
+        self._batch = {}
         try:
             count = self.game.autosave(part, parts)
         except Exception:
             self.log.failure("autosave failed")
             return
+        finally:
+            batch, self._batch = self._batch, None
+        for index, snapshots in batch.items():
+            self._write(index, snapshots)
         if count:
             self.log.debug("autosaved {count} players", count=count)
 
@@ -257,30 +273,72 @@ class GameService(Service):
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
         return threads.deferToThreadPool(reactor, self._save_pool_of(name), load)
 
+    def _pool_index(self, name: str) -> int:
+        """The one pool that reads and writes account *name*: its saves stay in order."""
+        return zlib.crc32(name.lower().encode()) % len(self._save_pools)
+
     def _save_pool_of(self, name: str) -> ThreadPool:
-        """The one pool that reads and writes the file of account *name*."""
-        return self._save_pools[zlib.crc32(name.lower().encode()) % len(self._save_pools)]
+        return self._save_pools[self._pool_index(name)]
 
     def save(self, account: Account) -> None:
-        """Write *account* on its save thread; a failure is logged and retried later."""
+        """Write *account* on its save thread; a failure is logged and retried with backoff.
+
+        Inside an autosave step the snapshot joins that step's batch for its
+        pool instead (see :meth:`_autosave`).
+        """
         upgrade = self._upgraded.get(account.name.lower())
         if upgrade is not None and account.password == upgrade[0]:
             account = dataclasses.replace(account, password=upgrade[1])
-        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
-        pool = self._save_pool_of(account.name)
-        d = threads.deferToThreadPool(reactor, pool, self.store.save, account)
+        self._save_count += 1
+        self._newest_save[account.name.lower()] = self._save_count
+        index = self._pool_index(account.name)
+        if self._batch is not None:
+            self._batch.setdefault(index, []).append((self._save_count, account))
+        else:
+            self._write(index, [(self._save_count, account)])
+
+    def _write(self, index: int, snapshots: list[tuple[int, Account]]) -> None:
+        d = defer.ensureDeferred(self._write_until_done(index, snapshots))
         self._pending_saves.add(d)
-
-        def failed(failure: Any) -> None:
-            if failure.check(OSError):  # disk full, permissions: an operator's problem
-                self.log.error(
-                    "could not save {name}; will retry: {error}",
-                    name=account.name,
-                    error=failure.value,
-                )
-            else:
-                self.log.failure("could not save {name}; will retry", failure, name=account.name)
-            self.game.save_failed(account.name)
-
-        d.addErrback(failed)
+        d.addErrback(lambda f: self.log.failure("saving failed", f))
         d.addBoth(lambda _: self._pending_saves.discard(d))
+
+    async def _write_until_done(self, index: int, snapshots: list[tuple[int, Account]]) -> None:
+        """Write *snapshots* on pool *index*, again and again while the store fails.
+
+        Only :class:`StoreUnavailable` and ``OSError`` (a database away, a
+        full disk) are worth a retry; anything else is logged and dropped.
+        Before each try, snapshots that a newer one of the same account has
+        overtaken are dropped: writing them after it would undo a move.
+        """
+        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
+        delay = SAVE_RETRY[0]
+        newest = self._newest_save
+        while True:
+            snapshots = [(n, a) for n, a in snapshots if newest.get(a.name.lower()) == n]
+            if not snapshots:
+                return
+            accounts = [a for _, a in snapshots]
+            write = self.store.save_many if len(accounts) > 1 else self.store.save
+            argument: Any = accounts if len(accounts) > 1 else accounts[0]
+            try:
+                await threads.deferToThreadPool(reactor, self._save_pools[index], write, argument)
+                break
+            except (StoreUnavailable, OSError) as e:
+                names = ", ".join(a.name for a in accounts[:5])
+                more = f" and {len(accounts) - 5} more" if len(accounts) > 5 else ""
+                self.log.error(
+                    "could not save {names}{more}; will retry in {delay:.1f} s: {error}",
+                    names=names,
+                    more=more,
+                    delay=delay,
+                    error=e,
+                )
+            except Exception:
+                self.log.failure("could not save {count} accounts", count=len(accounts))
+                break
+            await task.deferLater(self.reactor, delay, lambda: None)
+            delay = min(delay * 2, SAVE_RETRY[1])
+        for number, account in snapshots:
+            if newest.get(account.name.lower()) == number:
+                del newest[account.name.lower()]

@@ -24,8 +24,10 @@ from mudserver.limits.bans import BanError, BanList
 from mudserver.shell.admin import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
-from mudserver.store.accounts import AccountStore
+from mudserver.store.accounts import AccountError, AccountStore
+from mudserver.store.base import Store
 from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
+from mudserver.store.spec import FILES, is_database, open_store
 
 __all__ = ["Options", "makeService"]
 
@@ -73,7 +75,14 @@ class Options(usage.Options):
     """``twistd mudserver --help``."""
 
     optParameters = [
-        ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
+        ["data", "d", "./data", "Data directory; accounts live in DATA/users/ by default."],
+        [
+            "store",
+            None,
+            "files",
+            "Where accounts live: 'files' (DATA/users/) or a PostgreSQL URI or "
+            "libpq string, e.g. postgresql://mud@dbhost/mud.",
+        ],
         ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
         ["name", None, "mudserver", "The server's name, as MSSP tells MUD listing crawlers."],
         ["hostname", None, None, "The host name MSSP reports (left out when not given)."],
@@ -160,6 +169,7 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
         self._admin_options()
+        self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
 
     def _admin_options(self) -> None:
         """Load the ban list and settle the admin socket's path, or stop with one line."""
@@ -197,6 +207,25 @@ class Options(usage.Options):
         return params
 
 
+def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None:
+    """The PostgreSQL store, reached and its schema made current; None for files.
+
+    The file store is made in :func:`makeService` (it creates directories);
+    a database is reached here, so an unreachable one or a schema newer than
+    this code stops the server at start with one line.
+    """
+    if not is_database(spec):
+        if spec.strip().lower() != FILES:
+            raise usage.UsageError(
+                "--store must be 'files', a postgresql:// URI or a libpq 'key=value' string"
+            )
+        return None
+    try:
+        return open_store(spec, data, hash_params)
+    except AccountError as e:
+        raise usage.UsageError(f"--store: {e}") from None
+
+
 def check_endpoint(option: str, description: str) -> None:
     """Parse *description* as twistd will, on a reactor that opens nothing.
 
@@ -219,7 +248,7 @@ def check_endpoint(option: str, description: str) -> None:
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
-    store = AccountStore(options["data"], options["hash_params"])
+    store: Store = options["account_store"] or AccountStore(options["data"], options["hash_params"])
     game = GameService(
         options["settings"],
         store,
