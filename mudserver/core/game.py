@@ -81,6 +81,9 @@ class Game:
         self._outbox: dict[Session, list[str]] = {}
         #: Banned names and addresses, checked at ``con`` and at connect.
         self.bans = BanList()
+        #: Told the account name of every player that left, after its last
+        #: snapshot was handed to ``save`` (a shard gives the account back).
+        self.on_leave: Callable[[str], object] | None = None
 
     def __len__(self) -> int:
         """The number of players in the game."""
@@ -150,6 +153,8 @@ class Game:
             self._send_to(observers, replies.delete(entity.id))
         self._snapshot(account, entity, session)
         self._saved_at.pop(session, None)
+        if self.on_leave is not None:
+            self.on_leave(account.name)
 
     # -- actions -----------------------------------------------------------------
 

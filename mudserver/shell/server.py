@@ -240,6 +240,8 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
         def checked(account: Account | None) -> None:
             self.session.login_checked(account)
+            if account is not None and self.session.account is not account:
+                self.factory.login_abandoned(account.name)
 
         def failed(failure: Failure) -> None:
             if failure.check(StoreUnavailable):
@@ -366,6 +368,9 @@ class MudFactory(Factory):
         #: The transport's own buffer size (Twisted's ``FileDescriptor.bufferSize``).
         self.transport_buffer_size = transport_buffer_size
         self.connections: set[MudProtocol] = set()
+        #: Called with the name of a login whose password was right but whose
+        #: connection went away before it joined (the shard gives it back).
+        self.login_abandoned: Callable[[str], object] = lambda name: None
         self._all_closed: list[defer.Deferred[None]] = []
         settings = game.settings
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_ip)

@@ -29,6 +29,7 @@ from mudserver.gcschedule import GcSchedule
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.server import MudFactory
+from mudserver.shell.shard import Shard
 from mudserver.store.accounts import Account, CorruptAccount
 from mudserver.store.base import Store, StoreUnavailable
 
@@ -93,6 +94,12 @@ class GameService(Service):
         #: Snapshots gathered by one autosave step, by save pool, written
         #: together (one transaction per pool in PostgreSQL); None otherwise.
         self._batch: dict[int, list[tuple[int, Account]]] | None = None
+        #: Deferreds of :meth:`saved`, by account (lower-cased).
+        self._save_waiters: dict[str, list[defer.Deferred[None]]] = {}
+        #: Set by ``--shard``: accounts are claimed from and given back to other shards.
+        self.shard: Shard | None = None
+        self.game.on_leave = self._left
+        self.factory.login_abandoned = self.login_abandoned
         self._ticker = task.LoopingCall(self._tick)
         self._ticker.clock = reactor
         self._autosaver = task.LoopingCall(self._autosave)
@@ -116,6 +123,8 @@ class GameService(Service):
         for pool in self._save_pools:
             pool.start()
         self._login_pool.start()
+        if self.shard is not None:
+            self.shard.start()
         stale = self.store.remove_stale_temp_files()
         if stale:
             self.log.info("removed {count} temp files left by a crash", count=stale)
@@ -123,9 +132,10 @@ class GameService(Service):
         self._ticker.start(1.0 / self.settings.tick_rate, now=False)
         self._autosaver.start(self.settings.autosave / self._autosave_parts, now=False)
         self.log.info(
-            "mudserver ticking at {rate} Hz, data in {data}",
+            "mudserver ticking at {rate} Hz, data in {data}{shard}",
             rate=self.settings.tick_rate,
             data=self.store.describe(),
+            shard="" if self.shard is None else f", shard {self.shard.name}",
         )
 
     def _raise_open_file_limit(self) -> None:
@@ -169,6 +179,8 @@ class GameService(Service):
         self._login_pool.stop()
         for pool in self._save_pools:
             pool.stop()
+        if self.shard is not None:
+            self.shard.stop()
         self.store.close()
         self.log.info("mudserver stopped; saved {players} players", players=players)
         self.log_bridge.stop()
@@ -232,11 +244,47 @@ class GameService(Service):
 
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
         d = threads.deferToThreadPool(reactor, self._login_pool, check)
-        return d.addCallback(self._reload, name)
+        return d.addCallback(lambda checked: defer.ensureDeferred(self._claim(checked, name)))
+
+    async def _claim(
+        self, checked: tuple[Account, dict[str, Any] | None] | None, name: str
+    ) -> Account | None:
+        """On a shard, own the account (taking it from another shard) before reading it."""
+        if checked is None:
+            return None
+        if self.shard is None:
+            return await self._reload(checked, name)
+        await self.shard.claim(name)
+        try:
+            account = await self._reload(checked, name)
+        except BaseException:
+            self.shard.give_back(name)
+            raise
+        if account is None:
+            self.shard.give_back(name)
+        return account
+
+    def login_abandoned(self, name: str) -> None:
+        """A checked login that never joined (its connection went away): give it back."""
+        if self.shard is not None:
+            self.shard.give_back(name)
+
+    def _left(self, name: str) -> None:
+        if self.shard is not None:
+            self.shard.give_back(name)
+
+    def saved(self, name: str) -> defer.Deferred[None]:
+        """Fires once every save of account *name* made so far has landed (or given up)."""
+        key = name.lower()
+        if key not in self._newest_save:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._save_waiters.setdefault(key, []).append(d)
+        return d
 
     def _reload(
-        self, checked: tuple[Account, dict[str, Any] | None] | None, name: str
-    ) -> defer.Deferred[Account | None] | None:
+        self, checked: tuple[Account, dict[str, Any] | None], name: str
+    ) -> defer.Deferred[Account | None]:
         """Read the account again on its save thread, upgrading its hash there.
 
         The file read for the password check may predate a save still queued
@@ -248,8 +296,6 @@ class GameService(Service):
         account object with the old record still be saved (the re-hash write
         failed, or two logins raced), :meth:`save` swaps in the new one.
         """
-        if checked is None:
-            return None
         account, upgraded = checked
         if upgraded is not None:
             self._upgraded[name.lower()] = (account.password, upgraded)
@@ -340,5 +386,8 @@ class GameService(Service):
             await task.deferLater(self.reactor, delay, lambda: None)
             delay = min(delay * 2, SAVE_RETRY[1])
         for number, account in snapshots:
-            if newest.get(account.name.lower()) == number:
-                del newest[account.name.lower()]
+            key = account.name.lower()
+            if newest.get(key) == number:
+                del newest[key]
+                for waiter in self._save_waiters.pop(key, []):
+                    waiter.callback(None)

@@ -8,6 +8,7 @@ the server.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -34,6 +35,8 @@ __all__ = ["Options", "makeService"]
 _DEFAULTS = Settings()
 DEFAULT_PORT = "tcp:4000:backlog=1024"
 DEFAULT_WEB = "tcp:4001"
+#: What ``--shard`` accepts: it becomes a Prometheus label value and a log word.
+SHARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 #: (option, Settings field, type, help): every limit is a twistd option.
 _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
@@ -98,6 +101,19 @@ class Options(usage.Options):
             None,
             None,
             f"UNIX socket of the operator's console (default DATA/{ADMIN_SOCKET}); 'none': off.",
+        ],
+        [
+            "shard",
+            None,
+            None,
+            "Run as shard NAME of several sharing one PostgreSQL --store (an account "
+            "plays on one shard at a time).",
+        ],
+        [
+            "takeover-timeout",
+            None,
+            10.0,
+            "Seconds a login waits for another shard to give its account back.",
         ],
         ["hash-time", None, ARGON2_MINIMUM.time_cost, "Argon2id passes for new password hashes."],
         [
@@ -170,6 +186,23 @@ class Options(usage.Options):
             raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
         self._admin_options()
         self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
+        self._shard_options()
+
+    def _shard_options(self) -> None:
+        """--shard needs a database; its name goes into log lines and metrics."""
+        try:
+            self["takeover-timeout"] = float(self["takeover-timeout"])
+        except ValueError:
+            raise usage.UsageError("--takeover-timeout must be a number") from None
+        if not self["takeover-timeout"] > 0:
+            raise usage.UsageError("--takeover-timeout must be above 0")
+        shard = self["shard"]
+        if shard is None:
+            return
+        if not SHARD_NAME.fullmatch(shard):
+            raise usage.UsageError("--shard must be 1-32 characters of A-Z, a-z, 0-9, _ and -")
+        if self["account_store"] is None:
+            raise usage.UsageError("--shard needs a PostgreSQL --store shared by the shards")
 
     def _admin_options(self) -> None:
         """Load the ban list and settle the admin socket's path, or stop with one line."""
@@ -256,6 +289,21 @@ def makeService(options: Options) -> service.IService:
         presentation=options["presentation"],
     )
     game.game.bans = options["bans"]
+    if options["shard"] is not None:
+        from mudserver.shell.shard import Shard
+        from mudserver.store.ownership import Listener, Ownership
+
+        name, spec = options["shard"], options["store"]
+        game.shard = Shard(
+            name,
+            Ownership(spec, name),
+            Listener(spec),
+            game.game,
+            game.saved,
+            game.reactor,
+            options["takeover-timeout"],
+        )
+        game.metrics.labels = {"shard": name}
     game.setServiceParent(top)
     if options["admin"] is not None:
         reactor: Any = game.reactor
