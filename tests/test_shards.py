@@ -20,6 +20,10 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+from twisted.python import usage
+
+from mudserver.shell.tap import Options
 from mudserver.store.accounts import Account, hash_password
 from mudserver.store.postgres import PostgresStore
 from tests.crowd import CHEAP, KEEP_CHEAP_HASHES, PASSWORD
@@ -213,3 +217,67 @@ def test_login_races_on_two_shards_end_with_one_player(pg_url: str, tmp_path: Pa
         current.wait(lambda: current.first("bye ") is not None)
         current.close()
     assert saved_position(pg_url, "x") == (*map(float, target), 0.0)
+
+
+def test_world_wide_chat_reaches_every_shard_with_cluster_scope(
+    pg_url: str, tmp_path: Path
+) -> None:
+    make_accounts(pg_url, ["alice", "bob", "carol"])
+    with two_shards(tmp_path, pg_url, "--say-scope=cluster") as (a, b):
+        with (
+            LineClient(a.host, a.port) as alice,
+            LineClient(b.host, b.port) as bob,
+            LineClient(b.host, b.port) as carol,
+        ):
+            for client, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+                assert client.login(name, PASSWORD).startswith("wel ")
+            alice.send("say hello, other shard")
+            heard = bob.read_until(lambda line: line.startswith("say "))[-1]
+            assert heard == "say 0,alice,hello%2C other shard"  # id 0: not in this world
+            assert carol.read_until(lambda line: line.startswith("say "))[-1] == heard
+            bob.send("say hi back")
+            mine = bob.read_until(lambda line: line.startswith("say "))[-1]
+            assert mine.endswith(",bob,hi back") and not mine.startswith("say 0,")  # once
+            said = alice.read_until(lambda line: line.startswith("say "))
+            assert said[-1].endswith(",alice,hello%2C other shard")  # her own, from her shard
+            assert alice.read_until(lambda line: line.startswith("say "))[-1] == (
+                "say 0,bob,hi back"
+            )
+
+
+def test_chat_stays_on_its_shard_by_default(pg_url: str, tmp_path: Path) -> None:
+    make_accounts(pg_url, ["alice", "bob"])
+    with two_shards(tmp_path, pg_url) as (a, b):
+        with LineClient(a.host, a.port) as alice, LineClient(b.host, b.port) as bob:
+            assert alice.login("alice", PASSWORD).startswith("wel ")
+            assert bob.login("bob", PASSWORD).startswith("wel ")
+            alice.send("say only here")
+            alice.read_until(lambda line: line.startswith("say "))
+            time.sleep(0.5)  # what a NOTIFY would take, many times over
+            bob.send("say marker")
+            said = bob.read_until(lambda line: line.startswith("say "))
+            assert [line for line in said if line.startswith("say ")] == [said[-1]]
+            assert said[-1].endswith(",bob,marker")  # and alice's say never came
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--shard=a"], "--shard needs a PostgreSQL --store"),
+        (["--say-scope=cluster"], "--say-scope cluster needs --shard"),
+        (["--say-scope=world"], "--say-scope must be shard or cluster"),
+        (["--takeover-timeout=0"], "--takeover-timeout must be above 0"),
+    ],
+)
+def test_shard_options_are_checked_at_start(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    with pytest.raises(usage.UsageError, match=message):
+        Options().parseOptions([f"--data={tmp_path}", "--admin=none", *options])
+
+
+def test_a_shard_name_must_be_a_plain_word(pg_url: str, tmp_path: Path) -> None:
+    with pytest.raises(usage.UsageError, match="--shard must be"):
+        Options().parseOptions(
+            [f"--data={tmp_path}", "--admin=none", f"--store={pg_url}", "--shard=a b"]
+        )

@@ -84,6 +84,8 @@ class Game:
         #: Told the account name of every player that left, after its last
         #: snapshot was handed to ``save`` (a shard gives the account back).
         self.on_leave: Callable[[str], object] | None = None
+        #: Told (name, text) of every world-wide say (``--say-scope cluster``).
+        self.on_world_say: Callable[[str, str], object] | None = None
 
     def __len__(self) -> int:
         """The number of players in the game."""
@@ -172,8 +174,14 @@ class Game:
         radius = self.settings.say_radius
         if not radius:
             self.broadcast(line)
+            if self.on_world_say is not None:
+                self.on_world_say(speaker.name, text)
         else:
             self._send_to(self.delivery.hearers(speaker, radius), line)
+
+    def say_elsewhere(self, name: str, text: str) -> None:
+        """Queue a world-wide say of *name*, a player on another shard, for every player."""
+        self.broadcast(replies.say_elsewhere(name, text))
 
     def announce(self, text: str) -> None:
         """Queue a ``sys`` line with *text* for every player (the operator's console)."""

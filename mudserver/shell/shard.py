@@ -23,7 +23,13 @@ from twisted.python.threadpool import ThreadPool
 
 from mudserver.core.game import Game
 from mudserver.store.base import StoreUnavailable
-from mudserver.store.ownership import Listener, Ownership, parse_takeover
+from mudserver.store.ownership import (
+    TAKEOVER_CHANNEL,
+    Listener,
+    Ownership,
+    parse_say,
+    parse_takeover,
+)
 
 __all__ = ["CHECK_EVERY", "Shard"]
 
@@ -47,8 +53,10 @@ class Shard:
         saved: Callable[[str], defer.Deferred[None]],
         reactor: Any,
         takeover_timeout: float,
+        cluster_chat: bool = False,
     ) -> None:
-        """*saved(name)* fires once every save of *name* made so far has landed."""
+        """*saved(name)* fires once every save of *name* made so far has landed;
+        with *cluster_chat*, world-wide says reach the players of every shard."""
         self.name = name
         self.ownership = ownership
         self.listener = listener
@@ -60,6 +68,8 @@ class Shard:
         self._stopping = threading.Event()
         self._checker = task.LoopingCall(self._check)
         self._checker.clock = reactor
+        if cluster_chat:
+            game.on_world_say = self._said
 
     def start(self) -> None:
         self._pool.start()
@@ -113,8 +123,9 @@ class Shard:
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
                 continue
-            for payload in payloads:
-                self.reactor.callFromThread(self._asked, payload)
+            for channel, payload in payloads:
+                handler = self._asked if channel == TAKEOVER_CHANNEL else self._heard
+                self.reactor.callFromThread(handler, payload)
         self.listener.close()
 
     def _asked(self, payload: str) -> None:
@@ -129,6 +140,20 @@ class Shard:
         if session is not None:
             self.log.info("{name} is taken over by shard {shard}", name=name, shard=shard)
             session.close("replaced")
+
+    # -- chat ----------------------------------------------------------------------
+
+    def _said(self, name: str, text: str) -> None:
+        """A player here said *text* world-wide: tell the other shards (if it can)."""
+        d = self._on_thread(self.ownership.say, name, text)
+        d.addErrback(lambda f: f.trap(StoreUnavailable))  # the shard's own players heard it
+        d.addErrback(lambda f: self.log.failure("could not pass on a say", f))
+
+    def _heard(self, payload: str) -> None:
+        """A player on another shard said something world-wide."""
+        parsed = parse_say(payload)
+        if parsed is not None and parsed[0] != self.name:
+            self.game.say_elsewhere(parsed[1], parsed[2])
 
     def _check(self) -> None:
         def lost(names: list[str]) -> None:

@@ -110,6 +110,13 @@ class Options(usage.Options):
             "plays on one shard at a time).",
         ],
         [
+            "say-scope",
+            None,
+            "shard",
+            "Where a world-wide say (--say-radius 0) is heard: shard, or cluster (every "
+            "shard of --store; needs --shard).",
+        ],
+        [
             "takeover-timeout",
             None,
             10.0,
@@ -196,8 +203,12 @@ class Options(usage.Options):
             raise usage.UsageError("--takeover-timeout must be a number") from None
         if not self["takeover-timeout"] > 0:
             raise usage.UsageError("--takeover-timeout must be above 0")
+        if self["say-scope"] not in ("shard", "cluster"):
+            raise usage.UsageError("--say-scope must be shard or cluster")
         shard = self["shard"]
         if shard is None:
+            if self["say-scope"] == "cluster":
+                raise usage.UsageError("--say-scope cluster needs --shard")
             return
         if not SHARD_NAME.fullmatch(shard):
             raise usage.UsageError("--shard must be 1-32 characters of A-Z, a-z, 0-9, _ and -")
@@ -291,17 +302,20 @@ def makeService(options: Options) -> service.IService:
     game.game.bans = options["bans"]
     if options["shard"] is not None:
         from mudserver.shell.shard import Shard
-        from mudserver.store.ownership import Listener, Ownership
+        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
 
         name, spec = options["shard"], options["store"]
+        cluster_chat = options["say-scope"] == "cluster"
+        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
         game.shard = Shard(
             name,
             Ownership(spec, name),
-            Listener(spec),
+            Listener(spec, channels),
             game.game,
             game.saved,
             game.reactor,
             options["takeover-timeout"],
+            cluster_chat=cluster_chat,
         )
         game.metrics.labels = {"shard": name}
     game.setServiceParent(top)

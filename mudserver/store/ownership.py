@@ -28,13 +28,27 @@ from typing import Any
 
 import psycopg
 
+from mudserver.store.accounts import valid_name
 from mudserver.store.base import StoreUnavailable
 from mudserver.store.postgres import CONNECT_TIMEOUT
 
-__all__ = ["TAKEOVER_CHANNEL", "Listener", "Ownership", "account_key", "parse_takeover"]
+__all__ = [
+    "SAY_CHANNEL",
+    "TAKEOVER_CHANNEL",
+    "Listener",
+    "Ownership",
+    "account_key",
+    "parse_say",
+    "parse_takeover",
+]
 
 #: The channel on which shards ask each other for accounts.
 TAKEOVER_CHANNEL = "mudserver_takeover"
+#: The channel of world-wide chat between shards (``--say-scope cluster``).
+SAY_CHANNEL = "mudserver_say"
+#: Longest say text passed between shards: PostgreSQL's NOTIFY payloads stop
+#: at 8000 bytes, and a 4-byte character is 4 bytes in the JSON below.
+MAX_SAY_TEXT = 1500
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
@@ -54,6 +68,18 @@ def parse_takeover(payload: str) -> tuple[str, str] | None:
     if not isinstance(name, str) or not isinstance(shard, str):
         return None
     return name, shard
+
+
+def parse_say(payload: str) -> tuple[str, str, str] | None:
+    """(speaking shard, name, text) from a say notification, or None if malformed."""
+    try:
+        data = json.loads(payload)
+        shard, name, text = data["shard"], data["name"], data["text"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not all(isinstance(v, str) for v in (shard, name, text)) or not valid_name(name):
+        return None
+    return shard, name, text[:MAX_SAY_TEXT]
 
 
 class Ownership:
@@ -117,6 +143,13 @@ class Ownership:
         payload = json.dumps({"name": name, "shard": self.shard})
         self._execute("SELECT pg_notify(%s, %s)", (TAKEOVER_CHANNEL, payload))
 
+    def say(self, name: str, text: str) -> None:
+        """Tell the other shards that *name* said *text* world-wide."""
+        payload = json.dumps(
+            {"shard": self.shard, "name": name, "text": text[:MAX_SAY_TEXT]}, ensure_ascii=False
+        )
+        self._execute("SELECT pg_notify(%s, %s)", (SAY_CHANNEL, payload))
+
     def release(self, name: str) -> None:
         """Give back one hold of *name*; nothing if it was lost with a connection."""
         key = name.lower()
@@ -153,22 +186,23 @@ class Ownership:
 
 
 class Listener:
-    """A connection that LISTENs on a channel; :meth:`wait` from one thread only."""
+    """A connection that LISTENs on channels; :meth:`wait` from one thread only."""
 
-    def __init__(self, conninfo: str, channel: str = TAKEOVER_CHANNEL) -> None:
+    def __init__(self, conninfo: str, channels: tuple[str, ...] = (TAKEOVER_CHANNEL,)) -> None:
         self.conninfo = conninfo
-        self.channel = channel
+        self.channels = channels
         self._conn: psycopg.Connection[Any] | None = None
 
-    def wait(self, timeout: float) -> list[str]:
-        """The payloads that arrive within *timeout* seconds; StoreUnavailable if cut off."""
+    def wait(self, timeout: float) -> list[tuple[str, str]]:
+        """(channel, payload) of what arrives within *timeout* s; StoreUnavailable if cut off."""
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(
                     self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                 )
-                self._conn.execute(f"LISTEN {self.channel}".encode())  # a constant, never input
-            return [n.payload for n in self._conn.notifies(timeout=timeout)]
+                for channel in self.channels:  # constants of this module, never input
+                    self._conn.execute(f"LISTEN {channel}".encode())
+            return [(n.channel, n.payload) for n in self._conn.notifies(timeout=timeout)]
         except _CONNECTION_ERRORS as exc:
             self.close()
             raise StoreUnavailable(f"lost the database: {exc}") from None
