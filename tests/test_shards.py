@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from twisted.python import usage
 
@@ -281,3 +282,30 @@ def test_a_shard_name_must_be_a_plain_word(pg_url: str, tmp_path: Path) -> None:
         Options().parseOptions(
             [f"--data={tmp_path}", "--admin=none", f"--store={pg_url}", "--shard=a b"]
         )
+
+
+def test_a_lock_lost_with_its_connection_closes_the_player_unsaved(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A database restart drops a shard's locks; if another shard takes an account
+    meanwhile, the first closes its player and does not write over the new owner."""
+    make_accounts(pg_url, ["x"])
+    with two_shards(tmp_path, pg_url) as (a, b):
+        with LineClient(a.host, a.port) as on_a, LineClient(b.host, b.port) as on_b:
+            assert on_a.login("x", PASSWORD).startswith("wel ")
+            walk(on_a, 3, 0)
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            assert on_b.login("x", PASSWORD).startswith("wel ")  # the lock was free
+            walk(on_b, 0, 8)
+            assert on_a.read_until(lambda line: line.startswith("bye "), timeout=10)[-1] == (
+                "bye replaced"
+            )
+            on_b.send("bye")
+            on_b.read_until(lambda line: line == "bye quit")
+        assert "not saving x: another shard owns it now" in a.log_text()
+        a.stop()
+    assert saved_position(pg_url, "x") == (0.0, 8.0, 0.0)

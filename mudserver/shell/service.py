@@ -332,6 +332,9 @@ class GameService(Service):
         Inside an autosave step the snapshot joins that step's batch for its
         pool instead (see :meth:`_autosave`).
         """
+        if self.shard is not None and account.name.lower() in self.shard.lost:
+            self.log.warn("not saving {name}: another shard owns it now", name=account.name)
+            return
         upgrade = self._upgraded.get(account.name.lower())
         if upgrade is not None and account.password == upgrade[0]:
             account = dataclasses.replace(account, password=upgrade[1])

@@ -66,6 +66,10 @@ class Shard:
         self.takeover_timeout = takeover_timeout
         self._pool = ThreadPool(1, 1, name="mudserver-shard")
         self._stopping = threading.Event()
+        #: Accounts whose lock went with a broken connection and that another
+        #: shard took meanwhile: their players here are closed, and not saved
+        #: (the other shard's copy is the one that counts now).
+        self.lost: set[str] = set()
         self._checker = task.LoopingCall(self._check)
         self._checker.clock = reactor
         if cluster_chat:
@@ -99,6 +103,7 @@ class Shard:
             await self._on_thread(self.ownership.ask, name)
             await task.deferLater(self.reactor, delay, lambda: None)
             delay = min(delay * 2, RETRY_MAX)
+        self.lost.discard(name.lower())
 
     def give_back(self, name: str) -> None:
         """One hold of *name* is over (a player left, a login gave up): unlock once saved."""
@@ -158,6 +163,7 @@ class Shard:
     def _check(self) -> None:
         def lost(names: list[str]) -> None:
             for name in names:
+                self.lost.add(name.lower())
                 session = self.game.player(name)
                 if session is not None:
                     self.log.warn("lost the lock of {name}: closing it here", name=name)

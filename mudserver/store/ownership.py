@@ -175,7 +175,10 @@ class Ownership:
         A connection that broke took its locks with it; the new one takes
         them again, and an account another shard took meanwhile is lost.
         """
-        self._execute("SELECT 1", ())
+        try:
+            self._execute("SELECT 1", ())
+        except StoreUnavailable:
+            self._execute("SELECT 1", ())  # on a new connection, which takes the locks again
         lost, self._lost = self._lost, []
         return lost
 
