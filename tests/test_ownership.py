@@ -6,6 +6,8 @@ import json
 
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mudserver.store.base import StoreUnavailable
 from mudserver.store.ownership import (
@@ -91,7 +93,8 @@ def test_asking_and_saying_reach_a_listener(pg_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", ["", "nope", "[]", '{"name": 1, "shard": "a"}', '{"name": "foo"}']
+    "payload",
+    ["", "nope", "[]", '{"name": 1, "shard": "a"}', '{"name": "foo"}', "[" * 7000, "1e999"],
 )
 def test_malformed_notifications_are_ignored(payload: str) -> None:
     assert parse_takeover(payload) is None
@@ -108,3 +111,11 @@ def test_no_database_is_unavailable() -> None:
         Ownership(url, "a").try_claim("foo")
     with pytest.raises(StoreUnavailable):
         Listener(url).wait(0.1)
+
+
+@given(st.text(max_size=200) | st.from_regex(r'\{"(name|shard|text)": .*\}', fullmatch=True))
+def test_no_payload_makes_parsing_raise(payload: str) -> None:
+    parsed = parse_say(payload)
+    assert parsed is None or all(isinstance(v, str) for v in parsed)
+    taken = parse_takeover(payload)
+    assert taken is None or all(isinstance(v, str) for v in taken)

@@ -26,6 +26,7 @@ from twisted.python import usage
 
 from mudserver.shell.tap import Options
 from mudserver.store.accounts import Account, hash_password
+from mudserver.store.ownership import account_key
 from mudserver.store.postgres import PostgresStore
 from tests.crowd import CHEAP, KEEP_CHEAP_HASHES, PASSWORD
 from tests.support import LineClient, ServerProcess, free_port, running_server
@@ -309,3 +310,22 @@ def test_a_lock_lost_with_its_connection_closes_the_player_unsaved(
         assert "not saving x: another shard owns it now" in a.log_text()
         a.stop()
     assert saved_position(pg_url, "x") == (0.0, 8.0, 0.0)
+
+
+def test_a_shard_that_does_not_let_go_costs_a_login_err_unavailable(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Something else holds the account's lock (a hung shard): after the takeover
+    timeout the login is told to try later, and may, once the lock is free."""
+    make_accounts(pg_url, ["x"])
+    with (
+        running_server(
+            tmp_path, f"--store={pg_url}", "--shard=b", "--takeover-timeout=0.5", KEEP_CHEAP_HASHES
+        ) as b,
+        psycopg.connect(pg_url, autocommit=True) as hung,
+    ):
+        hung.execute("SELECT pg_advisory_lock(%s)", (account_key("x"),))
+        with LineClient(b.host, b.port) as client:
+            assert client.login("x", PASSWORD).startswith("err unavailable,")
+            hung.execute("SELECT pg_advisory_unlock(%s)", (account_key("x"),))
+            assert client.login("x", PASSWORD).startswith("wel ")

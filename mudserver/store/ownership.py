@@ -63,7 +63,7 @@ def parse_takeover(payload: str) -> tuple[str, str] | None:
     try:
         data = json.loads(payload)
         name, shard = data["name"], data["shard"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if not isinstance(name, str) or not isinstance(shard, str):
         return None
@@ -75,7 +75,7 @@ def parse_say(payload: str) -> tuple[str, str, str] | None:
     try:
         data = json.loads(payload)
         shard, name, text = data["shard"], data["name"], data["text"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if not all(isinstance(v, str) for v in (shard, name, text)) or not valid_name(name):
         return None
