@@ -94,6 +94,10 @@ class GameService(Service):
         #: Snapshots gathered by one autosave step, by save pool, written
         #: together (one transaction per pool in PostgreSQL); None otherwise.
         self._batch: dict[int, list[tuple[int, Account]]] | None = None
+        #: Logins reading their account right now, and how many players of
+        #: that account left meanwhile, by account (see :meth:`_load_newest`).
+        self._loading: dict[str, int] = {}
+        self._left_while_loading: dict[str, int] = {}
         #: Deferreds of :meth:`saved`, by account (lower-cased).
         self._save_waiters: dict[str, list[defer.Deferred[None]]] = {}
         #: Set by ``--shard``: accounts are claimed from and given back to other shards.
@@ -253,10 +257,10 @@ class GameService(Service):
         if checked is None:
             return None
         if self.shard is None:
-            return await self._reload(checked, name)
+            return await self._load_newest(checked, name)
         await self.shard.claim(name)
         try:
-            account = await self._reload(checked, name)
+            account = await self._load_newest(checked, name)
         except BaseException:
             self.shard.give_back(name)
             raise
@@ -264,12 +268,40 @@ class GameService(Service):
             self.shard.give_back(name)
         return account
 
+    async def _load_newest(
+        self, checked: tuple[Account, dict[str, Any] | None], name: str
+    ) -> Account | None:
+        """Read the account, again if a player of it left here meanwhile.
+
+        A read may pass a player of the same account who is still playing
+        here (the join then starts where that player stands), but who leaves
+        before the join (a takeover from another shard, a disconnect): its
+        last save was queued after the read, so the read is stale.  Reading
+        once more, behind that save on the same thread, gives its position.
+        """
+        key = name.lower()
+        self._loading[key] = self._loading.get(key, 0) + 1
+        try:
+            while True:
+                seen = self._left_while_loading.get(key, 0)
+                account = await self._reload(checked, name)
+                if account is None or self._left_while_loading.get(key, 0) == seen:
+                    return account
+        finally:
+            self._loading[key] -= 1
+            if not self._loading[key]:
+                del self._loading[key]
+                self._left_while_loading.pop(key, None)
+
     def login_abandoned(self, name: str) -> None:
         """A checked login that never joined (its connection went away): give it back."""
         if self.shard is not None:
             self.shard.give_back(name)
 
     def _left(self, name: str) -> None:
+        key = name.lower()
+        if key in self._loading:
+            self._left_while_loading[key] = self._left_while_loading.get(key, 0) + 1
         if self.shard is not None:
             self.shard.give_back(name)
 

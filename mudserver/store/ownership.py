@@ -197,7 +197,8 @@ class Listener:
         self._conn: psycopg.Connection[Any] | None = None
 
     def wait(self, timeout: float) -> list[tuple[str, str]]:
-        """(channel, payload) of what arrives within *timeout* s; StoreUnavailable if cut off."""
+        """(channel, payload) of the first notifications to arrive within *timeout* s
+        (none if none did); StoreUnavailable if cut off."""
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(
@@ -205,7 +206,10 @@ class Listener:
                 )
                 for channel in self.channels:  # constants of this module, never input
                     self._conn.execute(f"LISTEN {channel}".encode())
-            return [(n.channel, n.payload) for n in self._conn.notifies(timeout=timeout)]
+            # stop_after=1: back as soon as a packet of notifications arrived
+            # (all of its notifications), not only once the timeout passed.
+            received = self._conn.notifies(timeout=timeout, stop_after=1)
+            return [(n.channel, n.payload) for n in received]
         except _CONNECTION_ERRORS as exc:
             self.close()
             raise StoreUnavailable(f"lost the database: {exc}") from None
