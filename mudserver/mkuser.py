@@ -2,11 +2,12 @@
 
 Usage::
 
-    python -m mudserver.mkuser NAME PASSWORD [--data DIR]
+    python -m mudserver.mkuser NAME PASSWORD [--data DIR] [--store files|POSTGRESQL]
 
 The server has no registration command, so this is how accounts are made.
-It uses the same :class:`~mudserver.store.accounts.AccountStore` as the server, so
-files it writes are exactly what the server expects (Argon2id at the
+It opens the store the way the server does (``--store``: the JSON files
+under ``--data`` by default, or a PostgreSQL database), so what it writes is
+exactly what the server expects (Argon2id at the
 server's default cost unless ``--hash-*`` raise it, atomic no-clobber
 creation).
 """
@@ -18,12 +19,14 @@ import sys
 
 from mudserver.store.accounts import (
     NAME_RULE,
+    AccountError,
     AccountExists,
     AccountStore,
     InvalidName,
     valid_name,
 )
 from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
+from mudserver.store.spec import FILES, open_store
 
 __all__ = ["main"]
 
@@ -43,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default="./data",
         help="data directory; accounts go to DIR/users (default: ./data)",
+    )
+    parser.add_argument(
+        "--store",
+        default=FILES,
+        help="'files' (under --data) or a PostgreSQL URI/libpq string, as the server's --store",
     )
     # The same Argon2id cost options as the server, so a raised cost applies here too.
     for option, default, text in (
@@ -78,7 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: --hash-memory/--hash-time are below the OWASP minimum", file=sys.stderr)
         return 1
     try:
-        store = AccountStore(args.data, params)
+        store = open_store(args.store, args.data, params)
+    except OSError as exc:
+        print(f"{PROG}: cannot write account: {exc}", file=sys.stderr)
+        return 1
+    except AccountError as exc:
+        print(f"{PROG}: cannot open the store: {exc}", file=sys.stderr)
+        return 1
+    try:
         account = store.create(args.name, args.password)
     except InvalidName as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
@@ -86,10 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     except AccountExists:
         print(f"{PROG}: account {args.name!r} already exists", file=sys.stderr)
         return 1
-    except OSError as exc:
+    except (AccountError, OSError) as exc:
         print(f"{PROG}: cannot write account: {exc}", file=sys.stderr)
         return 1
-    print(f"created account {account.name} in {store.path_for(account.name)}")
+    finally:
+        store.close()
+    where = store.path_for(account.name) if isinstance(store, AccountStore) else store.describe()
+    print(f"created account {account.name} in {where}")
     return 0
 
 

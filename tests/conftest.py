@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.pg import Cluster, start_cluster
 from tests.support import SHARED_SERVER, ServerProcess, running_server
 
 
@@ -16,3 +17,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         tmp_path_factory.mktemp("server"), "--speed", "50", *SHARED_SERVER
     ) as process:
         yield process
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole test session (or a skip)."""
+    cluster, why = start_cluster()
+    if cluster is None:
+        pytest.skip(f"no PostgreSQL for this test: {why}")
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """The URL of a new, empty database on the session's cluster."""
+    return pg_cluster.database()

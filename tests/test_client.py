@@ -306,13 +306,14 @@ def test_docmd_gets_every_line_and_login_sees_the_whole_world() -> None:
     assert client.welcome == Welcome(3, "foo", 1.0, 0.0, 0.0)
 
 
-def test_login_failure_carries_the_err_code() -> None:
+@pytest.mark.parametrize("code", ["badlogin", "unavailable"])
+def test_login_failure_carries_the_err_code(code: str) -> None:
     client, _, _, _ = fake_client()
     d = client.login("foo", "nope")
-    client.dataReceived(b"err badlogin,unknown user or wrong password\n")
+    client.dataReceived(f"err {code},no login now\n".encode())
     failure = failure_of(d)
     assert failure.check(ServerError)
-    assert failure.value.code == "badlogin"
+    assert failure.value.code == code
 
 
 def failure_of(d: defer.Deferred[Welcome]) -> Failure:

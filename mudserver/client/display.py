@@ -135,7 +135,9 @@ class Display:
             case WhoList(online=online, in_view=in_view, names=names):
                 self.write(self._who_text(online, in_view, names))
             case Error(error=code, message=text):
-                lead = "login failed" if code in ("badlogin", "badproto") else "error"
+                lead = (
+                    "login failed" if code in ("badlogin", "badproto", "unavailable") else "error"
+                )
                 self.write(f"{lead}: {visible(text)}")
             case Unknown(problem=problem) if problem is not None:
                 self.write(f"(ignored a line the client does not understand: {visible(problem)})")

@@ -51,7 +51,7 @@ DEFAULT_VERSION = "2"
 DEFAULT_KEEPALIVE = 5.0
 #: ``err`` codes that answer a ``con``.  Other errors (say ``notlogged`` for
 #: a ``mov`` sent just before) must not be taken for the login's answer.
-LOGIN_ERRORS = frozenset({"badlogin", "badproto", "already", "toofast"})
+LOGIN_ERRORS = frozenset({"badlogin", "badproto", "already", "toofast", "unavailable"})
 #: What :meth:`MudClient.when_closed` reports when no ``bye`` came first.
 CONNECTION_LOST = "connection lost"
 

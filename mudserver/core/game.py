@@ -81,6 +81,11 @@ class Game:
         self._outbox: dict[Session, list[str]] = {}
         #: Banned names and addresses, checked at ``con`` and at connect.
         self.bans = BanList()
+        #: Told the account name of every player that left, after its last
+        #: snapshot was handed to ``save`` (a shard gives the account back).
+        self.on_leave: Callable[[str], object] | None = None
+        #: Told (name, text) of every world-wide say (``--say-scope cluster``).
+        self.on_world_say: Callable[[str, str], object] | None = None
 
     def __len__(self) -> int:
         """The number of players in the game."""
@@ -150,6 +155,8 @@ class Game:
             self._send_to(observers, replies.delete(entity.id))
         self._snapshot(account, entity, session)
         self._saved_at.pop(session, None)
+        if self.on_leave is not None:
+            self.on_leave(account.name)
 
     # -- actions -----------------------------------------------------------------
 
@@ -171,8 +178,14 @@ class Game:
         radius = self.settings.say_radius
         if not radius:
             self.broadcast(line)
+            if self.on_world_say is not None:
+                self.on_world_say(speaker.name, text)
         else:
             self._send_to(self.delivery.hearers(speaker, radius), line)
+
+    def say_elsewhere(self, name: str, text: str) -> None:
+        """Queue a world-wide say of *name*, a player on another shard, for every player."""
+        self.broadcast(replies.say_elsewhere(name, text))
 
     def announce(self, text: str) -> None:
         """Queue a ``sys`` line with *text* for every player (the operator's console)."""

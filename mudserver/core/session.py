@@ -27,8 +27,10 @@ state).
 
 The one slow step, checking a password, is handed back to the caller as a
 :class:`LoginAttempt` so that the shell can run it off the reactor thread;
-it reports the outcome with :meth:`Session.login_checked`, the only way out
-of CHECKING besides closing.  The Twisted shell reads no further lines from
+it reports the outcome with :meth:`Session.login_checked` (or
+:meth:`Session.login_unavailable` when the account store cannot be reached:
+back to NEW, no failed login counted), the only ways out of CHECKING
+besides closing.  The Twisted shell reads no further lines from
 a client while its password is checked, so a client's pipelined commands
 are handled after the verdict; a transport that feeds lines meanwhile gets
 what the CHECKING row says.
@@ -297,6 +299,20 @@ class Session:
         self.state = State.PLAYING
         self.entity = self.game.join(self, account)
         log.info("%s logged in from %s (protocol %s)", account.name, self.label, self.version)
+
+    def login_unavailable(self) -> None:
+        """The store could not be asked: ``err unavailable``, back to NEW, nothing counted.
+
+        The password was not judged, so neither this connection's failed
+        logins nor the login throttle count it; the client may try again.
+        """
+        if self.state is not State.CHECKING:
+            return
+        self.state = State.NEW
+        log.info(
+            "login as %r from %s: account store unavailable", self._pending_name[:40], self.label
+        )
+        self.error("unavailable", "accounts cannot be checked right now; try again later")
 
     # -- output --------------------------------------------------------------
 

@@ -78,6 +78,8 @@ class Metrics:
         tick_interval: float,
     ) -> None:
         self.registry = CollectorRegistry()
+        #: Labels added to every sample (``--shard``: ``{"shard": NAME}``).
+        self.labels: dict[str, str] = {}
         self.tick_interval = tick_interval
         self.tick_duration = Histogram(
             "mudserver_tick_duration_seconds",
@@ -111,8 +113,27 @@ class Metrics:
             self.tick_overruns.inc()
 
     def text(self) -> bytes:
-        """The metrics in Prometheus' text exposition format."""
-        return generate_latest(self.registry)
+        """The metrics in Prometheus' text exposition format, with :attr:`labels` on each."""
+        if not self.labels:
+            return generate_latest(self.registry)
+        return generate_latest(_Labelled(self.registry, self.labels))  # type: ignore[arg-type]
+
+
+class _Labelled:
+    """Every sample of a registry, with the same labels added (a shard's name)."""
+
+    def __init__(self, registry: CollectorRegistry, labels: dict[str, str]) -> None:
+        self.registry = registry
+        self.labels = labels
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.registry.collect():
+            labelled = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            labelled.samples = [
+                sample._replace(labels={**sample.labels, **self.labels})
+                for sample in metric.samples
+            ]
+            yield labelled
 
 
 class MetricsResource(Resource):

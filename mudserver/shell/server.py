@@ -29,6 +29,7 @@ from mudserver.core.session import LoginAttempt, Session
 from mudserver.limits.connlimit import ConnectionLimits
 from mudserver.shell.sendnow import direct_writer
 from mudserver.store.accounts import Account
+from mudserver.store.base import StoreUnavailable
 from mudserver.wire import mssp, replies
 from mudserver.wire.gmcp import GmcpChannel
 from mudserver.wire.telnet import (
@@ -237,12 +238,20 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         self.setTimeout(None)
         d = self.factory.authenticate(attempt.name, attempt.password)
 
-        def failed(failure: Failure) -> None:
-            self.log.failure("could not check login of {name!r}", failure, name=attempt.name)
-            return None
+        def checked(account: Account | None) -> None:
+            self.session.login_checked(account)
+            if account is not None and self.session.account is not account:
+                self.factory.login_abandoned(account.name)
 
-        d.addErrback(failed)
-        d.addCallback(self.session.login_checked)
+        def failed(failure: Failure) -> None:
+            if failure.check(StoreUnavailable):
+                self.log.warn("login of {name!r}: {error}", name=attempt.name, error=failure.value)
+                self.session.login_unavailable()
+                return
+            self.log.failure("could not check login of {name!r}", failure, name=attempt.name)
+            self.session.login_checked(None)
+
+        d.addCallbacks(checked, failed)
         d.addErrback(lambda f: self.log.failure("login of {name!r} failed", f, name=attempt.name))
         d.addBoth(lambda _: self._resume())
 
@@ -359,6 +368,9 @@ class MudFactory(Factory):
         #: The transport's own buffer size (Twisted's ``FileDescriptor.bufferSize``).
         self.transport_buffer_size = transport_buffer_size
         self.connections: set[MudProtocol] = set()
+        #: Called with the name of a login whose password was right but whose
+        #: connection went away before it joined (the shard gives it back).
+        self.login_abandoned: Callable[[str], object] = lambda name: None
         self._all_closed: list[defer.Deferred[None]] = []
         settings = game.settings
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_ip)

@@ -29,7 +29,9 @@ from mudserver.gcschedule import GcSchedule
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.server import MudFactory
-from mudserver.store.accounts import Account, AccountStore, CorruptAccount
+from mudserver.shell.shard import Shard
+from mudserver.store.accounts import Account, CorruptAccount
+from mudserver.store.base import Store, StoreUnavailable
 
 __all__ = ["GameService"]
 
@@ -37,6 +39,8 @@ __all__ = ["GameService"]
 #: players, so every player is still saved once per ``--autosave`` interval,
 #: but 2,000 saves at once held the reactor and the GIL for a 200 ms tick.
 AUTOSAVE_STEP = 1.0
+#: Seconds before a failed save is tried again, doubling up to the second.
+SAVE_RETRY = (0.5, 30.0)
 
 
 class GameService(Service):
@@ -47,7 +51,7 @@ class GameService(Service):
     def __init__(
         self,
         settings: Settings,
-        store: AccountStore,
+        store: Store,
         reactor: Any = None,
         login_threads: int = 2,
         save_threads: int = 8,
@@ -83,6 +87,23 @@ class GameService(Service):
         ]
         self._login_pool = ThreadPool(1, login_threads, name="mudserver-login")
         self._pending_saves: set[defer.Deferred[None]] = set()
+        #: Account (lower-cased) -> number of its newest snapshot not yet
+        #: written: a retried older snapshot is dropped once a newer one exists.
+        self._newest_save: dict[str, int] = {}
+        self._save_count = 0
+        #: Snapshots gathered by one autosave step, by save pool, written
+        #: together (one transaction per pool in PostgreSQL); None otherwise.
+        self._batch: dict[int, list[tuple[int, Account]]] | None = None
+        #: Logins reading their account right now, and how many players of
+        #: that account left meanwhile, by account (see :meth:`_load_newest`).
+        self._loading: dict[str, int] = {}
+        self._left_while_loading: dict[str, int] = {}
+        #: Deferreds of :meth:`saved`, by account (lower-cased).
+        self._save_waiters: dict[str, list[defer.Deferred[None]]] = {}
+        #: Set by ``--shard``: accounts are claimed from and given back to other shards.
+        self.shard: Shard | None = None
+        self.game.on_leave = self._left
+        self.factory.login_abandoned = self.login_abandoned
         self._ticker = task.LoopingCall(self._tick)
         self._ticker.clock = reactor
         self._autosaver = task.LoopingCall(self._autosave)
@@ -106,6 +127,8 @@ class GameService(Service):
         for pool in self._save_pools:
             pool.start()
         self._login_pool.start()
+        if self.shard is not None:
+            self.shard.start()
         stale = self.store.remove_stale_temp_files()
         if stale:
             self.log.info("removed {count} temp files left by a crash", count=stale)
@@ -113,9 +136,10 @@ class GameService(Service):
         self._ticker.start(1.0 / self.settings.tick_rate, now=False)
         self._autosaver.start(self.settings.autosave / self._autosave_parts, now=False)
         self.log.info(
-            "mudserver ticking at {rate} Hz, data in {data}",
+            "mudserver ticking at {rate} Hz, data in {data}{shard}",
             rate=self.settings.tick_rate,
-            data=self.store.users_dir,
+            data=self.store.describe(),
+            shard="" if self.shard is None else f", shard {self.shard.name}",
         )
 
     def _raise_open_file_limit(self) -> None:
@@ -159,6 +183,9 @@ class GameService(Service):
         self._login_pool.stop()
         for pool in self._save_pools:
             pool.stop()
+        if self.shard is not None:
+            self.shard.stop()
+        self.store.close()
         self.log.info("mudserver stopped; saved {players} players", players=players)
         self.log_bridge.stop()
 
@@ -183,11 +210,16 @@ class GameService(Service):
     def _autosave(self) -> None:
         part, parts = self._autosave_part, self._autosave_parts
         self._autosave_part = (part + 1) % parts
+        self._batch = {}
         try:
             count = self.game.autosave(part, parts)
         except Exception:
             self.log.failure("autosave failed")
             return
+        finally:
+            batch, self._batch = self._batch, None
+        for index, snapshots in batch.items():
+            self._write(index, snapshots)
         if count:
             self.log.debug("autosaved {count} players", count=count)
 
@@ -216,11 +248,75 @@ class GameService(Service):
 
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
         d = threads.deferToThreadPool(reactor, self._login_pool, check)
-        return d.addCallback(self._reload, name)
+        return d.addCallback(lambda checked: defer.ensureDeferred(self._claim(checked, name)))
+
+    async def _claim(
+        self, checked: tuple[Account, dict[str, Any] | None] | None, name: str
+    ) -> Account | None:
+        """On a shard, own the account (taking it from another shard) before reading it."""
+        if checked is None:
+            return None
+        if self.shard is None:
+            return await self._load_newest(checked, name)
+        await self.shard.claim(name)
+        try:
+            account = await self._load_newest(checked, name)
+        except BaseException:
+            self.shard.give_back(name)
+            raise
+        if account is None:
+            self.shard.give_back(name)
+        return account
+
+    async def _load_newest(
+        self, checked: tuple[Account, dict[str, Any] | None], name: str
+    ) -> Account | None:
+        """Read the account, again if a player of it left here meanwhile.
+
+        A read may pass a player of the same account who is still playing
+        here (the join then starts where that player stands), but who leaves
+        before the join (a takeover from another shard, a disconnect): its
+        last save was queued after the read, so the read is stale.  Reading
+        once more, behind that save on the same thread, gives its position.
+        """
+        key = name.lower()
+        self._loading[key] = self._loading.get(key, 0) + 1
+        try:
+            while True:
+                seen = self._left_while_loading.get(key, 0)
+                account = await self._reload(checked, name)
+                if account is None or self._left_while_loading.get(key, 0) == seen:
+                    return account
+        finally:
+            self._loading[key] -= 1
+            if not self._loading[key]:
+                del self._loading[key]
+                self._left_while_loading.pop(key, None)
+
+    def login_abandoned(self, name: str) -> None:
+        """A checked login that never joined (its connection went away): give it back."""
+        if self.shard is not None:
+            self.shard.give_back(name)
+
+    def _left(self, name: str) -> None:
+        key = name.lower()
+        if key in self._loading:
+            self._left_while_loading[key] = self._left_while_loading.get(key, 0) + 1
+        if self.shard is not None:
+            self.shard.give_back(name)
+
+    def saved(self, name: str) -> defer.Deferred[None]:
+        """Fires once every save of account *name* made so far has landed (or given up)."""
+        key = name.lower()
+        if key not in self._newest_save:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._save_waiters.setdefault(key, []).append(d)
+        return d
 
     def _reload(
-        self, checked: tuple[Account, dict[str, Any] | None] | None, name: str
-    ) -> defer.Deferred[Account | None] | None:
+        self, checked: tuple[Account, dict[str, Any] | None], name: str
+    ) -> defer.Deferred[Account | None]:
         """Read the account again on its save thread, upgrading its hash there.
 
         The file read for the password check may predate a save still queued
@@ -232,8 +328,6 @@ class GameService(Service):
         account object with the old record still be saved (the re-hash write
         failed, or two logins raced), :meth:`save` swaps in the new one.
         """
-        if checked is None:
-            return None
         account, upgraded = checked
         if upgraded is not None:
             self._upgraded[name.lower()] = (account.password, upgraded)
@@ -257,30 +351,78 @@ class GameService(Service):
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
         return threads.deferToThreadPool(reactor, self._save_pool_of(name), load)
 
+    def _pool_index(self, name: str) -> int:
+        """The one pool that reads and writes account *name*: its saves stay in order."""
+        return zlib.crc32(name.lower().encode()) % len(self._save_pools)
+
     def _save_pool_of(self, name: str) -> ThreadPool:
-        """The one pool that reads and writes the file of account *name*."""
-        return self._save_pools[zlib.crc32(name.lower().encode()) % len(self._save_pools)]
+        return self._save_pools[self._pool_index(name)]
 
     def save(self, account: Account) -> None:
-        """Write *account* on its save thread; a failure is logged and retried later."""
+        """Write *account* on its save thread; a failure is logged and retried with backoff.
+
+        Inside an autosave step the snapshot joins that step's batch for its
+        pool instead (see :meth:`_autosave`).
+        """
+        if self.shard is not None and account.name.lower() in self.shard.lost:
+            self.log.warn("not saving {name}: another shard owns it now", name=account.name)
+            return
         upgrade = self._upgraded.get(account.name.lower())
         if upgrade is not None and account.password == upgrade[0]:
             account = dataclasses.replace(account, password=upgrade[1])
-        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
-        pool = self._save_pool_of(account.name)
-        d = threads.deferToThreadPool(reactor, pool, self.store.save, account)
+        self._save_count += 1
+        self._newest_save[account.name.lower()] = self._save_count
+        index = self._pool_index(account.name)
+        if self._batch is not None:
+            self._batch.setdefault(index, []).append((self._save_count, account))
+        else:
+            self._write(index, [(self._save_count, account)])
+
+    def _write(self, index: int, snapshots: list[tuple[int, Account]]) -> None:
+        d = defer.ensureDeferred(self._write_until_done(index, snapshots))
         self._pending_saves.add(d)
-
-        def failed(failure: Any) -> None:
-            if failure.check(OSError):  # disk full, permissions: an operator's problem
-                self.log.error(
-                    "could not save {name}; will retry: {error}",
-                    name=account.name,
-                    error=failure.value,
-                )
-            else:
-                self.log.failure("could not save {name}; will retry", failure, name=account.name)
-            self.game.save_failed(account.name)
-
-        d.addErrback(failed)
+        d.addErrback(lambda f: self.log.failure("saving failed", f))
         d.addBoth(lambda _: self._pending_saves.discard(d))
+
+    async def _write_until_done(self, index: int, snapshots: list[tuple[int, Account]]) -> None:
+        """Write *snapshots* on pool *index*, again and again while the store fails.
+
+        Only :class:`StoreUnavailable` and ``OSError`` (a database away, a
+        full disk) are worth a retry; anything else is logged and dropped.
+        Before each try, snapshots that a newer one of the same account has
+        overtaken are dropped: writing them after it would undo a move.
+        """
+        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
+        delay = SAVE_RETRY[0]
+        newest = self._newest_save
+        while True:
+            snapshots = [(n, a) for n, a in snapshots if newest.get(a.name.lower()) == n]
+            if not snapshots:
+                return
+            accounts = [a for _, a in snapshots]
+            write = self.store.save_many if len(accounts) > 1 else self.store.save
+            argument: Any = accounts if len(accounts) > 1 else accounts[0]
+            try:
+                await threads.deferToThreadPool(reactor, self._save_pools[index], write, argument)
+                break
+            except (StoreUnavailable, OSError) as e:
+                names = ", ".join(a.name for a in accounts[:5])
+                more = f" and {len(accounts) - 5} more" if len(accounts) > 5 else ""
+                self.log.error(
+                    "could not save {names}{more}; will retry in {delay:.1f} s: {error}",
+                    names=names,
+                    more=more,
+                    delay=delay,
+                    error=e,
+                )
+            except Exception:
+                self.log.failure("could not save {count} accounts", count=len(accounts))
+                break
+            await task.deferLater(self.reactor, delay, lambda: None)
+            delay = min(delay * 2, SAVE_RETRY[1])
+        for number, account in snapshots:
+            key = account.name.lower()
+            if newest.get(key) == number:
+                del newest[key]
+                for waiter in self._save_waiters.pop(key, []):
+                    waiter.callback(None)

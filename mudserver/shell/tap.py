@@ -8,6 +8,7 @@ the server.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -24,14 +25,18 @@ from mudserver.limits.bans import BanError, BanList
 from mudserver.shell.admin import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
-from mudserver.store.accounts import AccountStore
+from mudserver.store.accounts import AccountError, AccountStore
+from mudserver.store.base import Store
 from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
+from mudserver.store.spec import FILES, is_database, open_store
 
 __all__ = ["Options", "makeService"]
 
 _DEFAULTS = Settings()
 DEFAULT_PORT = "tcp:4000:backlog=1024"
 DEFAULT_WEB = "tcp:4001"
+#: What ``--shard`` accepts: it becomes a Prometheus label value and a log word.
+SHARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 #: (option, Settings field, type, help): every limit is a twistd option.
 _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
@@ -74,7 +79,14 @@ class Options(usage.Options):
     """``twistd mudserver --help``."""
 
     optParameters = [
-        ["data", "d", "./data", "Data directory; accounts live in DATA/users/."],
+        ["data", "d", "./data", "Data directory; accounts live in DATA/users/ by default."],
+        [
+            "store",
+            None,
+            "files",
+            "Where accounts live: 'files' (DATA/users/) or a PostgreSQL URI or "
+            "libpq string, e.g. postgresql://mud@dbhost/mud.",
+        ],
         ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
         ["name", None, "mudserver", "The server's name, as MSSP tells MUD listing crawlers."],
         ["hostname", None, None, "The host name MSSP reports (left out when not given)."],
@@ -90,6 +102,26 @@ class Options(usage.Options):
             None,
             None,
             f"UNIX socket of the operator's console (default DATA/{ADMIN_SOCKET}); 'none': off.",
+        ],
+        [
+            "shard",
+            None,
+            None,
+            "Run as shard NAME of several sharing one PostgreSQL --store (an account "
+            "plays on one shard at a time).",
+        ],
+        [
+            "say-scope",
+            None,
+            "shard",
+            "Where a world-wide say (--say-radius 0) is heard: shard, or cluster (every "
+            "shard of --store; needs --shard).",
+        ],
+        [
+            "takeover-timeout",
+            None,
+            10.0,
+            "Seconds a login waits for another shard to give its account back.",
         ],
         ["hash-time", None, ARGON2_MINIMUM.time_cost, "Argon2id passes for new password hashes."],
         [
@@ -161,6 +193,28 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
         self._admin_options()
+        self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
+        self._shard_options()
+
+    def _shard_options(self) -> None:
+        """--shard needs a database; its name goes into log lines and metrics."""
+        try:
+            self["takeover-timeout"] = float(self["takeover-timeout"])
+        except ValueError:
+            raise usage.UsageError("--takeover-timeout must be a number") from None
+        if not self["takeover-timeout"] > 0:
+            raise usage.UsageError("--takeover-timeout must be above 0")
+        if self["say-scope"] not in ("shard", "cluster"):
+            raise usage.UsageError("--say-scope must be shard or cluster")
+        shard = self["shard"]
+        if shard is None:
+            if self["say-scope"] == "cluster":
+                raise usage.UsageError("--say-scope cluster needs --shard")
+            return
+        if not SHARD_NAME.fullmatch(shard):
+            raise usage.UsageError("--shard must be 1-32 characters of A-Z, a-z, 0-9, _ and -")
+        if self["account_store"] is None:
+            raise usage.UsageError("--shard needs a PostgreSQL --store shared by the shards")
 
     def _admin_options(self) -> None:
         """Load the ban list and settle the admin socket's path, or stop with one line."""
@@ -198,6 +252,25 @@ class Options(usage.Options):
         return params
 
 
+def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None:
+    """The PostgreSQL store, reached and its schema made current; None for files.
+
+    The file store is made in :func:`makeService` (it creates directories);
+    a database is reached here, so an unreachable one or a schema newer than
+    this code stops the server at start with one line.
+    """
+    if not is_database(spec):
+        if spec.strip().lower() != FILES:
+            raise usage.UsageError(
+                "--store must be 'files', a postgresql:// URI or a libpq 'key=value' string"
+            )
+        return None
+    try:
+        return open_store(spec, data, hash_params)
+    except AccountError as e:
+        raise usage.UsageError(f"--store: {e}") from None
+
+
 def check_endpoint(option: str, description: str) -> None:
     """Parse *description* as twistd will, on a reactor that opens nothing.
 
@@ -220,7 +293,7 @@ def check_endpoint(option: str, description: str) -> None:
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
-    store = AccountStore(options["data"], options["hash_params"])
+    store: Store = options["account_store"] or AccountStore(options["data"], options["hash_params"])
     game = GameService(
         options["settings"],
         store,
@@ -228,6 +301,24 @@ def makeService(options: Options) -> service.IService:
         presentation=options["presentation"],
     )
     game.game.bans = options["bans"]
+    if options["shard"] is not None:
+        from mudserver.shell.shard import Shard
+        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
+
+        name, spec = options["shard"], options["store"]
+        cluster_chat = options["say-scope"] == "cluster"
+        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
+        game.shard = Shard(
+            name,
+            Ownership(spec, name),
+            Listener(spec, channels),
+            game.game,
+            game.saved,
+            game.reactor,
+            options["takeover-timeout"],
+            cluster_chat=cluster_chat,
+        )
+        game.metrics.labels = {"shard": name}
     game.setServiceParent(top)
     if options["admin"] is not None:
         reactor: Any = game.reactor

@@ -23,6 +23,7 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,13 @@ class AccountStore:
         self.users_dir.mkdir(parents=True, exist_ok=True)
         self._dummy_record = hash_password(secrets.token_urlsafe(16), hash_params)
 
+    def describe(self) -> str:
+        """Where the accounts live, for log lines."""
+        return str(self.users_dir)
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its own file."""
+
     def path_for(self, name: str) -> Path:
         """The file for *name*, validated BEFORE any path is built.
 
@@ -292,6 +300,25 @@ class AccountStore:
         _fsync_dir(self.users_dir)
         return account
 
+    def insert(self, account: Account) -> None:
+        """Add *account* with its password record as it is (copying from another store)."""
+        path = self.path_for(account.name)
+        tmp = self._write_temp(self._check_writable(account))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise AccountExists(f"account {account.name!r} already exists") from None
+        finally:
+            _unlink_quietly(tmp)
+        _fsync_dir(self.users_dir)
+
+    def accounts(self) -> Iterator[Account]:
+        """Every account file, in name order (CorruptAccount for a damaged one)."""
+        for path in sorted(self.users_dir.glob("*.json")):
+            account = self.load(path.stem)
+            if account is not None:
+                yield account
+
     def authenticate(self, name: str, password: str) -> Account | None:
         """The Account if *password* is right, else None.
 
@@ -346,6 +373,11 @@ class AccountStore:
             _unlink_quietly(tmp)
             raise
         _fsync_dir(self.users_dir)
+
+    def save_many(self, accounts: Iterable[Account]) -> None:
+        """Save each in turn: files have no transaction spanning several of them."""
+        for account in accounts:
+            self.save(account)
 
 
 def _unlink_quietly(path: str) -> None:

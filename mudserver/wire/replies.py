@@ -11,7 +11,21 @@ from typing import Protocol
 
 from mudserver.wire.encoding import enquote, format_line
 
-__all__ = ["coord", "wel", "ent", "pos", "wlk", "delete", "say", "err", "bye", "system", "who"]
+__all__ = [
+    "ELSEWHERE",
+    "coord",
+    "wel",
+    "ent",
+    "pos",
+    "wlk",
+    "delete",
+    "say",
+    "say_elsewhere",
+    "err",
+    "bye",
+    "system",
+    "who",
+]
 
 
 class Located(Protocol):
@@ -110,6 +124,15 @@ def delete(entity_id: int) -> str:
 def say(entity: Located, text: str) -> str:
     """``say id,name,text``: someone said *text*."""
     return format_line("say", entity.id, entity.name, text)
+
+
+#: The id a ``say`` carries for a speaker on another shard (entity ids are positive).
+ELSEWHERE = 0
+
+
+def say_elsewhere(name: str, text: str) -> str:
+    """``say 0,name,text``: *name*, playing on another shard, said *text* world-wide."""
+    return format_line("say", ELSEWHERE, name, text)
 
 
 def err(code: str, message: str) -> str:

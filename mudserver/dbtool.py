@@ -1,0 +1,100 @@
+"""``mudserver-db``: set up a PostgreSQL account store and move accounts between stores.
+
+Usage::
+
+    mudserver-db init STORE            # create or migrate the schema
+    mudserver-db version STORE         # the schema version the database holds
+    mudserver-db copy SOURCE TARGET    # every account of SOURCE into TARGET
+
+STORE is a ``postgresql://`` URI or a libpq ``key=value`` string; for
+``copy``, SOURCE and TARGET may also be data directories (the JSON files
+under ``DIR/users``), so an operator can move to the database and back.
+Accounts are copied as they are, password hashes and positions included;
+an account the target already has is left alone and reported, and the exit
+status is then 1.  Copy while no server uses either store: a running server
+would overwrite what was copied with its next save.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mudserver.store.accounts import AccountError, AccountExists, AccountStore
+from mudserver.store.base import Store
+from mudserver.store.spec import is_database, open_store
+
+__all__ = ["main"]
+
+PROG = "mudserver-db"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("init", "create the schema, or migrate it to this mudserver's version"),
+        ("version", "print the schema version the database holds (0: none)"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("store", metavar="STORE", help="PostgreSQL URI or libpq string")
+    copy = commands.add_parser("copy", help="copy every account from SOURCE into TARGET")
+    copy.add_argument("source", metavar="SOURCE", help="data directory or PostgreSQL")
+    copy.add_argument("target", metavar="TARGET", help="data directory or PostgreSQL")
+    return parser
+
+
+def _open(spec: str) -> Store:
+    """A database for a URI or libpq string, else the file store of a data directory."""
+    return open_store(spec, "") if is_database(spec) else AccountStore(spec)
+
+
+def _copy(source: Store, target: Store) -> int:
+    copied, kept = 0, []
+    for account in source.accounts():
+        try:
+            target.insert(account)
+            copied += 1
+        except AccountExists:
+            kept.append(account.name)
+    for name in kept:
+        print(f"{PROG}: {name} is already in {target.describe()}; left as it is", file=sys.stderr)
+    print(f"copied {copied} accounts from {source.describe()} to {target.describe()}")
+    return 1 if kept else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 done, 1 refused or failed)."""
+    args = _parser().parse_args(argv)
+    opened: list[Store] = []
+    try:
+        if args.command == "copy":
+            opened.append(_open(args.source))
+            opened.append(_open(args.target))
+            return _copy(*opened)
+        if not is_database(args.store):
+            print(
+                f"{PROG}: {args.store!r} is not a PostgreSQL URI or libpq string", file=sys.stderr
+            )
+            return 1
+        from mudserver.store.postgres import PostgresStore
+
+        store = PostgresStore(args.store)
+        opened = [store]
+        if args.command == "init":
+            found = store.initialize()
+            now = store.schema_version()
+            print(f"schema version {now} in {store.describe()} (was {found})")
+        else:
+            print(store.schema_version())
+        return 0
+    except (AccountError, OSError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for store in opened:
+            store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

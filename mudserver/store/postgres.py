@@ -1,0 +1,345 @@
+"""Accounts in PostgreSQL: one row per account, shared by several servers.
+
+Plain Python with psycopg 3 and no Twisted: the shell calls these methods
+from its worker threads, as it does the file store's.  Why it is built so:
+
+* Every value a client sends reaches SQL only as a bound parameter; table and
+  column names are constants of this module.
+* Each thread has its own connection (psycopg connections serialise their
+  queries), opened on first use.  A connection that breaks is dropped and the
+  call retried once on a new one, so a database restart costs one error at
+  most; when the database cannot be reached :class:`StoreUnavailable` says so
+  and the caller decides (``err unavailable`` at login, a save retried later).
+* Names are unique case-insensitively through the primary key ``name_key``
+  (the lower-cased name), as the file store's lower-cased file names.
+* A save is one ``INSERT ... ON CONFLICT DO UPDATE``: atomic, and repeating it
+  is harmless.  :meth:`PostgresStore.save_many` writes a slice in one
+  transaction.
+* The schema carries a version (table ``mudserver_schema``) and is created or
+  migrated under an advisory lock, so servers starting together do it once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+
+from mudserver.store import passwords
+from mudserver.store.accounts import (
+    NAME_RULE,
+    Account,
+    AccountError,
+    AccountExists,
+    CorruptAccount,
+    InvalidName,
+    hash_password,
+    valid_name,
+    verify_password,
+)
+from mudserver.store.base import StoreUnavailable
+from mudserver.store.passwords import DEFAULT_PARAMS, InvalidPasswordRecord, PasswordParams
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError"]
+
+T = TypeVar("T")
+
+#: The schema this code reads and writes; :data:`MIGRATIONS` gets a database there.
+SCHEMA_VERSION = 1
+#: Key of the advisory lock held while the schema is created or migrated.
+SCHEMA_LOCK = 0x6D75_6473  # "muds"
+#: Seconds to wait for a connection before calling the database unavailable.
+CONNECT_TIMEOUT = 5
+
+#: ``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE mudserver_accounts (
+        name_key text PRIMARY KEY,
+        name text NOT NULL,
+        password jsonb NOT NULL,
+        x double precision NOT NULL,
+        y double precision NOT NULL,
+        z double precision NOT NULL,
+        saved timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT name_key_is_lower_name CHECK (name_key = lower(name)),
+        CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9_]{1,24}$')
+    )
+    """,
+]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+_UPSERT = """
+    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (name_key) DO UPDATE SET
+        name = EXCLUDED.name, password = EXCLUDED.password,
+        x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
+"""
+_INSERT = """
+    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
+    VALUES (%s, %s, %s, %s, %s, %s)
+"""
+_SELECT = "SELECT name, password, x, y, z FROM mudserver_accounts"
+
+#: Errors that mean "the connection or the server is gone", not "bad query".
+_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class SchemaError(AccountError):
+    """The database holds a schema this mudserver does not know (a newer one)."""
+
+
+def _row(account: Account) -> tuple[Any, ...]:
+    """The parameters of one row, refusing anything :meth:`PostgresStore.load` would reject."""
+    try:
+        Account.from_json(account.to_json())
+    except CorruptAccount as exc:
+        raise ValueError(f"refusing to write invalid account: {exc}") from None
+    return (
+        account.name.lower(),
+        account.name,
+        Jsonb(dict(account.password)),
+        account.x,
+        account.y,
+        account.z,
+    )
+
+
+def _account(row: tuple[Any, ...]) -> Account:
+    """An Account from a row, checked as strictly as an account file."""
+    name, password, x, y, z = row
+    return Account.from_json(
+        {"version": 1, "name": name, "password": password, "position": [x, y, z]}
+    )
+
+
+class PostgresStore:
+    """Accounts in the table ``mudserver_accounts`` of one PostgreSQL database."""
+
+    def __init__(self, conninfo: str, hash_params: PasswordParams = DEFAULT_PARAMS) -> None:
+        """Remember where; nothing connects until :meth:`initialize` or a first call."""
+        self.conninfo = conninfo
+        self.hash_params = hash_params
+        self._local = threading.local()
+        self._connections: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+        self._dummy_record = hash_password(secrets.token_urlsafe(16), hash_params)
+
+    def describe(self) -> str:
+        """Host, port, database and user, without the password."""
+        try:
+            parts = conninfo_to_dict(self.conninfo)
+        except psycopg.ProgrammingError:
+            return "PostgreSQL (unparsable connection string)"
+        keys = ("host", "port", "dbname", "user")
+        shown = " ".join(f"{k}={parts[k]}" for k in keys if k in parts)
+        return f"PostgreSQL {shown}".rstrip()
+
+    # -- connections ---------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        except _CONNECTION_ERRORS as exc:
+            raise StoreUnavailable(f"cannot reach {self.describe()}: {exc}") from None
+        with self._lock:
+            self._connections.append(conn)
+        self._local.conn = conn
+        return conn
+
+    def _drop(self, conn: psycopg.Connection[Any]) -> None:
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        try:
+            conn.close()
+        except Exception:  # closing a broken connection must not mask why it broke
+            pass
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run *work* on this thread's connection, once more on a new one if it broke."""
+        conn = getattr(self._local, "conn", None)
+        fresh = conn is None or conn.closed
+        if fresh:
+            conn = self._connect()
+        assert conn is not None
+        try:
+            return work(conn)
+        except _CONNECTION_ERRORS as exc:
+            self._drop(conn)
+            if fresh:
+                raise StoreUnavailable(f"lost {self.describe()}: {exc}") from None
+        conn = self._connect()
+        try:
+            return work(conn)
+        except _CONNECTION_ERRORS as exc:
+            self._drop(conn)
+            raise StoreUnavailable(f"lost {self.describe()}: {exc}") from None
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    # -- schema --------------------------------------------------------------------
+
+    def initialize(self) -> int:
+        """Create or migrate the schema; return the version found before (0: none).
+
+        SchemaError if the database is newer than this code.
+        """
+
+        def work(conn: psycopg.Connection[Any]) -> int:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS mudserver_schema ("
+                    " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
+                    " version integer NOT NULL)"
+                )
+                row = conn.execute("SELECT version FROM mudserver_schema").fetchone()
+                found = 0 if row is None else int(row[0])
+                if found > SCHEMA_VERSION:
+                    raise SchemaError(
+                        f"the database has schema version {found}; this mudserver knows "
+                        f"up to {SCHEMA_VERSION}: upgrade mudserver"
+                    )
+                for version in range(found, SCHEMA_VERSION):
+                    conn.execute(MIGRATIONS[version].encode())
+                conn.execute(
+                    "INSERT INTO mudserver_schema (version) VALUES (%s)"
+                    " ON CONFLICT (only_row) DO UPDATE SET version = EXCLUDED.version",
+                    (SCHEMA_VERSION,),
+                )
+                return found
+
+        return self._run(work)
+
+    def schema_version(self) -> int:
+        """The version the database holds (0: no schema yet)."""
+
+        def work(conn: psycopg.Connection[Any]) -> int:
+            exists = conn.execute("SELECT to_regclass('mudserver_schema')").fetchone()
+            if exists is None or exists[0] is None:
+                return 0
+            row = conn.execute("SELECT version FROM mudserver_schema").fetchone()
+            return 0 if row is None else int(row[0])
+
+        return self._run(work)
+
+    # -- accounts ------------------------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        if not valid_name(name):
+            return False
+        return self._run(
+            lambda c: (
+                c.execute(
+                    "SELECT 1 FROM mudserver_accounts WHERE name_key = %s", (name.lower(),)
+                ).fetchone()
+                is not None
+            )
+        )
+
+    def load(self, name: str) -> Account | None:
+        """None if unknown or invalid; CorruptAccount if the row holds bad data."""
+        if not valid_name(name):
+            return None
+        row = self._run(
+            lambda c: c.execute(f"{_SELECT} WHERE name_key = %s", (name.lower(),)).fetchone()
+        )
+        if row is None:
+            return None
+        try:
+            return _account(row)
+        except CorruptAccount as exc:
+            raise CorruptAccount(f"account row {name.lower()!r}: {exc}") from None
+
+    def accounts(self) -> Iterator[Account]:
+        """Every account, in name order."""
+        rows = self._run(lambda c: c.execute(f"{_SELECT} ORDER BY name_key").fetchall())
+        for row in rows:
+            yield _account(row)
+
+    def create(
+        self, name: str, password: str, x: float = 0.0, y: float = 0.0, z: float = 0.0
+    ) -> Account:
+        if not valid_name(name):
+            raise InvalidName(f"invalid name {name!r}: {NAME_RULE}")
+        if self.exists(name):  # cheap early answer; the primary key is the real check
+            raise AccountExists(f"account {name!r} already exists")
+        account = Account(
+            name, hash_password(password, self.hash_params), float(x), float(y), float(z)
+        )
+        self.insert(account)
+        return account
+
+    def insert(self, account: Account) -> None:
+        row = _row(account)
+        try:
+            self._run(lambda c: c.execute(_INSERT, row))
+        except psycopg.errors.UniqueViolation:
+            raise AccountExists(f"account {account.name!r} already exists") from None
+
+    def authenticate(self, name: str, password: str) -> Account | None:
+        """As the file store's: unknown names cost the same hashing as wrong passwords."""
+        account = self.load(name)
+        if account is None:
+            verify_password(password, self._dummy_record)
+            return None
+        if verify_password(password, account.password):
+            return account
+        return None
+
+    def needs_rehash(self, account: Account) -> bool:
+        try:
+            return passwords.needs_rehash(account.password, self.hash_params)
+        except InvalidPasswordRecord as exc:
+            raise CorruptAccount(str(exc)) from None
+
+    def hash(self, password: str) -> dict[str, Any]:
+        return hash_password(password, self.hash_params)
+
+    def upgrade_password(
+        self, name: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> Account | None:
+        """Swap the record only where the row still holds *old*; one statement, atomic."""
+        if not valid_name(name):
+            return None
+        self._run(
+            lambda c: c.execute(
+                "UPDATE mudserver_accounts SET password = %s WHERE name_key = %s AND password = %s",
+                (Jsonb(dict(new)), name.lower(), Jsonb(dict(old))),
+            )
+        )
+        return self.load(name)
+
+    def save(self, account: Account) -> None:
+        row = _row(account)
+        self._run(lambda c: c.execute(_UPSERT, row))
+
+    def save_many(self, accounts: Iterable[Account]) -> None:
+        """One transaction for the lot: all of them land, or none."""
+        rows = [_row(account) for account in accounts]
+        if not rows:
+            return
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(_UPSERT, rows)
+
+        self._run(work)
+
+    def remove_stale_temp_files(self, older_than: float = 60.0) -> int:
+        """Nothing to clean up: an interrupted transaction leaves nothing behind."""
+        return 0

@@ -1,0 +1,121 @@
+"""Advisory-lock ownership of accounts, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mudserver.store.base import StoreUnavailable
+from mudserver.store.ownership import (
+    SAY_CHANNEL,
+    TAKEOVER_CHANNEL,
+    Listener,
+    Ownership,
+    account_key,
+    parse_say,
+    parse_takeover,
+)
+from tests.support import free_port
+
+
+def test_keys_ignore_case_and_differ_between_names() -> None:
+    assert account_key("Foo") == account_key("foo")
+    assert account_key("foo") != account_key("fo0")
+    assert -(2**63) <= account_key("foo") < 2**63
+
+
+def test_one_shard_at_a_time_and_reentrant_within_one(pg_url: str) -> None:
+    a, b = Ownership(pg_url, "a"), Ownership(pg_url, "b")
+    try:
+        assert a.try_claim("foo")
+        assert a.try_claim("FOO")  # a second login on the same shard
+        assert not b.try_claim("foo")
+        a.release("foo")
+        assert not b.try_claim("foo")  # still held once
+        a.release("foo")
+        assert b.try_claim("foo")
+        assert b.holds("Foo") and not a.holds("foo")
+        a.release("foo")  # not held: nothing happens
+        assert not a.try_claim("foo")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_closing_gives_everything_back(pg_url: str) -> None:
+    a, b = Ownership(pg_url, "a"), Ownership(pg_url, "b")
+    try:
+        assert a.try_claim("foo") and a.try_claim("bar")
+        a.close()
+        assert b.try_claim("foo") and b.try_claim("bar")
+    finally:
+        b.close()
+
+
+def test_locks_lost_with_the_connection_are_taken_again_or_reported(pg_url: str) -> None:
+    a, b = Ownership(pg_url, "a"), Ownership(pg_url, "b")
+    try:
+        assert a.try_claim("kept") and a.try_claim("taken")
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert b.try_claim("taken")  # free while a had no connection
+        assert a.check() == ["taken"]  # a new connection took back what it could
+        assert a.holds("kept") and not a.holds("taken")
+        assert not b.try_claim("kept")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_asking_and_saying_reach_a_listener(pg_url: str) -> None:
+    listener = Listener(pg_url, (TAKEOVER_CHANNEL, SAY_CHANNEL))
+    a = Ownership(pg_url, "a")
+    try:
+        assert listener.wait(0.1) == []  # connects and listens
+        a.ask("foo")
+        a.say("foo", "héllo, 'world'")
+        got = listener.wait(2.0)
+        while len(got) < 2:
+            got += listener.wait(2.0)
+        (c1, p1), (c2, p2) = got
+        assert c1 == TAKEOVER_CHANNEL and parse_takeover(p1) == ("foo", "a")
+        assert c2 == SAY_CHANNEL and parse_say(p2) == ("a", "foo", "héllo, 'world'")
+    finally:
+        listener.close()
+        a.close()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["", "nope", "[]", '{"name": 1, "shard": "a"}', '{"name": "foo"}', "[" * 7000, "1e999"],
+)
+def test_malformed_notifications_are_ignored(payload: str) -> None:
+    assert parse_takeover(payload) is None
+    assert parse_say(payload) is None
+
+
+def test_a_say_from_a_bad_name_is_ignored() -> None:
+    assert parse_say(json.dumps({"shard": "a", "name": "x y", "text": "hi"})) is None
+
+
+def test_no_database_is_unavailable() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/x"
+    with pytest.raises(StoreUnavailable):
+        Ownership(url, "a").try_claim("foo")
+    with pytest.raises(StoreUnavailable):
+        Listener(url).wait(0.1)
+
+
+@given(st.text(max_size=200) | st.from_regex(r'\{"(name|shard|text)": .*\}', fullmatch=True))
+def test_no_payload_makes_parsing_raise(payload: str) -> None:
+    parsed = parse_say(payload)
+    assert parsed is None or all(isinstance(v, str) for v in parsed)
+    taken = parse_takeover(payload)
+    assert taken is None or all(isinstance(v, str) for v in taken)
