@@ -212,7 +212,8 @@ def test_walkers_pushed_past_their_slack_together_do_not_stay_in_lockstep(
         rescan(self, e, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Interest, "_rescan", counting)
-    interest.update(world.step(2.0))  # a late tick: 10 units, everybody strays at once
+    # A late tick: everybody walks past its slack at once.
+    interest.update(world.step(1.2 * interest.slack / 5.0))
     assert len(rescans) == 200
     per_tick = []
     for _ in range(60):

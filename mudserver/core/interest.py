@@ -57,8 +57,11 @@ Lines = defaultdict[int, list[str]]
 
 #: How far an entity may stray from its anchor before a rescan, as a share of
 #: the view radius.  More slack means fewer rescans but more band pairs to
-#: measure every tick; between 1/20 and 1/10 the total cost hardly changes.
-SLACK = 1 / 20
+#: measure every tick.  1/6 against 1/20, in-process (benchmarks/core_tick.py,
+#: thread CPU per tick): 2,000 scattered walkers about the same (10-12 ms),
+#: 10,000 walkers on 10,000² 53 -> 47 ms, 2,000 at the spawn point on
+#: protocol 2 29 -> 10 ms, where rescans (every nearest-K choice) dominate.
+SLACK = 1 / 6
 
 #: An entity is rescanned after straying between ``JITTER_LOW * slack`` and
 #: ``slack``, drawn anew each time.  With one fixed distance, players walking
