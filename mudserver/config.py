@@ -77,7 +77,7 @@ class Settings:
     #: a ``mov`` sooner than that takes effect when it is over (the last one
     #: counts), so a client re-aiming every tick costs one ``wlk`` per
     #: interval, not one per tick.  0 turns the limit off.
-    turn_interval: float = 0.2
+    turn_interval: float = 0.3
     #: How far a ``say`` carries on the ground plane; 0 means world-wide.
     say_radius: float = 0.0
     #: ``interest`` tells each player about what is in view; ``broadcast``

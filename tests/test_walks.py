@@ -183,8 +183,9 @@ def test_the_crowd_cap_is_never_passed_and_every_client_stays_consistent(
                     assert math.hypot(other.x - me.x, other.y - me.y) <= 30.0 + 1e-6
 
 
-def test_a_version_2_player_re_aiming_every_tick_turns_every_other_tick() -> None:
-    game = Game(Settings(turn_interval=0.2), lambda a: None)
+def test_a_version_2_player_re_aiming_every_tick_turns_once_per_interval() -> None:
+    game = Game(Settings(), lambda a: None)
+    ticks_per_turn = round(game.settings.turn_interval / DT)
     now = [0.0]
     watcher = Client(game, "watcher", "2", (0.0, 0.0, 0.0), now)
     aimer = Client(game, "aimer", "2", (1.0, 0.0, 0.0), now)
@@ -195,7 +196,8 @@ def test_a_version_2_player_re_aiming_every_tick_turns_every_other_tick() -> Non
         game.walk(aimer.session, (10.0 + i, float(i % 2) * 10 - 5, 0.0))
         game.tick(DT)
     walks = [line for line in "".join(writes).splitlines() if line.startswith("wlk ")]
-    assert 9 <= len(walks) <= 11, walks  # one per 0.2 s, not one per tick
+    # One per interval, not one per tick.
+    assert 20 // ticks_per_turn - 1 <= len(walks) <= 20 // ticks_per_turn + 1, walks
 
 
 def test_choose_keeps_what_is_shown_and_swaps_only_clearly_nearer_ones() -> None:
