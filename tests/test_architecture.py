@@ -83,3 +83,27 @@ def test_the_check_finds_every_kind_of_import(tmp_path: Path) -> None:
         "mudserver/sample.py:6: imports twisted",
         "mudserver/sample.py:7: imports twisted",
     ]
+
+
+def test_the_server_starts_without_the_postgresql_extra(tmp_path: Path) -> None:
+    """README's run command installs no extra: psycopg must only load for a database store.
+
+    A subprocess with psycopg made unimportable parses `twistd mudserver`'s options and
+    builds its service tree, as `twistd -n mudserver` does before it listens.
+    """
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from mudserver.shell import tap\n"
+        "options = tap.Options()\n"
+        f"options.parseOptions(['--data', {str(tmp_path)!r}, '--port', 'tcp:0',"
+        " '--web', 'none', '--admin', 'none'])\n"
+        "tap.makeService(options)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -15,7 +15,7 @@ import gc
 import resource
 import time
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import Service
 from twisted.internet import defer, task, threads
@@ -29,9 +29,11 @@ from mudserver.gcschedule import GcSchedule
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.server import MudFactory
-from mudserver.shell.shard import Shard
 from mudserver.store.accounts import Account, CorruptAccount
 from mudserver.store.base import Store, StoreUnavailable
+
+if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra
+    from mudserver.shell.shard import Shard
 
 __all__ = ["GameService"]
 
