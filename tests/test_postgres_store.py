@@ -8,6 +8,7 @@ driver error) when the database cannot be reached.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -187,3 +188,29 @@ def test_a_broken_connection_is_replaced_once(store: PostgresStore, pg_url: str)
         "WHERE datname = current_database() AND pid <> pg_backend_pid()",
     )
     assert store.load("foo") is not None  # the dead connection was dropped and replaced
+
+
+def test_a_fenced_save_lands_only_while_the_shard_holds_the_accounts_lock(
+    store: PostgresStore, pg_url: str
+) -> None:
+    """A shard that lost an account (its lock went with a broken connection) must not
+    overwrite the new owner's position, not even with a retry already under way."""
+    from mudserver.store.postgres import account_key
+
+    store.create("x", "pw", 1.0, 1.0, 0.0)
+    with (
+        psycopg.connect(pg_url, autocommit=True) as holder,
+        psycopg.connect(pg_url, autocommit=True) as other,
+    ):
+        holder.execute("SELECT pg_advisory_lock(%s)", (account_key("x"),))
+        account = store.load("x")
+        assert account is not None
+        store.fence = lambda: holder.info.backend_pid
+        store.save(dataclasses.replace(account, x=2.0))
+        assert sql(pg_url, "SELECT x FROM mudserver_accounts WHERE name_key = 'x'") == [(2.0,)]
+        store.fence = lambda: other.info.backend_pid  # holds nothing: another shard owns x
+        store.save_many([dataclasses.replace(account, x=3.0)])
+        assert sql(pg_url, "SELECT x FROM mudserver_accounts WHERE name_key = 'x'") == [(2.0,)]
+        store.fence = lambda: None  # the shard's own connection is down: try again later
+        with pytest.raises(StoreUnavailable):
+            store.save(dataclasses.replace(account, x=4.0))

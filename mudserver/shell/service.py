@@ -397,8 +397,14 @@ class GameService(Service):
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
         delay = SAVE_RETRY[0]
         newest = self._newest_save
+        lost = self.shard.lost if self.shard is not None else set()
         while True:
             snapshots = [(n, a) for n, a in snapshots if newest.get(a.name.lower()) == n]
+            for number, account in [(n, a) for n, a in snapshots if a.name.lower() in lost]:
+                # Lost to another shard while this save waited for a retry.
+                self.log.warn("not saving {name}: another shard owns it now", name=account.name)
+                snapshots.remove((number, account))
+                self._settle(account.name.lower(), number)
             if not snapshots:
                 return
             accounts = [a for _, a in snapshots]
@@ -423,8 +429,11 @@ class GameService(Service):
             await task.deferLater(self.reactor, delay, lambda: None)
             delay = min(delay * 2, SAVE_RETRY[1])
         for number, account in snapshots:
-            key = account.name.lower()
-            if newest.get(key) == number:
-                del newest[key]
-                for waiter in self._save_waiters.pop(key, []):
-                    waiter.callback(None)
+            self._settle(account.name.lower(), number)
+
+    def _settle(self, key: str, number: int) -> None:
+        """Save *number* of account *key* is done with: wake who waits, if it was the newest."""
+        if self._newest_save.get(key) == number:
+            del self._newest_save[key]
+            for waiter in self._save_waiters.pop(key, []):
+                waiter.callback(None)

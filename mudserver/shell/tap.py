@@ -304,13 +304,18 @@ def makeService(options: Options) -> service.IService:
     if options["shard"] is not None:
         from mudserver.shell.shard import Shard
         from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
+        from mudserver.store.postgres import PostgresStore
 
         name, spec = options["shard"], options["store"]
         cluster_chat = options["say-scope"] == "cluster"
         channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
+        ownership = Ownership(spec, name)
+        if isinstance(store, PostgresStore):
+            # Saves land only for accounts whose lock this shard still holds.
+            store.fence = lambda: ownership.pid
         game.shard = Shard(
             name,
-            Ownership(spec, name),
+            ownership,
             Listener(spec, channels),
             game.game,
             game.saved,

@@ -21,7 +21,6 @@ the shell calls :class:`Ownership` from one thread of its own and runs
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from typing import Any
@@ -30,7 +29,7 @@ import psycopg
 
 from mudserver.store.accounts import valid_name
 from mudserver.store.base import StoreUnavailable
-from mudserver.store.postgres import CONNECT_TIMEOUT
+from mudserver.store.postgres import CONNECT_TIMEOUT, account_key
 
 __all__ = [
     "SAY_CHANNEL",
@@ -50,12 +49,6 @@ SAY_CHANNEL = "mudserver_say"
 #: at 8000 bytes, and a 4-byte character is 4 bytes in the JSON below.
 MAX_SAY_TEXT = 1500
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-def account_key(name: str) -> int:
-    """The advisory-lock key of account *name* (a signed 64-bit integer)."""
-    digest = hashlib.sha256(b"mudserver-account:" + name.lower().encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def parse_takeover(payload: str) -> tuple[str, str] | None:
@@ -93,6 +86,10 @@ class Ownership:
         self._held: Counter[str] = Counter()
         #: Accounts whose locks were lost with a connection and taken by another shard.
         self._lost: list[str] = []
+        #: The backend pid of the connection that holds the locks, once it holds
+        #: them again after a reconnect; ``None`` while it is down.  Read from
+        #: the save threads (the store's fence).
+        self.pid: int | None = None
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The ownership connection; a new one takes every held lock again."""
@@ -112,6 +109,7 @@ class Ownership:
                     del self._held[name]
                     self._lost.append(name)
                     break
+        self.pid = conn.info.backend_pid
         return conn
 
     def _execute(self, query: str, params: tuple[Any, ...]) -> Any:
@@ -124,6 +122,7 @@ class Ownership:
         return None if row is None else row[0]
 
     def _drop(self) -> None:
+        self.pid = None
         if self._conn is not None:
             try:
                 self._conn.close()

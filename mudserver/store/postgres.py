@@ -21,6 +21,7 @@ from its worker threads, as it does the file store's.  Why it is built so:
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -45,7 +46,7 @@ from mudserver.store.accounts import (
 from mudserver.store.base import StoreUnavailable
 from mudserver.store.passwords import DEFAULT_PARAMS, InvalidPasswordRecord, PasswordParams
 
-__all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError"]
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key"]
 
 T = TypeVar("T")
 
@@ -81,11 +82,40 @@ _UPSERT = """
         name = EXCLUDED.name, password = EXCLUDED.password,
         x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
 """
+#: The same upsert, written only while the advisory lock of the account is
+#: held by the backend whose pid is given: a shard that lost an account to
+#: another (its lock went with a broken connection) cannot overwrite the new
+#: owner's saves, even with a retry that was already under way.
+_FENCED_UPSERT = """
+    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
+    SELECT %s, %s, %s, %s, %s, %s
+    WHERE EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND pid = %s
+          AND classid = %s::oid AND objid = %s::oid AND objsubid = 1
+    )
+    ON CONFLICT (name_key) DO UPDATE SET
+        name = EXCLUDED.name, password = EXCLUDED.password,
+        x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
+"""
 _INSERT = """
     INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
     VALUES (%s, %s, %s, %s, %s, %s)
 """
 _SELECT = "SELECT name, password, x, y, z FROM mudserver_accounts"
+
+
+def account_key(name: str) -> int:
+    """The advisory-lock key of account *name* (a signed 64-bit integer)."""
+    digest = hashlib.sha256(b"mudserver-account:" + name.lower().encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _lock_ids(name: str) -> tuple[int, int]:
+    """How ``pg_locks`` shows the advisory lock of *name*: (classid, objid)."""
+    key = account_key(name)
+    return (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+
 
 #: Errors that mean "the connection or the server is gone", not "bad query".
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -130,6 +160,10 @@ class PostgresStore:
         self._connections: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
         self._dummy_record = hash_password(secrets.token_urlsafe(16), hash_params)
+        #: For a shard: the pid of the backend that holds its accounts' locks
+        #: (``None`` while it is down); saves then land only for accounts whose
+        #: lock that backend holds (see ``_FENCED_UPSERT``).
+        self.fence: Callable[[], int | None] | None = None
 
     def describe(self) -> str:
         """Host, port, database and user, without the password."""
@@ -325,18 +359,28 @@ class PostgresStore:
         return self.load(name)
 
     def save(self, account: Account) -> None:
-        row = _row(account)
-        self._run(lambda c: c.execute(_UPSERT, row))
+        self.save_many([account])
 
     def save_many(self, accounts: Iterable[Account]) -> None:
-        """One transaction for the lot: all of them land, or none."""
-        rows = [_row(account) for account in accounts]
-        if not rows:
+        """One transaction for the lot: all of them land, or none.
+
+        With a :attr:`fence`, an account whose lock the shard no longer
+        holds is left as it is (another shard owns it now).
+        """
+        accounts = list(accounts)
+        if not accounts:
             return
+        query, rows = _UPSERT, [_row(account) for account in accounts]
+        if self.fence is not None:
+            pid = self.fence()
+            if pid is None:
+                raise StoreUnavailable("the shard's connection that holds its locks is down")
+            query = _FENCED_UPSERT
+            rows = [(*row, pid, *_lock_ids(a.name)) for row, a in zip(rows, accounts, strict=True)]
 
         def work(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(_UPSERT, rows)
+                cur.executemany(query, rows)
 
         self._run(work)
 
