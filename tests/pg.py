@@ -102,3 +102,18 @@ def start_cluster() -> tuple[Cluster | None, str]:
         cluster.remove()
         return None, why
     return cluster, ""
+
+
+def make_accounts(url: str, names: list[str]) -> None:
+    """Accounts *names* in the database at *url*, all with the tests' cheap password hash."""
+    from mudserver.store.accounts import Account, hash_password
+    from mudserver.store.postgres import PostgresStore
+    from tests.crowd import CHEAP, PASSWORD
+
+    store = PostgresStore(url, CHEAP)
+    try:
+        store.initialize()
+        record = hash_password(PASSWORD, CHEAP)
+        store.save_many(Account(name, record) for name in names)
+    finally:
+        store.close()

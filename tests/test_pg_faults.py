@@ -17,24 +17,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mudserver.store.accounts import Account, hash_password
 from mudserver.store.postgres import PostgresStore
 from tests.crowd import CHEAP, KEEP_CHEAP_HASHES, PASSWORD, Crowd
-from tests.pg import Cluster
+from tests.pg import Cluster, make_accounts
 from tests.support import LineClient, running_server
 
 KILL_ROUNDS = 8
 KILL_BUDGET = 20.0  # seconds for all rounds together
-
-
-def make_accounts(url: str, names: list[str]) -> None:
-    store = PostgresStore(url, CHEAP)
-    try:
-        store.initialize()
-        record = hash_password(PASSWORD, CHEAP)
-        store.save_many(Account(name, record) for name in names)
-    finally:
-        store.close()
 
 
 def positions(url: str, names: list[str]) -> list[tuple[float, float, float]]:

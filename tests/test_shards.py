@@ -25,23 +25,13 @@ import pytest
 from twisted.python import usage
 
 from mudserver.shell.tap import Options
-from mudserver.store.accounts import Account, hash_password
 from mudserver.store.ownership import account_key
 from mudserver.store.postgres import PostgresStore
 from tests.crowd import CHEAP, KEEP_CHEAP_HASHES, PASSWORD
+from tests.pg import make_accounts
 from tests.support import LineClient, ServerProcess, free_port, running_server
 
 RACE_ROUNDS = 25
-
-
-def make_accounts(url: str, names: list[str]) -> None:
-    store = PostgresStore(url, CHEAP)
-    try:
-        store.initialize()
-        record = hash_password(PASSWORD, CHEAP)
-        store.save_many(Account(name, record) for name in names)
-    finally:
-        store.close()
 
 
 def saved_position(url: str, name: str) -> tuple[float, float, float]:

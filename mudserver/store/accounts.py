@@ -46,6 +46,7 @@ __all__ = [
     "CorruptAccount",
     "HashParams",
     "InvalidName",
+    "PasswordChecks",
     "hash_password",
     "valid_name",
     "verify_password",
@@ -171,17 +172,63 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class AccountStore:
+class PasswordChecks:
+    """The password work every store does alike, over the store's own :meth:`load`.
+
+    Hashing and verifying are the same whatever keeps the records (files or
+    PostgreSQL); only how an account is read differs.  A store calls
+    :meth:`_init_passwords` in its ``__init__``.
+    """
+
+    hash_params: PasswordParams
+    _dummy_record: dict[str, Any]
+
+    def _init_passwords(self, hash_params: PasswordParams) -> None:
+        self.hash_params = hash_params
+        #: What unknown names are verified against (see :meth:`authenticate`).
+        self._dummy_record = hash_password(secrets.token_urlsafe(16), hash_params)
+
+    def load(self, name: str) -> Account | None:
+        raise NotImplementedError
+
+    def authenticate(self, name: str, password: str) -> Account | None:
+        """The Account if *password* is right, else None.
+
+        Unknown and invalid names are verified against a dummy record so they
+        cost the same hashing work as a wrong password at the current
+        parameters (timing must not reveal which names exist).  CorruptAccount
+        propagates so the server can log it.
+        """
+        account = self.load(name)
+        if account is None:
+            verify_password(password, self._dummy_record)
+            return None
+        if verify_password(password, account.password):
+            return account
+        return None
+
+    def needs_rehash(self, account: Account) -> bool:
+        """Whether *account*'s password record is older or weaker than :attr:`hash_params`."""
+        try:
+            return passwords.needs_rehash(account.password, self.hash_params)
+        except InvalidPasswordRecord as exc:
+            raise CorruptAccount(str(exc)) from None
+
+    def hash(self, password: str) -> dict[str, Any]:
+        """A new password record with the current parameters (slow: not on the reactor)."""
+        return hash_password(password, self.hash_params)
+
+
+class AccountStore(PasswordChecks):
     """Accounts stored as ``<data_dir>/users/<lowercased name>.json``."""
 
     def __init__(
         self, data_dir: str | os.PathLike[str], hash_params: PasswordParams = DEFAULT_PARAMS
     ) -> None:
         """Create the users dir if needed, and the dummy record (see authenticate)."""
-        self.hash_params = hash_params
+        self._init_passwords(hash_params)
         self.users_dir: Path = Path(data_dir) / "users"
         self.users_dir.mkdir(parents=True, exist_ok=True)
-        self._dummy_record = hash_password(secrets.token_urlsafe(16), hash_params)
 
     def describe(self) -> str:
         """Where the accounts live, for log lines."""
@@ -318,33 +365,6 @@ class AccountStore:
             account = self.load(path.stem)
             if account is not None:
                 yield account
-
-    def authenticate(self, name: str, password: str) -> Account | None:
-        """The Account if *password* is right, else None.
-
-        Unknown and invalid names are verified against a dummy record so they
-        cost the same hashing work as a wrong password at the current
-        parameters (timing must not reveal which names exist).  CorruptAccount
-        propagates so the server can log it.
-        """
-        account = self.load(name)
-        if account is None:
-            verify_password(password, self._dummy_record)
-            return None
-        if verify_password(password, account.password):
-            return account
-        return None
-
-    def needs_rehash(self, account: Account) -> bool:
-        """Whether *account*'s password record is older or weaker than :attr:`hash_params`."""
-        try:
-            return passwords.needs_rehash(account.password, self.hash_params)
-        except InvalidPasswordRecord as exc:
-            raise CorruptAccount(str(exc)) from None
-
-    def hash(self, password: str) -> dict[str, Any]:
-        """A new password record with the current parameters (slow: not on the reactor)."""
-        return hash_password(password, self.hash_params)
 
     def upgrade_password(
         self, name: str, old: dict[str, Any], new: dict[str, Any]

@@ -22,7 +22,6 @@ from its worker threads, as it does the file store's.  Why it is built so:
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -31,7 +30,6 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from mudserver.store import passwords
 from mudserver.store.accounts import (
     NAME_RULE,
     Account,
@@ -39,12 +37,12 @@ from mudserver.store.accounts import (
     AccountExists,
     CorruptAccount,
     InvalidName,
+    PasswordChecks,
     hash_password,
     valid_name,
-    verify_password,
 )
 from mudserver.store.base import StoreUnavailable
-from mudserver.store.passwords import DEFAULT_PARAMS, InvalidPasswordRecord, PasswordParams
+from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key"]
 
@@ -149,17 +147,16 @@ def _account(row: tuple[Any, ...]) -> Account:
     )
 
 
-class PostgresStore:
+class PostgresStore(PasswordChecks):
     """Accounts in the table ``mudserver_accounts`` of one PostgreSQL database."""
 
     def __init__(self, conninfo: str, hash_params: PasswordParams = DEFAULT_PARAMS) -> None:
         """Remember where; nothing connects until :meth:`initialize` or a first call."""
         self.conninfo = conninfo
-        self.hash_params = hash_params
+        self._init_passwords(hash_params)
         self._local = threading.local()
         self._connections: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
-        self._dummy_record = hash_password(secrets.token_urlsafe(16), hash_params)
         #: For a shard: the pid of the backend that holds its accounts' locks
         #: (``None`` while it is down); saves then land only for accounts whose
         #: lock that backend holds (see ``_FENCED_UPSERT``).
@@ -324,25 +321,6 @@ class PostgresStore:
             self._run(lambda c: c.execute(_INSERT, row))
         except psycopg.errors.UniqueViolation:
             raise AccountExists(f"account {account.name!r} already exists") from None
-
-    def authenticate(self, name: str, password: str) -> Account | None:
-        """As the file store's: unknown names cost the same hashing as wrong passwords."""
-        account = self.load(name)
-        if account is None:
-            verify_password(password, self._dummy_record)
-            return None
-        if verify_password(password, account.password):
-            return account
-        return None
-
-    def needs_rehash(self, account: Account) -> bool:
-        try:
-            return passwords.needs_rehash(account.password, self.hash_params)
-        except InvalidPasswordRecord as exc:
-            raise CorruptAccount(str(exc)) from None
-
-    def hash(self, password: str) -> dict[str, Any]:
-        return hash_password(password, self.hash_params)
 
     def upgrade_password(
         self, name: str, old: dict[str, Any], new: dict[str, Any]
