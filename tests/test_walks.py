@@ -214,3 +214,12 @@ def test_choose_keeps_what_is_shown_and_swaps_only_clearly_nearer_ones() -> None
     near = {i: 1.0 for i in range(200, 220)}
     chosen = choose(set(far), {**far, **near}, 20)
     assert len(chosen) == 20 and len(chosen - set(far)) == MAX_SWAPS
+
+
+def test_wlk_never_shows_negative_zero() -> None:
+    from mudserver.core.world import World
+    from mudserver.wire.replies import wlk
+
+    walker = World().spawn("player", "w", (-0.001, 2.5, 0.0), speed=5.0)
+    walker.dest = (-0.004, -3.0, -0.0)
+    assert wlk(walker) == "wlk 1,0.00,2.50,0.00,0.00,-3.00,0.00,5.00\n"
