@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 import urllib.request
 from pathlib import Path
 
@@ -43,3 +45,28 @@ def test_metrics_count_logins_lines_and_disconnects(tmp_path: Path) -> None:
     assert after["mudserver_bytes_sent_total"] > after["mudserver_lines_sent_total"] * 10
     assert after["mudserver_tick_duration_seconds_count"] > 0
     assert "mudserver_tick_overruns_total" in after  # zero unless the machine stalls us
+
+
+def test_metrics_count_saves_and_autosave_steps(tmp_path: Path) -> None:
+    """An operator sees saves land: how many, how long each write took, what is pending."""
+    port = free_port()
+    options = (f"--metrics=tcp:{port}:interface=127.0.0.1", "--autosave=1")
+    with running_server(tmp_path, *options) as server:
+        with LineClient(server.host, server.port) as foo:
+            foo.login("foo", "1234")
+            foo.send("mov 2,0,0")
+            foo.read_until(lambda line: line.startswith("pos 1,2.00,"))
+            deadline = time.monotonic() + 10
+            samples = scrape(port)
+            while samples["mudserver_saves_total"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)  # polling a real server's page; the autosave is due in 1 s
+                samples = scrape(port)
+    # One save as foo joined, one (or two, if one fell mid-walk) by the autosave.
+    assert samples["mudserver_saves_total"] >= 2
+    # Each write held one account: nobody else was there to batch with.
+    assert samples["mudserver_save_write_seconds_count"] == samples["mudserver_saves_total"]
+    assert samples["mudserver_autosave_step_seconds_count"] >= 1
+    assert samples["mudserver_save_failures_total"] == 0
+    assert samples["mudserver_saves_pending"] in (0, 1)
+    saved = json.loads((server.data / "users" / "foo.json").read_text())
+    assert saved["position"][0] == 2.0

@@ -80,6 +80,7 @@ class GameService(Service):
             lambda: len(self.game),
             lambda: len(self.factory.connections),
             1.0 / settings.tick_rate,
+            pending_saves=lambda: len(self._newest_save),
         )
         # Saves of one account always go to the same one-thread pool, so they
         # land in the order made; several pools let the file system commit
@@ -213,6 +214,7 @@ class GameService(Service):
         part, parts = self._autosave_part, self._autosave_parts
         self._autosave_part = (part + 1) % parts
         self._batch = {}
+        started = time.perf_counter()
         try:
             count = self.game.autosave(part, parts)
         except Exception:
@@ -222,6 +224,7 @@ class GameService(Service):
             batch, self._batch = self._batch, None
         for index, snapshots in batch.items():
             self._write(index, snapshots)
+        self.metrics.autosave_step.observe(time.perf_counter() - started)
         if count:
             self.log.debug("autosaved {count} players", count=count)
 
@@ -408,12 +411,15 @@ class GameService(Service):
             if not snapshots:
                 return
             accounts = [a for _, a in snapshots]
-            write = self.store.save_many if len(accounts) > 1 else self.store.save
-            argument: Any = accounts if len(accounts) > 1 else accounts[0]
             try:
-                await threads.deferToThreadPool(reactor, self._save_pools[index], write, argument)
+                seconds = await threads.deferToThreadPool(
+                    reactor, self._save_pools[index], self._timed_write, accounts
+                )
+                self.metrics.saves.inc(len(accounts))
+                self.metrics.save_duration.observe(seconds)
                 break
             except (StoreUnavailable, OSError) as e:
+                self.metrics.save_failures.inc()
                 names = ", ".join(a.name for a in accounts[:5])
                 more = f" and {len(accounts) - 5} more" if len(accounts) > 5 else ""
                 self.log.error(
@@ -430,6 +436,15 @@ class GameService(Service):
             delay = min(delay * 2, SAVE_RETRY[1])
         for number, account in snapshots:
             self._settle(account.name.lower(), number)
+
+    def _timed_write(self, accounts: list[Account]) -> float:
+        """Write *accounts* (on a save thread); the seconds it took."""
+        started = time.perf_counter()
+        if len(accounts) > 1:
+            self.store.save_many(accounts)
+        else:
+            self.store.save(accounts[0])
+        return time.perf_counter() - started
 
     def _settle(self, key: str, number: int) -> None:
         """Save *number* of account *key* is done with: wake who waits, if it was the newest."""
