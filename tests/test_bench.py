@@ -79,3 +79,35 @@ def test_bench_refuses_an_unknown_protocol(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "protocol versions are 1 and 2, not '1,3'" in done.stderr
+
+
+def test_bench_two_shards_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """Each shard is a server of its own with its own bots; their accounts are in the database."""
+    out_json = tmp_path / "bench.json"
+    table = bench(
+        tmp_path, "--store", pg_url, "--shards", "2", "--say-scope", "cluster",
+        "--autosave", "2", "--json", str(out_json),
+    ).stdout  # fmt: skip
+    assert "| postgresql | shard1 | interest |" in table, table
+    assert "| postgresql | shard2 | interest |" in table, table
+    rows = {r["shard"]: r for r in json.loads(out_json.read_text())}
+    assert sorted(rows) == ["shard1", "shard2"]
+    for r in rows.values():
+        assert (r["playing"], r["dropped"], r["refused"], r["failed_logins"]) == (8, 0, 0, 0)
+        assert r["ticks"] >= 20 and r["saves_per_s"] > 0 and r["save_failures"] == 0
+        # Walkers moved all along: the autosave wrote most of them in its last interval.
+        assert r["saved_within_autosave"] >= 4
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        names = [row[0] for row in conn.execute("SELECT name FROM mudserver_accounts")]
+    assert sorted(n[:4] for n in names) == ["bota"] * 8 + ["botb"] * 8
+
+
+def test_count_above_reads_a_histogram_between_two_scrapes() -> None:
+    from mudserver.bench.server import count_above
+
+    name = "mudserver_tick_duration_seconds"
+    before = {f"{name}_bucket{{le=0.05}}": 10.0, f"{name}_count": 10.0}
+    after = {f"{name}_bucket{{le=0.05}}": 15.0, f"{name}_count": 18.0}
+    assert count_above(0.05, before, after) == 3  # 8 new ticks, 5 of them within 50 ms

@@ -8,6 +8,10 @@ Against a running server (``--host``/``--port``) the bots need accounts:
 pass ``--data`` with that server's data directory, and the tool creates
 ``bot00000``... there before connecting; add ``--metrics-url`` and ``--pid``
 for the server-side figures.
+
+With ``--store postgresql://...`` the servers keep their accounts in that
+database (the bots' accounts are made there); ``--shards K`` runs K shards
+of it at once, each with N bots of its own, and reports each shard.
 """
 
 from __future__ import annotations
@@ -108,6 +112,31 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="bot accounts with the default (real) Argon2id cost, to measure logins/s",
     )
+    p.add_argument(
+        "--store",
+        default="files",
+        help="the servers' --store: files (default, under --data) or a PostgreSQL URI; "
+        "bot accounts are made there",
+    )
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="run this many shards of one --store (a database), each with N bots of its "
+        "own, the i-th pinned to the i-th core after --server-cpu (default: 1, no shard)",
+    )
+    p.add_argument(
+        "--say-scope",
+        choices=("shard", "cluster"),
+        help="the shards' --say-scope (default: the server's own)",
+    )
+    p.add_argument(
+        "--autosave",
+        type=_positive,
+        metavar="SECONDS",
+        help="the servers' --autosave (default: the server's own, 30 s); a --duration at "
+        "least this long also reports how many accounts the store shows saved within it",
+    )
     p.add_argument("--data", type=Path, help="data directory for bot accounts")
     p.add_argument("--host", help="target a running server instead of starting one")
     p.add_argument("--port", type=int, default=4000)
@@ -122,27 +151,44 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     from mudserver.bench import report
-    from mudserver.bench.runner import BOT_HASH, RunConfig, ensure_accounts, run
-    from mudserver.store.accounts import DEFAULT_HASH_PARAMS
+    from mudserver.bench.runner import BOT_HASH, RunConfig, ensure_accounts, run, shard_prefixes
+    from mudserver.store.accounts import DEFAULT_HASH_PARAMS, AccountError
+    from mudserver.store.spec import is_database, open_store
 
     modes = [m for m in args.mode.split(",") if m]
     if args.host and not args.data:
-        _parser().error("--host needs --data: the running server's data directory")
+        parser.error("--host needs --data: the running server's data directory")
+    if not 1 <= args.shards <= 26:
+        parser.error("--shards must be 1 to 26")
+    if args.shards > 1 and not is_database(args.store):
+        parser.error("--shards needs a PostgreSQL --store that the shards share")
+    if args.shards > 1 and args.host:
+        parser.error("--shards starts its servers: not with --host")
     scratch = Path(tempfile.mkdtemp(prefix="mudbench-", dir=_fast_tmp()))
     data = args.data or scratch / "data"
+    # Origin accounts get names of their own: scattered ones stay scattered.
+    prefix = ("real" if args.real_hash else "bot") + ("o" if args.spawn == "origin" else "")
+    params = DEFAULT_HASH_PARAMS if args.real_hash else BOT_HASH
     try:
-        # Origin accounts get names of their own: scattered ones stay scattered.
-        prefix = ("real" if args.real_hash else "bot") + ("o" if args.spawn == "origin" else "")
-        params = DEFAULT_HASH_PARAMS if args.real_hash else BOT_HASH
+        store = open_store(args.store, data, params)
+    except AccountError as e:
+        parser.error(f"--store: {e}")
+    try:
 
         def accounts() -> None:
-            seconds = ensure_accounts(
-                data, max(args.n), prefix, "bench", args.world / 2, params, args.spawn
-            )
-            if not args.quiet:
-                print(f"bot accounts ready in {seconds:.1f} s ({data})", file=sys.stderr)
+            for shard_prefix in shard_prefixes(prefix, args.shards):
+                seconds = ensure_accounts(
+                    store, max(args.n), shard_prefix, "bench", args.world / 2, params, args.spawn
+                )
+                if not args.quiet:
+                    where = store.describe()
+                    print(
+                        f"{shard_prefix} accounts ready in {seconds:.1f} s ({where})",
+                        file=sys.stderr,
+                    )
 
         accounts()
         results: list[dict[str, Any]] = []
@@ -173,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
                 duration=args.duration,
                 view_radius=args.view_radius,
                 say_radius=args.say_radius,
+                store=args.store,
+                shards=args.shards,
+                say_scope=args.say_scope,
+                autosave=args.autosave,
                 data=data,
                 workdir=scratch,
                 host=args.host,
@@ -185,14 +235,15 @@ def main(argv: list[str] | None = None) -> int:
                 prefix=prefix,
             )
             try:
-                result = run(cfg)
+                shards = run(cfg, store)
             except Exception as e:  # one failed run must not lose the sweep
                 print(f"{mode} N={n} failed: {e!r}", file=sys.stderr)
                 failures.append(f"{mode} N={n}: {e!r}")
                 continue
-            results.append(result)
+            results.extend(shards)
             if not args.quiet:
-                print(json.dumps(result), file=sys.stderr)
+                for result in shards:
+                    print(json.dumps(result), file=sys.stderr)
             if args.json:
                 report.write_json(results, args.json)
         print(report.table(results))
@@ -203,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.plot:
             report.plot(results, args.plot)
     finally:
+        store.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

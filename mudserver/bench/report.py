@@ -10,6 +10,8 @@ __all__ = ["table", "write_json", "plot"]
 
 #: (column title, result key, format)
 COLUMNS = [
+    ("store", "store", "{}"),
+    ("shard", "shard", "{}"),
     ("mode", "mode", "{}"),
     ("protocol", "protocol", "{}"),
     ("N", "n", "{}"),
@@ -22,6 +24,7 @@ COLUMNS = [
     ("tick p50 ms", "tick_p50_ms", "{:.1f}"),
     ("tick p99 ms", "tick_p99_ms", "{:.1f}"),
     ("tick max ms", "tick_max_ms", "{:.1f}"),
+    ("ticks > 50 ms", "ticks_over_50ms", "{:.0f}"),
     ("tick CPU p99 ms", "tick_cpu_p99_ms", "{:.1f}"),
     ("overruns", "overruns", "{:.0f}"),
     ("updates/client/s", "updates_per_client_s", "{:.1f}"),
@@ -29,7 +32,12 @@ COLUMNS = [
     # mov to the first wlk about oneself in protocol 2, to the first pos in 1.
     ("mov→wlk/pos p50 ms", "latency_p50_ms", "{:.0f}"),
     ("mov→wlk/pos p99 ms", "latency_p99_ms", "{:.0f}"),
+    ("saves/s", "saves_per_s", "{:.0f}"),
+    ("save write p99 ms", "save_write_p99_ms", "{:.1f}"),
+    ("saved within autosave", "saved_within_autosave", "{}"),
     ("server CPU %", "server_cpu_percent", "{:.0f}"),
+    ("bots CPU %", "bots_cpu_percent", "{:.0f}"),
+    ("postgres CPU %", "postgres_cpu_percent", "{:.0f}"),
     ("RSS MiB", "server_rss_mb", "{:.0f}"),
     ("dropped", "dropped", "{}"),
     ("refused", "refused", "{}"),
@@ -48,14 +56,23 @@ def _series(result: dict[str, Any]) -> str:
     return f"{result['mode']} v{result.get('protocol', '1')}"
 
 
+#: Columns left out of a table where every row has this value (or none).
+QUIET = {"store": "files", "shard": None, "saved_within_autosave": None}
+
+
 def table(results: list[dict[str, Any]]) -> str:
-    """A Markdown table, one row per run."""
+    """A Markdown table, one row per run (per shard), without columns that say nothing."""
+    columns = [
+        (title, key, form)
+        for title, key, form in COLUMNS
+        if key not in QUIET or any(r.get(key, QUIET[key]) != QUIET[key] for r in results)
+    ]
     lines = [
-        "| " + " | ".join(title for title, _, _ in COLUMNS) + " |",
-        "|" + "|".join("---:" if i > 0 else "---" for i in range(len(COLUMNS))) + "|",
+        "| " + " | ".join(title for title, _, _ in columns) + " |",
+        "|" + "|".join("---:" if i > 0 else "---" for i in range(len(columns))) + "|",
     ]
     for r in results:
-        lines.append("| " + " | ".join(_cell(r.get(k), f) for _, k, f in COLUMNS) + " |")
+        lines.append("| " + " | ".join(_cell(r.get(k), f) for _, k, f in columns) + " |")
     return "\n".join(lines)
 
 

@@ -1,15 +1,22 @@
-"""One benchmark run: a server, a swarm of bots, and the figures they produce.
+"""One benchmark run: a server (or several shards), swarms of bots, and their figures.
 
 For each (mode, N) the runner creates the bot accounts it needs (cheap
 Argon2id parameters, straight into the store: the server verifies each record
 with its own parameters, so logins are fast, and runs with ``--no-rehash``
-so it does not upgrade them to the real cost at their first login), starts ``twistd mudserver``
-pinned to one core, starts the swarm (:mod:`mudserver.bench.bots`) pinned to
-another, waits until every bot is in, lets the world settle, and measures a
-window: tick durations and overruns from the server's Prometheus metrics,
-CPU and RSS from ``/proc``, updates, bytes and mov latencies from the bots
-(``mov`` to the first ``wlk`` about oneself in protocol version 2, to the
-first ``pos`` in version 1).
+so it does not upgrade them to the real cost at their first login), starts
+``twistd mudserver`` pinned to one core, starts the swarm
+(:mod:`mudserver.bench.bots`) pinned to another, waits until every bot is
+in, lets the world settle, and measures a window: tick durations and
+overruns from the server's Prometheus metrics, CPU and RSS from ``/proc``,
+updates, bytes and mov latencies from the bots (``mov`` to the first ``wlk``
+about oneself in protocol version 2, to the first ``pos`` in version 1), and
+what the saves did: how many landed, how long a write took, and how many of
+the bots' accounts the store shows saved within the last autosave interval
+when the window closes (the file's time, or the row's ``saved`` column).
+
+With ``shards`` > 1 (a PostgreSQL store), each shard is its own server with
+N bots of its own (account names ``<prefix><letter>NNNNN``), the servers
+pinned to consecutive cores; each shard gives one row of figures.
 
 Bots start scattered over the world, or all at the origin (``spawn``) and
 walk outward from there: the crowd at the start is what the server's
@@ -18,32 +25,42 @@ walk outward from there: the crowd at the start is what the server's
 
 from __future__ import annotations
 
-import json
 import os
-import random
-import shutil
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
-import mudserver
+from mudserver.bench.accounts import BOT_HASH, ensure_accounts, saved_since, shard_prefixes
 from mudserver.bench.bots import SPAWNS, SwarmConfig, account_name
-from mudserver.store.accounts import AccountStore
-from mudserver.store.passwords import Argon2Params, PasswordParams
+from mudserver.bench.server import (
+    ServerOptions,
+    count_above,
+    cpu_seconds,
+    histogram_quantile,
+    listen_overflows,
+    postgres_cpu_seconds,
+    rss_bytes,
+    scrape,
+    start_server,
+)
+from mudserver.bench.swarm import SwarmProcess, wait_ready
+from mudserver.config import Settings
+from mudserver.store.base import Store
+from mudserver.store.spec import is_database
 
-__all__ = ["SPAWNS", "RunConfig", "ensure_accounts", "run"]
+__all__ = ["BOT_HASH", "SPAWNS", "RunConfig", "ensure_accounts", "run", "shard_prefixes"]
 
-#: Where the mudserver package being benchmarked lives: the server runs it too.
-REPO = Path(mudserver.__file__).resolve().parents[1]
-#: Cheap Argon2id for bot accounts (8 KiB, one pass): logins cost what the record says.
-BOT_HASH = Argon2Params(time_cost=1, memory_cost=8)
+#: Figures read from the server's metrics page.
+SERVER_SIDE = (
+    "tick_p50_ms", "tick_p99_ms", "tick_max_ms", "ticks_over_50ms", "tick_cpu_p99_ms",
+    "ticks", "overruns", "saves_per_s", "save_write_p99_ms", "autosave_step_p99_ms",
+    "save_failures", "saves_pending_max",
+)  # fmt: skip
+#: A tick longer than this (a bucket bound of the tick histogram) is counted apart.
+LONG_TICK = 0.05
 
 
 @dataclass
@@ -70,6 +87,14 @@ class RunConfig:
     view_radius: float = 100.0
     #: The server's ``--say-radius``; 0 keeps chat world-wide.
     say_radius: float = 0.0
+    #: The servers' ``--store``: ``files`` (under ``data``) or a PostgreSQL URI.
+    store: str = "files"
+    #: Shards sharing ``store`` (a database), each with ``count`` bots of its own.
+    shards: int = 1
+    #: The shards' ``--say-scope``; None keeps the server's default.
+    say_scope: str | None = None
+    #: The servers' ``--autosave``; None keeps the server's default.
+    autosave: float | None = None
     data: Path | None = None
     workdir: Path = Path("/tmp")
     #: Target a running server instead of starting one.
@@ -77,180 +102,12 @@ class RunConfig:
     port: int = 0
     metrics_url: str | None = None
     server_pid: int | None = None
+    #: Core of the (first) server; shard i runs on the i-th core after it.
     server_cpu: int | None = 0
     bots_cpu: int | None = 1
     prefix: str = "bot"
     password: str = "bench"
     quiet: bool = False
-
-
-def ensure_accounts(
-    data: Path,
-    count: int,
-    prefix: str,
-    password: str,
-    half: float,
-    params: PasswordParams = BOT_HASH,
-    spawn: str = "scattered",
-) -> float:
-    """Create bot accounts 0..count-1 that are missing; return the seconds it took.
-
-    Scattered, each starts at a random point of the world, so bots are spread
-    out from their first tick (everybody at 0,0,0 would all see each other).
-    At the origin that crowd is the point: every account is put back at
-    0,0,0, since the previous run saved wherever its bot walked to.
-    """
-    store = AccountStore(data, params)
-    rnd = random.Random(count)
-    started = time.monotonic()
-    for index in range(count):
-        name = account_name(prefix, index)
-        x, y = rnd.uniform(-half, half), rnd.uniform(-half, half)
-        if spawn == "origin":
-            x = y = 0.0
-        account = store.load(name)
-        if account is None:
-            store.create(name, password, x, y, 0.0)
-        elif spawn == "origin" and (account.x, account.y, account.z) != (0.0, 0.0, 0.0):
-            account.x = account.y = account.z = 0.0
-            store.save(account)
-    return time.monotonic() - started
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pin(cpu: int | None) -> Any:
-    """A ``preexec_fn`` that pins the child (and its threads) to *cpu*."""
-    if cpu is None or not hasattr(os, "sched_setaffinity"):
-        return None
-    return lambda: os.sched_setaffinity(0, {cpu})
-
-
-def start_server(cfg: RunConfig, data: Path) -> tuple[subprocess.Popen[bytes], int, str]:
-    port, metrics_port = free_port(), free_port()
-    twistd = Path(sys.executable).with_name("twistd")
-    command = [
-        str(twistd) if twistd.exists() else shutil.which("twistd") or "twistd",
-        "-n",
-        "--pidfile=",
-        f"--logfile={cfg.workdir / f'server-{cfg.mode}-{cfg.protocol}-{cfg.count}.log'}",
-        "mudserver",
-        f"--port=tcp:{port}:interface=127.0.0.1:backlog=4096",
-        f"--metrics=tcp:{metrics_port}:interface=127.0.0.1",
-        # The browser client's fixed default port would clash with any other
-        # server on the machine (two bench runs at once failed to start).
-        "--web=none",
-        f"--data={data}",
-        "--admin=none",  # no operator here: nothing to leave behind in the data directory
-        # Bots speak TCP; a browser port would only clash with another server's 4001.
-        # Bot records are cheap on purpose (or, with --real-hash, already current).
-        "--no-rehash",
-        f"--mode={cfg.mode}",
-        f"--view-radius={cfg.view_radius}",
-        f"--say-radius={cfg.say_radius}",
-        f"--bounds={max(10_000.0, cfg.world)}",
-        # Every bot comes from 127.0.0.1: lift the per-address cap that is
-        # meant for one attacker, and the total cap above the bots wanted.
-        f"--max-connections-per-ip={cfg.count + 1000}",
-        f"--max-connections={max(10_000, cfg.count + 1000)}",
-    ]
-    if cfg.max_in_view is not None:
-        command.append(f"--max-in-view={cfg.max_in_view}")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=cfg.workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=pin(cfg.server_cpu),
-    )
-    url = f"http://127.0.0.1:{metrics_port}/metrics"
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"twistd exited early; see {cfg.workdir}")
-        try:
-            scrape(url)
-            return process, port, url
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("twistd did not start within 30 s") from None
-            time.sleep(0.1)
-
-
-def scrape(url: str) -> dict[str, float]:
-    """Every sample of the metrics page, keyed by name and labels."""
-    # An overloaded server answers late, but it answers: wait for it.
-    with urllib.request.urlopen(url, timeout=120) as response:
-        text = response.read().decode("utf-8")
-    samples: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples
-
-
-def histogram_quantile(
-    q: float,
-    before: dict[str, float],
-    after: dict[str, float],
-    name: str = "mudserver_tick_duration_seconds",
-) -> float:
-    """The *q* quantile of a histogram's observations between two scrapes.
-
-    Interpolated linearly inside the bucket, as Prometheus does.
-    """
-    prefix = f"{name}_bucket{{le="
-    buckets = []
-    for key, value in after.items():
-        if key.startswith(prefix):
-            bound = float(key[len(prefix) : -1])
-            buckets.append((bound, value - before.get(key, 0.0)))
-    buckets.sort()
-    total = buckets[-1][1] if buckets else 0.0
-    if total <= 0:
-        return 0.0
-    rank, lower, below = q * total, 0.0, 0.0
-    for bound, cumulative in buckets:
-        if cumulative >= rank:
-            if bound == float("inf"):
-                return lower
-            inside = cumulative - below
-            return lower + (bound - lower) * ((rank - below) / inside if inside else 1.0)
-        lower, below = bound, cumulative
-    return lower
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def listen_overflows() -> int:
-    """The kernel's count of connections dropped because a listen queue was full."""
-    lines = Path("/proc/net/netstat").read_text().splitlines()
-    for names, values in zip(lines[::2], lines[1::2], strict=False):
-        if names.startswith("TcpExt:"):
-            fields = dict(zip(names.split()[1:], values.split()[1:], strict=False))
-            return int(fields.get("ListenOverflows", 0))
-    return 0
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -260,122 +117,181 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-class SwarmProcess:
-    """The bots' process, and the JSON lines it talks in."""
+@dataclass
+class _Shard:
+    """One server of a run (started here or given), its bots, and what they measured."""
 
-    def __init__(self, config: SwarmConfig, cpu: int | None) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mudserver.bench.bots", json.dumps(asdict(config))],
-            env=dict(os.environ, PYTHONPATH=str(REPO)),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=pin(cpu),
-        )
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.stdin: IO[str] = self.process.stdin
-        self.stdout: IO[str] = self.process.stdout
-
-    def ask(self, command: str) -> dict[str, Any]:
-        self.stdin.write(command + "\n")
-        self.stdin.flush()
-        return self.read()
-
-    def tell(self, command: str) -> None:
-        self.stdin.write(command + "\n")
-        self.stdin.flush()
-
-    def read(self) -> dict[str, Any]:
-        line = self.stdout.readline()
-        if not line:
-            raise RuntimeError("the bot process died")
-        result: dict[str, Any] = json.loads(line)
-        return result
+    name: str | None
+    prefix: str
+    host: str
+    port: int
+    metrics_url: str | None
+    pid: int | None
+    process: subprocess.Popen[bytes] | None = None
+    swarm: SwarmProcess | None = None
+    before: dict[str, float] | None = None
+    after: dict[str, float] | None = None
+    longest: float = 0.0
+    pending_max: float = 0.0
+    #: CPU time of the server and of its bots when the window opened, then
+    #: their share of a core over the window (percent).
+    cpu: float = 0.0
+    bots_cpu: float = 0.0
+    #: All ``postgres`` processes' share of a core over the window (percent).
+    postgres_cpu: float | None = None
+    saved_recently: int | None = None
 
     def stop(self) -> None:
-        try:
-            self.tell("stop")
-            self.process.wait(20)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait(10)
+        if self.swarm is not None:
+            self.swarm.stop()
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
 
-def wait_ready(swarm: SwarmProcess, cfg: RunConfig) -> dict[str, Any]:
-    """Poll the swarm until every bot is in (or failed), drawing a progress bar."""
-    deadline = time.monotonic() + cfg.count / cfg.rate + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        p = swarm.ask("progress")["progress"]
-        if not cfg.quiet:
-            done = int(40 * p["playing"] / cfg.count)
-            sys.stderr.write(
-                f"\r{cfg.mode:>9} v{cfg.protocol} N={cfg.count:<6} "
-                f"[{'#' * done}{'.' * (40 - done)}] "
-                f"{p['playing']}/{cfg.count} in, {p['refused']} refused, "
-                f"{p['dropped']} dropped, {p['logins_per_s']:.0f} logins/s "
-            )
-            sys.stderr.flush()
-        if p["ready"]:
-            if not cfg.quiet:
-                sys.stderr.write("\n")
-            return dict(p)
-    raise RuntimeError(f"bots not all logged in after {deadline} s")
-
-
-def run(cfg: RunConfig) -> dict[str, Any]:
-    """One measurement; returns the figures as a flat dict."""
-    server: subprocess.Popen[bytes] | None = None
-    if cfg.host is None:
-        assert cfg.data is not None
-        server, port, metrics_url = start_server(cfg, cfg.data)
-        host, pid = "127.0.0.1", server.pid
-    else:
-        host, port, metrics_url, pid = cfg.host, cfg.port, cfg.metrics_url, cfg.server_pid
-    swarm_config = SwarmConfig(
-        host=host,
-        port=port,
-        count=cfg.count,
-        prefix=cfg.prefix,
-        password=cfg.password,
-        walkers=cfg.walkers,
-        chatters=cfg.chatters,
-        observers=cfg.observers,
-        half=cfg.world / 2,
-        rate=cfg.rate,
-        version=cfg.protocol,
-        move_every=cfg.retarget_every,
-    )
-    overflows = listen_overflows()
-    swarm = SwarmProcess(swarm_config, cfg.bots_cpu)
+def _start_shards(cfg: RunConfig) -> list[_Shard]:
+    """The servers of a run: started here (one, or one per shard), or the given one."""
+    prefixes = shard_prefixes(cfg.prefix, cfg.shards)
+    if cfg.host is not None:
+        return [_Shard(None, prefixes[0], cfg.host, cfg.port, cfg.metrics_url, cfg.server_pid)]
+    assert cfg.data is not None
+    shards: list[_Shard] = []
     try:
-        ready = wait_ready(swarm, cfg)
+        for index, prefix in enumerate(prefixes):
+            name = f"shard{index + 1}" if cfg.shards > 1 else None
+            options = ServerOptions(
+                count=cfg.count,
+                mode=cfg.mode,
+                view_radius=cfg.view_radius,
+                say_radius=cfg.say_radius,
+                world=cfg.world,
+                # Shards share the accounts (the database), not their files.
+                data=cfg.data if name is None else cfg.data / name,
+                workdir=cfg.workdir,
+                store=cfg.store,
+                shard=name,
+                say_scope=cfg.say_scope if name is not None else None,
+                autosave=cfg.autosave,
+                max_in_view=cfg.max_in_view,
+                cpu=None if cfg.server_cpu is None else (cfg.server_cpu + index) % _cores(),
+                label=f"server-{cfg.mode}-{cfg.protocol}-{cfg.count}"
+                + (f"-{name}" if name else ""),
+            )
+            process, port, url = start_server(options)
+            shards.append(_Shard(name, prefix, "127.0.0.1", port, url, process.pid, process))
+    except BaseException:
+        for shard in shards:
+            shard.stop()
+        raise
+    return shards
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run(cfg: RunConfig, store: Store | None = None) -> list[dict[str, Any]]:
+    """One measurement; the figures as a flat dict per server (one per shard).
+
+    *store* is the store the servers use, opened by the caller, to see when
+    the bots' accounts were last saved (None: that figure is left out).
+    """
+    shards = _start_shards(cfg)
+    overflows = listen_overflows()
+    try:
+        for shard in shards:
+            swarm_config = SwarmConfig(
+                host=shard.host,
+                port=shard.port,
+                count=cfg.count,
+                prefix=shard.prefix,
+                password=cfg.password,
+                walkers=cfg.walkers,
+                chatters=cfg.chatters,
+                observers=cfg.observers,
+                half=cfg.world / 2,
+                rate=cfg.rate,
+                version=cfg.protocol,
+                move_every=cfg.retarget_every,
+            )
+            shard.swarm = SwarmProcess(swarm_config, cfg.bots_cpu)
+        swarms = [shard.swarm for shard in shards if shard.swarm is not None]
+        ready = wait_ready(swarms, cfg)
         overflows = listen_overflows() - overflows
         time.sleep(cfg.warmup)
-        swarm.tell("mark")
-        before = scrape(metrics_url) if metrics_url else {}
-        cpu0, t0 = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
-        # The server keeps the longest tick of the last 10 s: sample it often.
-        longest = 0.0
-        while (left := t0 + cfg.duration - time.monotonic()) > 0:
-            time.sleep(min(5.0, left))
-            after = scrape(metrics_url) if metrics_url else {}
-            longest = max(longest, after.get("mudserver_tick_duration_recent_max_seconds", 0.0))
-        cpu1, t1 = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
-        bots = swarm.ask("report")["report"]
-        rss = rss_bytes(pid) if pid else 0
+        _measure(cfg, shards, store)
+        reports = [swarm.ask("report")["report"] for swarm in swarms]
+        rss = [rss_bytes(shard.pid) if shard.pid else 0 for shard in shards]
     finally:
-        swarm.stop()
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
+        for shard in shards:
+            shard.stop()
+    return [
+        _figures(cfg, shard, bots, progress, memory, overflows)
+        for shard, bots, progress, memory in zip(shards, reports, ready, rss, strict=True)
+    ]
+
+
+def _measure(cfg: RunConfig, shards: list[_Shard], store: Store | None) -> None:
+    """The measured window: scrapes at its ends (and every 5 s), CPU, recent saves."""
+    for shard in shards:
+        assert shard.swarm is not None
+        shard.swarm.tell("mark")
+        shard.before = scrape(shard.metrics_url) if shard.metrics_url else {}
+    postgres0 = postgres_cpu_seconds() if is_database(cfg.store) else 0.0
+    for shard in shards:
+        assert shard.swarm is not None
+        shard.cpu = cpu_seconds(shard.pid) if shard.pid else 0.0
+        shard.bots_cpu = cpu_seconds(shard.swarm.process.pid)
+    t0 = time.monotonic()
+    # The server keeps the longest tick of the last 10 s: sample it often.
+    while (left := t0 + cfg.duration - time.monotonic()) > 0:
+        time.sleep(min(5.0, left))
+        for shard in shards:
+            shard.after = scrape(shard.metrics_url) if shard.metrics_url else {}
+            recent = shard.after.get("mudserver_tick_duration_recent_max_seconds", 0.0)
+            shard.longest = max(shard.longest, recent)
+            pending = shard.after.get("mudserver_saves_pending", 0.0)
+            shard.pending_max = max(shard.pending_max, pending)
+    elapsed = time.monotonic() - t0
+    postgres = postgres_cpu_seconds() - postgres0
+    autosave = cfg.autosave if cfg.autosave is not None else Settings().autosave
+    for shard in shards:
+        assert shard.swarm is not None
+        used = (cpu_seconds(shard.pid) if shard.pid else 0.0) - shard.cpu
+        shard.cpu = 100 * used / elapsed
+        shard.bots_cpu = 100 * (cpu_seconds(shard.swarm.process.pid) - shard.bots_cpu) / elapsed
+        shard.postgres_cpu = 100 * postgres / elapsed if is_database(cfg.store) else None
+        # Joins saved every account; a window at least an interval long sees past them.
+        if store is not None and cfg.duration >= autosave:
+            names = [account_name(shard.prefix, i) for i in range(cfg.count)]
+            shard.saved_recently = saved_since(store, names, autosave)
+
+
+def _figures(
+    cfg: RunConfig,
+    shard: _Shard,
+    bots: dict[str, Any],
+    ready: dict[str, Any],
+    rss: int,
+    overflows: int,
+) -> dict[str, Any]:
+    """The flat dict of one server's figures (see :mod:`mudserver.bench.report`)."""
+    before, after = shard.before or {}, shard.after or {}
     clients = max(1, bots["playing"])
     elapsed = bots["elapsed"]
     latencies = bots["latencies"]
+
+    def delta(key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    def quantile_ms(q: float, name: str) -> float:
+        return 1000 * histogram_quantile(q, before, after, name)
+
+    tick = "mudserver_tick_duration_seconds"
     result = {
         "mode": cfg.mode,
         "protocol": cfg.protocol,
@@ -387,22 +303,31 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "world": cfg.world,
         "chatters": cfg.chatters,
         "say_radius": cfg.say_radius,
-        "tick_p50_ms": 1000 * histogram_quantile(0.50, before, after),
-        "tick_p99_ms": 1000 * histogram_quantile(0.99, before, after),
-        "tick_max_ms": 1000 * longest,
-        "tick_cpu_p99_ms": 1000
-        * histogram_quantile(0.99, before, after, "mudserver_tick_cpu_seconds"),
-        "ticks": after.get("mudserver_tick_duration_seconds_count", 0.0)
-        - before.get("mudserver_tick_duration_seconds_count", 0.0),
-        "overruns": after.get("mudserver_tick_overruns_total", 0.0)
-        - before.get("mudserver_tick_overruns_total", 0.0),
+        "store": "postgresql" if is_database(cfg.store) else "files",
+        "shard": shard.name,
+        "autosave_s": cfg.autosave,
+        "tick_p50_ms": quantile_ms(0.50, tick),
+        "tick_p99_ms": quantile_ms(0.99, tick),
+        "tick_max_ms": 1000 * shard.longest,
+        "ticks_over_50ms": count_above(LONG_TICK, before, after) if after else None,
+        "tick_cpu_p99_ms": quantile_ms(0.99, "mudserver_tick_cpu_seconds"),
+        "ticks": delta(f"{tick}_count"),
+        "overruns": delta("mudserver_tick_overruns_total"),
         "updates_per_client_s": bots["lines"] / clients / elapsed,
         "bytes_per_client_s": bots["bytes"] / clients / elapsed,
         "latency_p50_ms": _ms(percentile(latencies, 0.50)),
         "latency_p99_ms": _ms(percentile(latencies, 0.99)),
         "latency_samples": len(latencies),
-        "server_cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0) if pid else None,
-        "server_rss_mb": rss / 2**20 if pid else None,
+        "saves_per_s": delta("mudserver_saves_total") / elapsed,
+        "save_write_p99_ms": quantile_ms(0.99, "mudserver_save_write_seconds"),
+        "autosave_step_p99_ms": quantile_ms(0.99, "mudserver_autosave_step_seconds"),
+        "save_failures": delta("mudserver_save_failures_total"),
+        "saves_pending_max": shard.pending_max,
+        "saved_within_autosave": shard.saved_recently,
+        "server_cpu_percent": shard.cpu if shard.pid else None,
+        "bots_cpu_percent": shard.bots_cpu,
+        "postgres_cpu_percent": shard.postgres_cpu,
+        "server_rss_mb": rss / 2**20 if shard.pid else None,
         "playing": bots["playing"],
         "dropped": bots["dropped_total"],
         "refused": bots["refused"],
@@ -410,13 +335,16 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "logins_per_s": ready["logins_per_s"],
         "listen_overflows": overflows,
         "password_hash": (
-            "argon2id m=19456 t=2 p=1 (default)" if cfg.prefix == "real" else "argon2id m=8 t=1"
+            "argon2id m=19456 t=2 p=1 (default)"
+            if cfg.prefix.startswith("real")
+            else "argon2id m=8 t=1"
         ),
         "bot_send_blocked": bots["send_blocked"],
     }
-    if not metrics_url:  # a server without --metrics: no tick figures
-        for key in ("tick_p50_ms", "tick_p99_ms", "tick_max_ms", "tick_cpu_p99_ms", "overruns"):
-            result[key] = None
+    if not shard.metrics_url:  # a server without --metrics: no server-side figures
+        for key in result:
+            if key in SERVER_SIDE:
+                result[key] = None
     return result
 
 

@@ -362,6 +362,18 @@ class PostgresStore(PasswordChecks):
 
         self._run(work)
 
+    def saved_since(self, keys: list[str], seconds: float) -> int:
+        """How many of the accounts *keys* (lower-cased names) were written in the last
+        *seconds*: whether the autosave keeps up, read from the database's own clock."""
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT count(*) FROM mudserver_accounts"
+                " WHERE name_key = ANY(%s) AND saved >= now() - make_interval(secs => %s)",
+                (keys, float(seconds)),
+            ).fetchone()
+        )
+        return 0 if row is None else int(row[0])
+
     def remove_stale_temp_files(self, older_than: float = 60.0) -> int:
         """Nothing to clean up: an interrupted transaction leaves nothing behind."""
         return 0
