@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.pg import start_cluster  # noqa: E402
+from tests.pg import start_cluster
 
 
 def main(argv: list[str]) -> int:
