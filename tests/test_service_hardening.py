@@ -85,7 +85,7 @@ def playing_service(tmp_path: Path) -> tuple[GameService, FakeReactor, StringTra
     store.create("foo", "pw")
     reactor = FakeReactor()
     service = GameService(Settings(autosave=1.0, speed=100.0), store, reactor)
-    service._save_pools = [SyncPool()]  # type: ignore[list-item]
+    service.saves.pools = [SyncPool()]  # type: ignore[list-item]
     service._login_pool = SyncPool()  # type: ignore[assignment]
     reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
     service.startService()
@@ -155,7 +155,7 @@ def test_autosave_spreads_the_saves_over_its_interval(tmp_path: Path) -> None:
     for i in range(60):
         store.create(f"p{i}", "pw")
     reactor: FakeReactor = service.reactor  # type: ignore[assignment]
-    service._save_pools = [SyncPool()]  # type: ignore[list-item]
+    service.saves.pools = [SyncPool()]  # type: ignore[list-item]
     service._login_pool = SyncPool()  # type: ignore[assignment]
     reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
     service.startService()
@@ -213,7 +213,7 @@ def test_passwords_are_hashed_on_the_login_pool(
 
     monkeypatch.setattr(store, "authenticate", spy)
     # A verified account is read again on its save thread (see authenticate).
-    pools = [service._login_pool, *service._save_pools]
+    pools = [service._login_pool, *service.saves.pools]
     for pool in pools:
         pool.start()
     try:
@@ -278,7 +278,7 @@ def test_an_old_hash_is_hashed_on_the_login_pool_and_written_on_the_save_pool(
 
     monkeypatch.setattr(store, "hash", spy_hash)
     monkeypatch.setattr(store, "upgrade_password", spy_upgrade)
-    pools = [service._login_pool, *service._save_pools]
+    pools = [service._login_pool, *service.saves.pools]
     for pool in pools:
         pool.start()
     try:
@@ -307,7 +307,7 @@ def test_a_failed_rehash_write_is_made_good_by_the_next_save(
     store = AccountStore(tmp_path, CURRENT)
     reactor = FakeReactor()
     service = GameService(Settings(autosave=1.0, speed=100.0), store, reactor)
-    service._save_pools = [SyncPool()]  # type: ignore[list-item]
+    service.saves.pools = [SyncPool()]  # type: ignore[list-item]
     service._login_pool = SyncPool()  # type: ignore[assignment]
     reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
     service.startService()

@@ -14,7 +14,8 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
 from mudserver.config import Settings
-from mudserver.shell.service import SAVE_RETRY, GameService
+from mudserver.shell.saves import SAVE_RETRY
+from mudserver.shell.service import GameService
 from mudserver.store.accounts import Account, AccountStore
 from mudserver.store.base import StoreUnavailable
 from tests.harness import CHEAP
@@ -47,7 +48,7 @@ def service_on(tmp_path: Path) -> tuple[GameService, FakeReactor, FlakyStore]:
     store.create("foo", "pw")
     reactor = FakeReactor()
     service = GameService(Settings(autosave=1.0, speed=100.0), store, reactor)
-    service._save_pools = [SyncPool()]  # type: ignore[list-item]
+    service.saves.pools = [SyncPool()]  # type: ignore[list-item]
     service._login_pool = SyncPool()  # type: ignore[assignment]
     reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
     service.startService()
@@ -108,7 +109,7 @@ def test_an_overtaken_snapshot_is_not_written_after_the_newer_one(tmp_path: Path
     reactor.advance(SAVE_RETRY[1])
     assert [x for name, x in store.writes if name == "foo"] == [2.0]
     assert store.load("foo").x == 2.0  # type: ignore[union-attr]
-    assert service._newest_save == {}
+    assert service.saves.newest == {}
     stop(service)
 
 

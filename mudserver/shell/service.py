@@ -1,10 +1,10 @@
 """The running server: the game's clock, its threads, and an orderly shutdown.
 
 :class:`GameService` owns the :class:`~mudserver.core.game.Game` and everything
-that gives it time and I/O: the tick and autosave ``LoopingCall``\\ s, a
-one-thread pool per slice of accounts that writes their files in order, and
-a pool that checks (and upgrades) password hashes so that hashing never
-stalls the tick.  Stopping it says ``bye shutdown`` to everybody, saves every
+that gives it time and I/O: the tick and autosave ``LoopingCall``\\ s, the
+:class:`~mudserver.shell.saves.SaveQueue` that writes accounts in order on
+threads of its own, and a pool that checks (and upgrades) password hashes
+so that hashing never stalls the tick.  Stopping it says ``bye shutdown`` to everybody, saves every
 player, waits for the writes, and only then lets twistd exit.
 """
 
@@ -14,7 +14,6 @@ import dataclasses
 import gc
 import resource
 import time
-import zlib
 from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import Service
@@ -28,9 +27,10 @@ from mudserver.core.game import Game
 from mudserver.gcschedule import GcSchedule
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
+from mudserver.shell.saves import SaveQueue
 from mudserver.shell.server import MudFactory
 from mudserver.store.accounts import Account, CorruptAccount
-from mudserver.store.base import Store, StoreUnavailable
+from mudserver.store.base import Store
 
 if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra
     from mudserver.shell.shard import Shard
@@ -41,8 +41,6 @@ __all__ = ["GameService"]
 #: players, so every player is still saved once per ``--autosave`` interval,
 #: but 2,000 saves at once held the reactor and the GIL for a 200 ms tick.
 AUTOSAVE_STEP = 1.0
-#: Seconds before a failed save is tried again, doubling up to the second.
-SAVE_RETRY = (0.5, 30.0)
 
 
 class GameService(Service):
@@ -80,29 +78,20 @@ class GameService(Service):
             lambda: len(self.game),
             lambda: len(self.factory.connections),
             1.0 / settings.tick_rate,
-            pending_saves=lambda: len(self._newest_save),
+            pending_saves=lambda: len(self.saves.newest),
         )
-        # Saves of one account always go to the same one-thread pool, so they
-        # land in the order made; several pools let the file system commit
-        # their fsyncs together (1,000 saves: ~6 s on one thread, <1 s on 8).
-        self._save_pools = [
-            ThreadPool(1, 1, name=f"mudserver-save-{i}") for i in range(save_threads)
-        ]
+        self.saves = SaveQueue(
+            store,
+            reactor,
+            self.metrics,
+            save_threads,
+            lost=lambda key: self.shard is not None and key in self.shard.lost,
+        )
         self._login_pool = ThreadPool(1, login_threads, name="mudserver-login")
-        self._pending_saves: set[defer.Deferred[None]] = set()
-        #: Account (lower-cased) -> number of its newest snapshot not yet
-        #: written: a retried older snapshot is dropped once a newer one exists.
-        self._newest_save: dict[str, int] = {}
-        self._save_count = 0
-        #: Snapshots gathered by one autosave step, by save pool, written
-        #: together (one transaction per pool in PostgreSQL); None otherwise.
-        self._batch: dict[int, list[tuple[int, Account]]] | None = None
         #: Logins reading their account right now, and how many players of
         #: that account left meanwhile, by account (see :meth:`_load_newest`).
         self._loading: dict[str, int] = {}
         self._left_while_loading: dict[str, int] = {}
-        #: Deferreds of :meth:`saved`, by account (lower-cased).
-        self._save_waiters: dict[str, list[defer.Deferred[None]]] = {}
         #: Set by ``--shard``: accounts are claimed from and given back to other shards.
         self.shard: Shard | None = None
         self.game.on_leave = self._left
@@ -127,8 +116,7 @@ class GameService(Service):
         self.log_bridge.start()
         self._raise_open_file_limit()
         self.gc_schedule.take_over()
-        for pool in self._save_pools:
-            pool.start()
+        self.saves.start()
         self._login_pool.start()
         if self.shard is not None:
             self.shard.start()
@@ -172,8 +160,7 @@ class GameService(Service):
         players = len(self.game)
         self.game.shutdown()
         closed = self.factory.when_all_closed()
-        saves = defer.DeferredList(list(self._pending_saves), consumeErrors=True)
-        waiting = defer.gatherResults([closed, saves], consumeErrors=True)
+        waiting = defer.gatherResults([closed, self.saves.idle()], consumeErrors=True)
         waiting.addTimeout(self.settings.shutdown_timeout, self.reactor)
         try:
             await waiting
@@ -184,8 +171,7 @@ class GameService(Service):
         for protocol in list(self.factory.connections):
             protocol.transport.abortConnection()
         self._login_pool.stop()
-        for pool in self._save_pools:
-            pool.stop()
+        self.saves.stop()
         if self.shard is not None:
             self.shard.stop()
         self.store.close()
@@ -213,17 +199,13 @@ class GameService(Service):
     def _autosave(self) -> None:
         part, parts = self._autosave_part, self._autosave_parts
         self._autosave_part = (part + 1) % parts
-        self._batch = {}
         started = time.perf_counter()
         try:
-            count = self.game.autosave(part, parts)
+            with self.saves.batch():  # one write (transaction) per save thread
+                count = self.game.autosave(part, parts)
         except Exception:
             self.log.failure("autosave failed")
             return
-        finally:
-            batch, self._batch = self._batch, None
-        for index, snapshots in batch.items():
-            self._write(index, snapshots)
         self.metrics.autosave_step.observe(time.perf_counter() - started)
         if count:
             self.log.debug("autosaved {count} players", count=count)
@@ -310,15 +292,6 @@ class GameService(Service):
         if self.shard is not None:
             self.shard.give_back(name)
 
-    def saved(self, name: str) -> defer.Deferred[None]:
-        """Fires once every save of account *name* made so far has landed (or given up)."""
-        key = name.lower()
-        if key not in self._newest_save:
-            return defer.succeed(None)
-        d: defer.Deferred[None] = defer.Deferred()
-        self._save_waiters.setdefault(key, []).append(d)
-        return d
-
     def _reload(
         self, checked: tuple[Account, dict[str, Any] | None], name: str
     ) -> defer.Deferred[Account | None]:
@@ -354,14 +327,7 @@ class GameService(Service):
                 return None
 
         reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
-        return threads.deferToThreadPool(reactor, self._save_pool_of(name), load)
-
-    def _pool_index(self, name: str) -> int:
-        """The one pool that reads and writes account *name*: its saves stay in order."""
-        return zlib.crc32(name.lower().encode()) % len(self._save_pools)
-
-    def _save_pool_of(self, name: str) -> ThreadPool:
-        return self._save_pools[self._pool_index(name)]
+        return threads.deferToThreadPool(reactor, self.saves.pool_of(name), load)
 
     def save(self, account: Account) -> None:
         """Write *account* on its save thread; a failure is logged and retried with backoff.
@@ -375,80 +341,4 @@ class GameService(Service):
         upgrade = self._upgraded.get(account.name.lower())
         if upgrade is not None and account.password == upgrade[0]:
             account = dataclasses.replace(account, password=upgrade[1])
-        self._save_count += 1
-        self._newest_save[account.name.lower()] = self._save_count
-        index = self._pool_index(account.name)
-        if self._batch is not None:
-            self._batch.setdefault(index, []).append((self._save_count, account))
-        else:
-            self._write(index, [(self._save_count, account)])
-
-    def _write(self, index: int, snapshots: list[tuple[int, Account]]) -> None:
-        d = defer.ensureDeferred(self._write_until_done(index, snapshots))
-        self._pending_saves.add(d)
-        d.addErrback(lambda f: self.log.failure("saving failed", f))
-        d.addBoth(lambda _: self._pending_saves.discard(d))
-
-    async def _write_until_done(self, index: int, snapshots: list[tuple[int, Account]]) -> None:
-        """Write *snapshots* on pool *index*, again and again while the store fails.
-
-        Only :class:`StoreUnavailable` and ``OSError`` (a database away, a
-        full disk) are worth a retry; anything else is logged and dropped.
-        Before each try, snapshots that a newer one of the same account has
-        overtaken are dropped: writing them after it would undo a move.
-        """
-        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
-        delay = SAVE_RETRY[0]
-        newest = self._newest_save
-        lost = self.shard.lost if self.shard is not None else set()
-        while True:
-            snapshots = [(n, a) for n, a in snapshots if newest.get(a.name.lower()) == n]
-            for number, account in [(n, a) for n, a in snapshots if a.name.lower() in lost]:
-                # Lost to another shard while this save waited for a retry.
-                self.log.warn("not saving {name}: another shard owns it now", name=account.name)
-                snapshots.remove((number, account))
-                self._settle(account.name.lower(), number)
-            if not snapshots:
-                return
-            accounts = [a for _, a in snapshots]
-            try:
-                seconds = await threads.deferToThreadPool(
-                    reactor, self._save_pools[index], self._timed_write, accounts
-                )
-                self.metrics.saves.inc(len(accounts))
-                self.metrics.save_duration.observe(seconds)
-                break
-            except (StoreUnavailable, OSError) as e:
-                self.metrics.save_failures.inc()
-                names = ", ".join(a.name for a in accounts[:5])
-                more = f" and {len(accounts) - 5} more" if len(accounts) > 5 else ""
-                self.log.error(
-                    "could not save {names}{more}; will retry in {delay:.1f} s: {error}",
-                    names=names,
-                    more=more,
-                    delay=delay,
-                    error=e,
-                )
-            except Exception:
-                self.log.failure("could not save {count} accounts", count=len(accounts))
-                break
-            await task.deferLater(self.reactor, delay, lambda: None)
-            delay = min(delay * 2, SAVE_RETRY[1])
-        for number, account in snapshots:
-            self._settle(account.name.lower(), number)
-
-    def _timed_write(self, accounts: list[Account]) -> float:
-        """Write *accounts* (on a save thread); the seconds it took."""
-        started = time.perf_counter()
-        if len(accounts) > 1:
-            self.store.save_many(accounts)
-        else:
-            self.store.save(accounts[0])
-        return time.perf_counter() - started
-
-    def _settle(self, key: str, number: int) -> None:
-        """Save *number* of account *key* is done with: wake who waits, if it was the newest."""
-        if self._newest_save.get(key) == number:
-            del self._newest_save[key]
-            for waiter in self._save_waiters.pop(key, []):
-                waiter.callback(None)
+        self.saves.save(account)

@@ -318,7 +318,7 @@ def makeService(options: Options) -> service.IService:
             ownership,
             Listener(spec, channels),
             game.game,
-            game.saved,
+            game.saves.saved,
             game.reactor,
             options["takeover-timeout"],
             cluster_chat=cluster_chat,
