@@ -24,7 +24,9 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 class Cluster:
     """One running cluster; :meth:`database` makes a fresh empty database."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: str = "") -> None:
+        """*settings*: more ``-c name=value`` options for the server."""
+        self.settings = settings
         self.root = Path(tempfile.mkdtemp(prefix="mudserver-pg-"))
         self.port = free_port()
         self.data = self.root / "data"
@@ -56,6 +58,7 @@ class Cluster:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=on"
             " -c max_connections=200"
+            f" {self.settings}"
         )
         done = self._run(
             str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", "30",
@@ -86,8 +89,8 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster() -> tuple[Cluster | None, str]:
-    """A running cluster, or None and the reason the tests that need it skip."""
+def start_cluster(settings: str = "") -> tuple[Cluster | None, str]:
+    """A running cluster (with more ``-c`` *settings*), or None and why the tests skip."""
     if not (PG_BIN / "pg_ctl").exists():
         return None, f"PostgreSQL 15 is not installed ({PG_BIN}): apt-get install postgresql"
     if os.geteuid() == 0 and shutil.which("runuser") is None:
@@ -96,7 +99,7 @@ def start_cluster() -> tuple[Cluster | None, str]:
         import psycopg  # noqa: F401
     except ImportError:
         return None, "psycopg is not installed: pip install 'psycopg[binary]'"
-    cluster = Cluster()
+    cluster = Cluster(settings)
     why = cluster.init() or cluster.start()
     if why is not None:
         cluster.remove()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -19,6 +20,7 @@ from mudserver.store.ownership import (
     parse_say,
     parse_takeover,
 )
+from tests.pg import Cluster, start_cluster
 from tests.support import free_port
 
 
@@ -119,3 +121,46 @@ def test_no_payload_makes_parsing_raise(payload: str) -> None:
     assert parsed is None or all(isinstance(v, str) for v in parsed)
     taken = parse_takeover(payload)
     assert taken is None or all(isinstance(v, str) for v in taken)
+
+
+@pytest.fixture(scope="module")
+def small_lock_table() -> Iterator[Cluster]:
+    """A cluster whose shared lock table holds about 2,000 locks, not 13,000."""
+    cluster, why = start_cluster("-c max_locks_per_transaction=10")
+    if cluster is None:
+        pytest.skip(f"no PostgreSQL for this test: {why}")
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+def test_a_full_lock_table_refuses_a_claim_and_keeps_the_locks_held(
+    small_lock_table: Cluster,
+) -> None:
+    """Out of lock space, a login is refused with what to do; the shard's players keep theirs.
+
+    psycopg reports "out of shared memory" with the class it uses for a
+    broken connection: closing the connection for it would let go of
+    every account the shard holds.
+    """
+    url = small_lock_table.database()
+    shard = Ownership(url, "a")
+    filler = psycopg.connect(url, autocommit=True)
+    try:
+        assert shard.try_claim("foo")
+        pid = shard.pid
+        with pytest.raises(psycopg.errors.OutOfMemory):  # session locks outlive the error
+            filler.execute("SELECT count(pg_advisory_lock(g)) FROM generate_series(1, 100000) g")
+        with pytest.raises(StoreUnavailable, match="raise max_locks_per_transaction"):
+            shard.try_claim("bar")
+        assert shard.pid == pid and shard.holds("foo") and not shard.holds("bar")
+        assert shard.check() == []  # the connection, and foo's lock on it, are still there
+        filler.close()  # room again
+        with psycopg.connect(url, autocommit=True) as other:
+            taken = other.execute("SELECT pg_try_advisory_lock(%s)", (account_key("foo"),))
+            assert taken.fetchone() == (False,)  # still the shard's
+        assert shard.try_claim("bar")
+    finally:
+        filler.close()
+        shard.close()

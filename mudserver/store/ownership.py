@@ -75,6 +75,16 @@ def parse_say(payload: str) -> tuple[str, str, str] | None:
     return shard, name, text[:MAX_SAY_TEXT]
 
 
+def _refused(exc: Exception) -> str:
+    """Why the database refused a statement, with what to do about a full lock table."""
+    if isinstance(exc, psycopg.errors.OutOfMemory):
+        return (
+            f"PostgreSQL has no room for another lock ({exc}): every account playing on a "
+            "shard holds an advisory lock; raise max_locks_per_transaction"
+        )
+    return f"the database refused: {exc}"
+
+
 class Ownership:
     """One shard's advisory locks; every method from one and the same thread."""
 
@@ -102,9 +112,12 @@ class Ownership:
         self._conn = conn
         for name, count in list(self._held.items()):
             for _ in range(count):
-                row = conn.execute(
-                    "SELECT pg_try_advisory_lock(%s)", (account_key(name),)
-                ).fetchone()
+                try:
+                    row = conn.execute(
+                        "SELECT pg_try_advisory_lock(%s)", (account_key(name),)
+                    ).fetchone()
+                except psycopg.errors.OutOfMemory:
+                    row = None  # not held, so not ours to save: as if another shard took it
                 if not (row and row[0]):
                     del self._held[name]
                     self._lost.append(name)
@@ -113,10 +126,19 @@ class Ownership:
         return conn
 
     def _execute(self, query: str, params: tuple[Any, ...]) -> Any:
+        """One statement on the ownership connection; its first value.
+
+        psycopg reports a broken connection and a statement the server
+        refused (no room left for a lock) with the same class of error.
+        Only the first closes the connection: closing it on the second
+        would let go of every account this shard holds.
+        """
         conn = self._connection()
         try:
             row = conn.execute(query.encode(), params).fetchone()
         except _CONNECTION_ERRORS as exc:
+            if not conn.closed:
+                raise StoreUnavailable(_refused(exc)) from None
             self._drop()
             raise StoreUnavailable(f"lost the database: {exc}") from None
         return None if row is None else row[0]
@@ -163,7 +185,8 @@ class Ownership:
         try:
             self._conn.execute("SELECT pg_advisory_unlock(%s)", (account_key(name),))
         except _CONNECTION_ERRORS:
-            self._drop()
+            if self._conn.closed:
+                self._drop()
 
     def holds(self, name: str) -> bool:
         return self._held[name.lower()] > 0
