@@ -214,3 +214,26 @@ def test_a_fenced_save_lands_only_while_the_shard_holds_the_accounts_lock(
         store.fence = lambda: None  # the shard's own connection is down: try again later
         with pytest.raises(StoreUnavailable):
             store.save(dataclasses.replace(account, x=4.0))
+
+
+def test_a_fenced_batch_writes_exactly_the_accounts_whose_locks_are_held(
+    store: PostgresStore, pg_url: str
+) -> None:
+    """One batch, one statement: held accounts land (new ones too), the others stay."""
+    from mudserver.store.postgres import account_key
+
+    names = [f"p{i}" for i in range(12)]
+    for name in names[:8]:
+        store.create(name, "pw", 1.0, 1.0, 0.0)
+    record = store.load("p0").password  # type: ignore[union-attr]
+    held = set(names[::2])  # p0, p2, ... p10: p8 and p10 have no row yet
+    with psycopg.connect(pg_url, autocommit=True) as holder:
+        for name in held:
+            holder.execute("SELECT pg_advisory_lock(%s)", (account_key(name),))
+        store.fence = lambda: holder.info.backend_pid
+        store.save_many(Account(name, record, 5.0, 6.0, 7.0) for name in names)
+        rows = dict(sql(pg_url, "SELECT name_key, x FROM mudserver_accounts"))
+    assert rows == {name: 5.0 if name in held else 1.0 for name in names[:8]} | {
+        "p8": 5.0,
+        "p10": 5.0,
+    }

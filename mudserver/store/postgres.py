@@ -22,6 +22,7 @@ from its worker threads, as it does the file store's.  Why it is built so:
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -80,18 +81,29 @@ _UPSERT = """
         name = EXCLUDED.name, password = EXCLUDED.password,
         x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
 """
-#: The same upsert, written only while the advisory lock of the account is
-#: held by the backend whose pid is given: a shard that lost an account to
-#: another (its lock went with a broken connection) cannot overwrite the new
-#: owner's saves, even with a retry that was already under way.
+#: The same upsert for a batch, writing only the accounts whose advisory
+#: lock is held by the backend whose pid is given: a shard that lost an
+#: account to another (its lock went with a broken connection) cannot
+#: overwrite the new owner's saves, even with a retry already under way.
+#: ``pg_locks`` copies the whole shared lock table (every account playing on
+#: every shard: ~2 ms for 5,000) each time it is read, so it is read once
+#: per batch (a materialized CTE), never once per row.  The statement is
+#: planned afresh each time (``prepare=False``): a generic plan, which
+#: psycopg's automatic preparing would bring after five runs, does not know
+#: the pid and chose a nested loop that read ``pg_locks`` again for every
+#: row (100 ms instead of 9 for 67 saves at 5,000 locks).
 _FENCED_UPSERT = """
-    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
-    SELECT %s, %s, %s, %s, %s, %s
-    WHERE EXISTS (
-        SELECT 1 FROM pg_locks
-        WHERE locktype = 'advisory' AND granted AND pid = %s
-          AND classid = %s::oid AND objid = %s::oid AND objsubid = 1
+    WITH held AS MATERIALIZED (
+        SELECT classid::bigint AS classid, objid::bigint AS objid FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND pid = %s AND objsubid = 1
     )
+    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
+    SELECT r.name_key, r.name, r.password::jsonb, r.x, r.y, r.z
+    FROM unnest(
+        %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], %s::float8[],
+        %s::bigint[], %s::bigint[]
+    ) AS r(name_key, name, password, x, y, z, classid, objid)
+    JOIN held USING (classid, objid)
     ON CONFLICT (name_key) DO UPDATE SET
         name = EXCLUDED.name, password = EXCLUDED.password,
         x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
@@ -348,19 +360,33 @@ class PostgresStore(PasswordChecks):
         accounts = list(accounts)
         if not accounts:
             return
-        query, rows = _UPSERT, [_row(account) for account in accounts]
-        if self.fence is not None:
-            pid = self.fence()
-            if pid is None:
-                raise StoreUnavailable("the shard's connection that holds its locks is down")
-            query = _FENCED_UPSERT
-            rows = [(*row, pid, *_lock_ids(a.name)) for row, a in zip(rows, accounts, strict=True)]
+        rows = [_row(account) for account in accounts]
+        if self.fence is None:
 
-        def work(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(query, rows)
+            def work(conn: psycopg.Connection[Any]) -> None:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(_UPSERT, rows)
 
-        self._run(work)
+            self._run(work)
+            return
+        pid = self.fence()
+        if pid is None:
+            raise StoreUnavailable("the shard's connection that holds its locks is down")
+        if len({row[0] for row in rows}) != len(rows):
+            # One statement may not update a row twice; the shell never sends two.
+            raise ValueError("a fenced batch holds two saves of one account")
+        locks = [_lock_ids(a.name) for a in accounts]
+        columns: list[list[Any]] = [
+            [row[0] for row in rows],
+            [row[1] for row in rows],
+            [json.dumps(dict(a.password)) for a in accounts],
+            [row[3] for row in rows],
+            [row[4] for row in rows],
+            [row[5] for row in rows],
+            [classid for classid, _ in locks],
+            [objid for _, objid in locks],
+        ]
+        self._run(lambda c: c.execute(_FENCED_UPSERT, (pid, *columns), prepare=False))
 
     def saved_since(self, keys: list[str], seconds: float) -> int:
         """How many of the accounts *keys* (lower-cased names) were written in the last
