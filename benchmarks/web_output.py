@@ -21,7 +21,7 @@ from twisted.internet.testing import StringTransport
 
 from mudserver.config import Settings
 from mudserver.core.game import Game
-from mudserver.shell.server import MudFactory
+from mudserver.shell.factory import MudFactory
 from mudserver.shell.web import MudWebSocketFactory
 from mudserver.store.accounts import Account
 

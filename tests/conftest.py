@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.pg import Cluster, start_cluster
+from tests.pg import Cluster, cluster_or_skip
 from tests.support import SHARED_SERVER, ServerProcess, running_server
 
 
@@ -22,13 +22,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
     """One throwaway PostgreSQL cluster for the whole test session (or a skip)."""
-    cluster, why = start_cluster()
-    if cluster is None:
-        pytest.skip(f"no PostgreSQL for this test: {why}")
-    try:
+    with cluster_or_skip() as cluster:
         yield cluster
-    finally:
-        cluster.remove()
 
 
 @pytest.fixture

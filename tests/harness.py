@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 
 from mudserver.config import Settings
 from mudserver.core.game import Game
-from mudserver.shell.server import Authenticator, MudFactory
+from mudserver.shell.factory import Authenticator, MudFactory
 from mudserver.store.accounts import Account, AccountStore, HashParams
 
 #: Password hashing cheap enough for tests that create and check many accounts.

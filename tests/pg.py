@@ -14,7 +14,11 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from tests.support import free_port
 
@@ -120,3 +124,16 @@ def make_accounts(url: str, names: list[str]) -> None:
         store.save_many(Account(name, record) for name in names)
     finally:
         store.close()
+
+
+@contextmanager
+def cluster_or_skip(settings: str = "") -> Iterator[Cluster]:
+    """A running cluster (with more ``-c`` *settings*) for a fixture, removed afterwards;
+    the test skips, saying why, when none can start."""
+    cluster, why = start_cluster(settings)
+    if cluster is None:
+        pytest.skip(f"no PostgreSQL for this test: {why}")
+    try:
+        yield cluster
+    finally:
+        cluster.remove()

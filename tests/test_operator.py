@@ -21,7 +21,7 @@ from mudserver.core.game import Game
 from mudserver.core.session import Session, State
 from mudserver.limits.bans import BanError
 from mudserver.shell.admin import Countdown
-from mudserver.shell.server import MudFactory
+from mudserver.shell.factory import MudFactory
 from mudserver.store.accounts import Account
 from mudserver.wire.encoding import split_line
 

@@ -20,7 +20,7 @@ from mudserver.store.ownership import (
     parse_say,
     parse_takeover,
 )
-from tests.pg import Cluster, start_cluster
+from tests.pg import Cluster, cluster_or_skip
 from tests.support import free_port
 
 
@@ -126,13 +126,8 @@ def test_no_payload_makes_parsing_raise(payload: str) -> None:
 @pytest.fixture(scope="module")
 def small_lock_table() -> Iterator[Cluster]:
     """A cluster whose shared lock table holds about 2,000 locks, not 13,000."""
-    cluster, why = start_cluster("-c max_locks_per_transaction=10")
-    if cluster is None:
-        pytest.skip(f"no PostgreSQL for this test: {why}")
-    try:
+    with cluster_or_skip("-c max_locks_per_transaction=10") as cluster:
         yield cluster
-    finally:
-        cluster.remove()
 
 
 def test_a_full_lock_table_refuses_a_claim_and_keeps_the_locks_held(

@@ -25,7 +25,7 @@ from twisted.web.server import Site
 
 from mudserver.config import Settings
 from mudserver.core.game import Game
-from mudserver.shell.server import MudFactory
+from mudserver.shell.factory import MudFactory
 from mudserver.shell.tap import Options, makeService
 from mudserver.shell.web import MudWebSocket, MudWebSocketFactory, text_frames
 from mudserver.store.accounts import Account

@@ -25,10 +25,10 @@ from twisted.python.threadpool import ThreadPool
 from mudserver.config import Presentation, Settings
 from mudserver.core.game import Game
 from mudserver.gcschedule import GcSchedule
+from mudserver.shell.factory import MudFactory
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.saves import SaveQueue
-from mudserver.shell.server import MudFactory
 from mudserver.store.accounts import Account, CorruptAccount
 from mudserver.store.base import Store
 

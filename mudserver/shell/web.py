@@ -7,7 +7,7 @@ directions, without the line ending.
 
 A browser is a client like any other.  Behind every WebSocket runs a real
 :class:`~mudserver.shell.server.MudProtocol`, built by the game's own
-:class:`~mudserver.shell.server.MudFactory`, so it is counted, logged, timed out,
+:class:`~mudserver.shell.factory.MudFactory`, so it is counted, logged, timed out,
 limited and shut down exactly like a TCP client.  The only new code
 is :class:`LineTransport`, which looks like a TCP transport to that protocol:
 
@@ -45,7 +45,8 @@ from twisted.internet.interfaces import IAddress
 from twisted.python.failure import Failure
 from twisted.web import pages, resource, server, static
 
-from mudserver.shell.server import MudFactory, MudProtocol
+from mudserver.shell.factory import MudFactory
+from mudserver.shell.server import MudProtocol
 
 __all__ = [
     "STATIC",
