@@ -1,26 +1,31 @@
-"""What does a shard's fenced save cost as the cluster holds more account locks?  Prints it.
+"""What does a shard's fenced save cost as the shards hold more accounts?  Prints it.
 
 Usage (from the repository root)::
 
     python benchmarks/fence_cost.py [--locks 1000,5000,20000] [--batch 67] [--repeat 30]
 
-A shard writes a save only while it still holds the account's advisory lock,
-checked in the same statement against ``pg_locks`` (``_FENCED_UPSERT`` in
-:mod:`mudserver.store.postgres`).  ``pg_locks`` is a view over a copy of the
-whole shared lock table, so the check grows with the number of accounts
-playing on all shards together.  This starts a throwaway cluster (as
-:mod:`tests.pg` does, with room for the largest lock count), holds LOCKS
-advisory locks on one connection as a shard does, and times a write of
-BATCH accounts (a shard's autosave step at 2,000 players and the default
-30 s interval is 67) three ways, alternating in one sitting: the shipped
-fenced ``save_many`` (one read of ``pg_locks`` per batch), the first
-version's statement (one read per row, kept here as ``PER_ROW``), and
-``save_many`` without a fence.
+A shard's save must not land once another shard has claimed the account.
+The shipped check is a fencing token in the row (``lease``, raised by each
+claim, matched by each save: ``_FENCED_SAVE`` in
+:mod:`mudserver.store.postgres`).  Before it, two versions checked that the
+shard's lock connection still held the account's advisory lock by reading
+``pg_locks``, a view over a copy of the whole shared lock table, so the check
+grew with the accounts playing on all shards together: once per row (the
+first version, ``PER_ROW`` here) and once per batch (the second,
+``PER_BATCH``).
+
+This starts a throwaway cluster (as :mod:`tests.pg` does, with room for the
+largest lock count), claims LOCKS accounts on one connection as a shard does,
+and times a write of BATCH of them (a shard's autosave step at 2,000 players
+and the default 30 s interval is 67) four ways, alternating in one sitting:
+the token, the two lock checks, and no check at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import statistics
 import sys
 import time
@@ -36,10 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mudserver.store.accounts import Account, hash_password
 from mudserver.store.ownership import Ownership
 from mudserver.store.passwords import Argon2Params
-from mudserver.store.postgres import PostgresStore, _lock_ids
+from mudserver.store.postgres import PostgresStore, account_key
 from tests.pg import start_cluster
 
-#: The fenced upsert as first shipped: pg_locks read once for every row.
+_SET = """
+    ON CONFLICT (name_key) DO UPDATE SET
+        name = EXCLUDED.name, password = EXCLUDED.password,
+        x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
+"""
+#: The first version: pg_locks read once for every row.
 PER_ROW = """
     INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
     SELECT %s, %s, %s, %s, %s, %s
@@ -48,34 +58,69 @@ PER_ROW = """
         WHERE locktype = 'advisory' AND granted AND pid = %s
           AND classid = %s::oid AND objid = %s::oid AND objsubid = 1
     )
-    ON CONFLICT (name_key) DO UPDATE SET
-        name = EXCLUDED.name, password = EXCLUDED.password,
-        x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
-"""
+""" + _SET
+#: The second version: pg_locks read once for the batch, joined with its rows.
+PER_BATCH = """
+    WITH held AS MATERIALIZED (
+        SELECT classid::bigint AS classid, objid::bigint AS objid FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND pid = %s AND objsubid = 1
+    )
+    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
+    SELECT r.name_key, r.name, r.password::jsonb, r.x, r.y, r.z
+    FROM unnest(
+        %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], %s::float8[],
+        %s::bigint[], %s::bigint[]
+    ) AS r(name_key, name, password, x, y, z, classid, objid)
+    JOIN held USING (classid, objid)
+""" + _SET
+
+
+def lock_ids(name: str) -> tuple[int, int]:
+    """How ``pg_locks`` shows the advisory lock of *name*: (classid, objid)."""
+    key = account_key(name)
+    return (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
 
 
 def per_row(conn: psycopg.Connection[Any], batch: list[Account], pid: int) -> None:
     rows = [
-        (a.name.lower(), a.name, Jsonb(a.password), a.x, a.y, a.z, pid, *_lock_ids(a.name))
+        (a.name.lower(), a.name, Jsonb(a.password), a.x, a.y, a.z, pid, *lock_ids(a.name))
         for a in batch
     ]
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(PER_ROW, rows)
 
 
-def measure(url: str, names: list[str], batch: list[Account], repeat: int) -> list[float]:
-    """Hold a lock on each of *names* as a shard does; the median ms of each way to write."""
+def per_batch(conn: psycopg.Connection[Any], batch: list[Account], pid: int) -> None:
+    ids = [lock_ids(a.name) for a in batch]
+    columns = [
+        [a.name.lower() for a in batch],
+        [a.name for a in batch],
+        [json.dumps(a.password) for a in batch],
+        [a.x for a in batch],
+        [a.y for a in batch],
+        [a.z for a in batch],
+        [c for c, _ in ids],
+        [o for _, o in ids],
+    ]
+    conn.execute(PER_BATCH, (pid, *columns), prepare=False)
+
+
+def measure(url: str, names: list[str], size: int, repeat: int) -> list[float]:
+    """Claim *names* as a shard does; the median ms of each way to write *size* of them."""
     owner = Ownership(url, "bench")
     fenced, plain = PostgresStore(url), PostgresStore(url)
+    fenced.fenced = True
     conn = psycopg.connect(url, autocommit=True)
     try:
         for name in names:
             owner.try_claim(name)
         pid = owner.pid
         assert pid is not None
-        fenced.fence = lambda: pid
-        ways: list[Callable[[], None]] = [
+        loaded = [fenced.load(name) for name in names[:size]]
+        batch = [dataclasses.replace(a, x=1.0, y=2.0) for a in loaded if a is not None]
+        ways: list[Callable[[], object]] = [
             lambda: fenced.save_many(batch),
+            lambda: per_batch(conn, batch, pid),
             lambda: per_row(conn, batch, pid),
             lambda: plain.save_many(batch),
         ]
@@ -113,13 +158,12 @@ def main() -> int:
         names = [f"acct{i:06d}" for i in range(max(counts))]
         store.save_many(Account(n, record) for n in names)
         store.close()
-        batch = [Account(n, record, 1.0, 2.0, 0.0) for n in names[: args.batch]]
         print(f"a batch of {args.batch} saves, median of {args.repeat}, ms:\n")
-        print("| locks held | fenced, pg_locks per batch | fenced, per row (first) | unfenced |")
-        print("|---:|---:|---:|---:|")
+        print("| claimed | token (shipped) | pg_locks per batch | pg_locks per row | none |")
+        print("|---:|---:|---:|---:|---:|")
         for count in counts:
-            b, r, u = measure(url, names[:count], batch, args.repeat)
-            print(f"| {count:,} | {b:.1f} | {r:.1f} | {u:.1f} |")
+            token, batch, row, none = measure(url, names[:count], args.batch, args.repeat)
+            print(f"| {count:,} | {token:.1f} | {batch:.1f} | {row:.1f} | {none:.1f} |")
     finally:
         cluster.remove()
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -20,8 +21,24 @@ from mudserver.store.ownership import (
     parse_say,
     parse_takeover,
 )
+from mudserver.store.postgres import PostgresStore
 from tests.pg import Cluster, cluster_or_skip
 from tests.support import free_port
+
+
+def with_schema(url: str) -> str:
+    """*url*, its database holding the accounts table: a claim raises the account's token."""
+    store = PostgresStore(url)
+    try:
+        store.initialize()
+    finally:
+        store.close()
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    return with_schema(pg_cluster.database())
 
 
 def test_keys_ignore_case_and_differ_between_names() -> None:
@@ -139,7 +156,7 @@ def test_a_full_lock_table_refuses_a_claim_and_keeps_the_locks_held(
     broken connection: closing the connection for it would let go of
     every account the shard holds.
     """
-    url = small_lock_table.database()
+    url = with_schema(small_lock_table.database())
     shard = Ownership(url, "a")
     filler = psycopg.connect(url, autocommit=True)
     try:
@@ -159,3 +176,33 @@ def test_a_full_lock_table_refuses_a_claim_and_keeps_the_locks_held(
     finally:
         filler.close()
         shard.close()
+
+
+def test_an_account_taken_and_given_back_meanwhile_refuses_the_old_shards_saves(
+    pg_url: str,
+) -> None:
+    """Shard a's lock connection breaks; b claims the account, saves and lets go; a takes
+    its lock back none the wiser.  The token tells: a's late save is refused, named."""
+    store = PostgresStore(pg_url)
+    store.fenced = True
+    store.create("x", "pw", 1.0, 1.0, 0.0)
+    a, b = Ownership(pg_url, "a"), Ownership(pg_url, "b")
+    try:
+        assert a.try_claim("x")
+        on_a = store.load("x")
+        assert on_a is not None
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (a.pid,))
+        assert b.try_claim("x")  # the lock went with a's connection
+        on_b = store.load("x")
+        assert on_b is not None and on_b.lease == (on_a.lease or 0) + 1
+        assert store.save_many([dataclasses.replace(on_b, x=8.0)]) == []
+        b.release("x")
+        assert a.check() == []  # a took the lock back: the lock cannot tell
+        assert a.holds("x")
+        assert store.save_many([dataclasses.replace(on_a, x=3.0)]) == ["x"]
+        assert store.load("x").x == 8.0  # type: ignore[union-attr]
+    finally:
+        a.close()
+        b.close()
+        store.close()

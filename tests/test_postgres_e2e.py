@@ -16,7 +16,7 @@ import pytest
 
 from mudserver.mkuser import main as mkuser
 from mudserver.store.accounts import AccountStore
-from mudserver.store.postgres import PostgresStore
+from mudserver.store.postgres import SCHEMA_VERSION, PostgresStore
 from tests.crowd import CHEAP
 from tests.support import REPO, LineClient, free_port, running_server
 
@@ -45,8 +45,8 @@ def test_db_init_and_version(pg_url: str) -> None:
     assert dbtool("version", pg_url).stdout == "0\n"
     done = dbtool("init", pg_url)
     assert done.returncode == 0, done.stderr
-    assert "schema version 1" in done.stdout and "(was 0)" in done.stdout
-    assert dbtool("version", pg_url).stdout == "1\n"
+    assert f"schema version {SCHEMA_VERSION}" in done.stdout and "(was 0)" in done.stdout
+    assert dbtool("version", pg_url).stdout == f"{SCHEMA_VERSION}\n"
     refused = dbtool("init", "./data")
     assert refused.returncode == 1 and "not a PostgreSQL" in refused.stderr
     unreachable = dbtool("init", f"postgresql://postgres@127.0.0.1:{free_port()}/x")

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from mudserver.store.accounts import (
     Account,
@@ -24,7 +25,7 @@ from mudserver.store.accounts import (
     hash_password,
 )
 from mudserver.store.base import Store, StoreUnavailable
-from mudserver.store.postgres import SCHEMA_VERSION, PostgresStore, SchemaError
+from mudserver.store.postgres import RAISE_LEASE, SCHEMA_VERSION, PostgresStore, SchemaError
 from mudserver.store.spec import StoreSpecError, is_database, open_store
 from tests.crowd import CHEAP
 from tests.support import free_port
@@ -190,50 +191,77 @@ def test_a_broken_connection_is_replaced_once(store: PostgresStore, pg_url: str)
     assert store.load("foo") is not None  # the dead connection was dropped and replaced
 
 
-def test_a_fenced_save_lands_only_while_the_shard_holds_the_accounts_lock(
+def test_a_shards_save_lands_only_while_no_other_shard_claimed_the_account(
     store: PostgresStore, pg_url: str
 ) -> None:
-    """A shard that lost an account (its lock went with a broken connection) must not
-    overwrite the new owner's position, not even with a retry already under way."""
-    from mudserver.store.postgres import account_key
-
+    """A shard that lost an account must not overwrite the new owner's position, not even
+    with a retry already under way, and must learn that it was refused."""
     store.create("x", "pw", 1.0, 1.0, 0.0)
-    with (
-        psycopg.connect(pg_url, autocommit=True) as holder,
-        psycopg.connect(pg_url, autocommit=True) as other,
-    ):
-        holder.execute("SELECT pg_advisory_lock(%s)", (account_key("x"),))
-        account = store.load("x")
-        assert account is not None
-        store.fence = lambda: holder.info.backend_pid
-        store.save(dataclasses.replace(account, x=2.0))
-        assert sql(pg_url, "SELECT x FROM mudserver_accounts WHERE name_key = 'x'") == [(2.0,)]
-        store.fence = lambda: other.info.backend_pid  # holds nothing: another shard owns x
-        store.save_many([dataclasses.replace(account, x=3.0)])
-        assert sql(pg_url, "SELECT x FROM mudserver_accounts WHERE name_key = 'x'") == [(2.0,)]
-        store.fence = lambda: None  # the shard's own connection is down: try again later
-        with pytest.raises(StoreUnavailable):
-            store.save(dataclasses.replace(account, x=4.0))
+    store.fenced = True
+    sql(pg_url, RAISE_LEASE, "x")  # shard a claims x
+    mine = store.load("x")
+    assert mine is not None and mine.lease == 1
+    assert store.save_many([dataclasses.replace(mine, x=2.0)]) == []
+    assert sql(pg_url, "SELECT x FROM mudserver_accounts WHERE name_key = 'x'") == [(2.0,)]
+    sql(pg_url, RAISE_LEASE, "x")  # shard b claims it
+    theirs = store.load("x")
+    assert theirs is not None and theirs.lease == 2
+    assert store.save_many([dataclasses.replace(mine, x=3.0)]) == ["x"]  # a's late save
+    store.save(dataclasses.replace(mine, x=3.5))  # the same through save(): refused silently
+    assert sql(pg_url, "SELECT x FROM mudserver_accounts WHERE name_key = 'x'") == [(2.0,)]
+    assert store.save_many([dataclasses.replace(theirs, x=4.0)]) == []
+    assert sql(pg_url, "SELECT x FROM mudserver_accounts WHERE name_key = 'x'") == [(4.0,)]
+    with pytest.raises(ValueError, match="carry a token"):
+        store.save_many([Account("x", mine.password, 5.0)])  # never loaded: no token
 
 
-def test_a_fenced_batch_writes_exactly_the_accounts_whose_locks_are_held(
+def test_a_fenced_batch_writes_exactly_the_accounts_still_owned(
     store: PostgresStore, pg_url: str
 ) -> None:
-    """One batch, one statement: held accounts land (new ones too), the others stay."""
-    from mudserver.store.postgres import account_key
-
+    """One batch, one statement: the accounts whose token still matches land, the others
+    stay as they are and are named."""
     names = [f"p{i}" for i in range(12)]
-    for name in names[:8]:
+    for name in names:
         store.create(name, "pw", 1.0, 1.0, 0.0)
-    record = store.load("p0").password  # type: ignore[union-attr]
-    held = set(names[::2])  # p0, p2, ... p10: p8 and p10 have no row yet
-    with psycopg.connect(pg_url, autocommit=True) as holder:
-        for name in held:
-            holder.execute("SELECT pg_advisory_lock(%s)", (account_key(name),))
-        store.fence = lambda: holder.info.backend_pid
-        store.save_many(Account(name, record, 5.0, 6.0, 7.0) for name in names)
-        rows = dict(sql(pg_url, "SELECT name_key, x FROM mudserver_accounts"))
-    assert rows == {name: 5.0 if name in held else 1.0 for name in names[:8]} | {
-        "p8": 5.0,
-        "p10": 5.0,
-    }
+    store.fenced = True
+    loaded = [store.load(name) for name in names]
+    taken = set(names[::3])  # p0, p3, p6, p9: claimed by another shard since
+    for name in taken:
+        sql(pg_url, RAISE_LEASE, name)
+    batch = [dataclasses.replace(a, x=5.0) for a in loaded if a is not None]
+    assert sorted(store.save_many(batch)) == sorted(taken)
+    rows = dict(sql(pg_url, "SELECT name_key, x FROM mudserver_accounts"))
+    assert rows == {name: 1.0 if name in taken else 5.0 for name in names}
+
+
+def test_a_version_1_database_is_migrated_with_its_accounts(pg_url: str) -> None:
+    """A database made by the first schema (no token column) is brought to the current
+    one at start; its accounts keep their data and start at token 0."""
+    from mudserver.store.postgres import MIGRATIONS
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(MIGRATIONS[0].encode())
+        conn.execute(
+            "CREATE TABLE mudserver_schema (only_row boolean PRIMARY KEY DEFAULT true"
+            " CHECK (only_row), version integer NOT NULL)"
+        )
+        conn.execute("INSERT INTO mudserver_schema (version) VALUES (1)")
+        conn.execute(
+            "INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)"
+            " VALUES ('old', 'Old', %s, 7, 8, 9)",
+            (Jsonb(hash_password("pw", CHEAP)),),
+        )
+    store = PostgresStore(pg_url, CHEAP)
+    try:
+        assert store.initialize() == 1
+        assert store.schema_version() == SCHEMA_VERSION
+        old = store.authenticate("old", "pw")
+        assert old is not None and (old.name, old.x, old.y, old.z, old.lease) == (
+            "Old",
+            7.0,
+            8.0,
+            9.0,
+            0,
+        )
+    finally:
+        store.close()

@@ -42,8 +42,20 @@ class FlakyStore(AccountStore):
         self.writes.append((account.name, account.x))
 
 
-def service_on(tmp_path: Path) -> tuple[GameService, FakeReactor, FlakyStore]:
-    store = FlakyStore(tmp_path, CHEAP)
+class RefusingStore(FlakyStore):
+    """Refuses the saves of some accounts, as PostgreSQL refuses a shard's save of an
+    account that another shard has claimed since."""
+
+    refusing: frozenset[str] = frozenset()
+
+    def save_many(self, accounts: Any) -> list[str]:
+        accounts = list(accounts)
+        super().save_many(a for a in accounts if a.name not in self.refusing)
+        return [a.name for a in accounts if a.name in self.refusing]
+
+
+def service_on(tmp_path: Path) -> tuple[GameService, FakeReactor, RefusingStore]:
+    store = RefusingStore(tmp_path, CHEAP)
     store.writes = []
     store.create("foo", "pw")
     reactor = FakeReactor()
@@ -119,16 +131,47 @@ def test_autosave_writes_a_slice_as_one_batch(tmp_path: Path) -> None:
     batches: list[list[str]] = []
     save_many = store.save_many
 
-    def recording(accounts: Any) -> None:
+    def recording(accounts: Any) -> list[str]:
         accounts = list(accounts)
         batches.append([a.name for a in accounts])
-        save_many(accounts)
+        return save_many(accounts)
 
     store.save_many = recording  # type: ignore[method-assign]
     for name in ("foo", "bar"):
         protocol, _ = connect(service)
         protocol.dataReceived(f"con {name},pw,1\nmov 5,5,0\n".encode())
+    batches.clear()  # each join saved its player alone
     reactor.advance(1.0)
     assert len(batches) == 1
     assert sorted(batches[0]) == ["bar", "foo"]
+    stop(service)
+
+
+def test_a_refused_save_closes_the_player_it_came_from(tmp_path: Path) -> None:
+    """Another shard claimed the account: this one's player is closed, its move unsaved."""
+    service, reactor, store = service_on(tmp_path)
+    protocol, transport = connect(service)
+    protocol.dataReceived(b"con foo,pw,1\n")
+    store.refusing = frozenset({"foo"})
+    protocol.dataReceived(b"mov 5,5,0\n")
+    reactor.advance(1.0)  # the autosave's write is refused
+    assert transport.value().endswith(b"bye replaced\n")
+    assert (store.load("foo").x, store.load("foo").y) == (0.0, 0.0)  # type: ignore[union-attr]
+    assert service.saves.newest == {}  # refused is done with, not retried
+    stop(service)
+
+
+def test_a_refused_save_of_an_earlier_player_leaves_the_current_one(tmp_path: Path) -> None:
+    """A snapshot taken under an older token (an earlier player of the account) is refused;
+    the player now playing, loaded with a newer token, plays on."""
+    service, _, store = service_on(tmp_path)
+    protocol, transport = connect(service)
+    protocol.dataReceived(b"con foo,pw,1\n")
+    playing = service.game.player("foo")
+    assert playing is not None and playing.account is not None
+    playing.account.lease = 2
+    store.refusing = frozenset({"foo"})
+    service.save(Account("foo", playing.account.password, 9.0, lease=1))
+    assert not transport.value().endswith(b"bye replaced\n")
+    assert service.game.player("foo") is playing
     stop(service)

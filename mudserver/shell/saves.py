@@ -22,6 +22,9 @@ built so:
   dropped.  Shutdown waits for all of them (:meth:`idle`), up to its timeout.
 * :meth:`saved` fires once every save of an account made so far has landed
   (or was given up): a shard hands an account to another one only then.
+* A save the store **refuses** (a shard's save of an account another shard
+  has claimed since: its fencing token no longer matches) is not retried;
+  *refused* is told, and the shard closes its player there.
 """
 
 from __future__ import annotations
@@ -59,12 +62,15 @@ class SaveQueue:
         metrics: Metrics,
         threads: int = 8,
         lost: Callable[[str], bool] = lambda key: False,
+        refused: Callable[[Account], object] = lambda account: None,
     ) -> None:
-        """*lost(key)*: whether another shard owns the account now (its saves are dropped)."""
+        """*lost(key)*: whether another shard owns the account now (its saves are dropped);
+        *refused(account)*: the store refused this snapshot (another shard claimed it)."""
         self.store = store
         self.reactor = reactor
         self.metrics = metrics
         self.lost = lost
+        self.refused = refused
         self.pools = [ThreadPool(1, 1, name=f"mudserver-save-{i}") for i in range(threads)]
         self._pending: set[defer.Deferred[None]] = set()
         #: Account (lower-cased) -> number of its newest snapshot not yet
@@ -156,11 +162,14 @@ class SaveQueue:
                 return
             accounts = [a for _, a in snapshots]
             try:
-                seconds = await threads.deferToThreadPool(
+                seconds, refused = await threads.deferToThreadPool(
                     reactor, self.pools[index], self._timed_write, accounts
                 )
-                self.metrics.saves.inc(len(accounts))
+                self.metrics.saves.inc(len(accounts) - len(refused))
                 self.metrics.save_duration.observe(seconds)
+                for account in accounts:
+                    if account.name in refused:
+                        self.refused(account)
                 break
             except (StoreUnavailable, OSError) as e:
                 self.metrics.save_failures.inc()
@@ -181,14 +190,11 @@ class SaveQueue:
         for number, account in snapshots:
             self._settle(account.name.lower(), number)
 
-    def _timed_write(self, accounts: list[Account]) -> float:
-        """Write *accounts* (on a save thread); the seconds it took."""
+    def _timed_write(self, accounts: list[Account]) -> tuple[float, list[str]]:
+        """Write *accounts* (on a save thread); the seconds it took, and the names refused."""
         started = time.perf_counter()
-        if len(accounts) > 1:
-            self.store.save_many(accounts)
-        else:
-            self.store.save(accounts[0])
-        return time.perf_counter() - started
+        refused = self.store.save_many(accounts)
+        return time.perf_counter() - started, refused
 
     def _settle(self, key: str, number: int) -> None:
         """Save *number* of account *key* is done with: wake who waits, if it was the newest."""

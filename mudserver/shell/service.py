@@ -86,6 +86,7 @@ class GameService(Service):
             self.metrics,
             save_threads,
             lost=lambda key: self.shard is not None and key in self.shard.lost,
+            refused=self._refused,
         )
         self._login_pool = ThreadPool(1, login_threads, name="mudserver-login")
         #: Logins reading their account right now, and how many players of
@@ -279,6 +280,26 @@ class GameService(Service):
             if not self._loading[key]:
                 del self._loading[key]
                 self._left_while_loading.pop(key, None)
+
+    def _refused(self, snapshot: Account) -> None:
+        """The store refused *snapshot*: another shard claimed the account after it was
+        loaded here.  The player it came from is closed, if it still plays here."""
+        session = self.game.player(snapshot.name)
+        playing = session.account if session is not None else None
+        if playing is None or playing.lease != snapshot.lease:
+            self.log.warn(
+                "a save of {name} was refused: another shard claimed it since",
+                name=snapshot.name,
+            )
+            return
+        self.log.warn(
+            "{name} was not saved: another shard claimed it since; closing it here",
+            name=snapshot.name,
+        )
+        if self.shard is not None:
+            self.shard.lose([snapshot.name])
+        elif session is not None:
+            session.close("replaced")
 
     def login_abandoned(self, name: str) -> None:
         """A checked login that never joined (its connection went away): give it back."""

@@ -160,15 +160,16 @@ class Shard:
         if parsed is not None and parsed[0] != self.name:
             self.game.say_elsewhere(parsed[1], parsed[2])
 
-    def _check(self) -> None:
-        def lost(names: list[str]) -> None:
-            for name in names:
-                self.lost.add(name.lower())
-                session = self.game.player(name)
-                if session is not None:
-                    self.log.warn("lost the lock of {name}: closing it here", name=name)
-                    session.close("replaced")
+    def lose(self, names: list[str]) -> None:
+        """Another shard owns these accounts now: close their players here, unsaved."""
+        for name in names:
+            self.lost.add(name.lower())
+            session = self.game.player(name)
+            if session is not None:
+                self.log.warn("lost {name} to another shard: closing it here", name=name)
+                session.close("replaced")
 
+    def _check(self) -> None:
         d = self._on_thread(self.ownership.check)
-        d.addCallbacks(lost, lambda f: f.trap(StoreUnavailable))
+        d.addCallbacks(self.lose, lambda f: f.trap(StoreUnavailable))
         d.addErrback(lambda f: self.log.failure("checking the shard's locks failed", f))

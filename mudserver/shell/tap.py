@@ -311,8 +311,8 @@ def makeService(options: Options) -> service.IService:
         channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
         ownership = Ownership(spec, name)
         if isinstance(store, PostgresStore):
-            # Saves land only for accounts whose lock this shard still holds.
-            store.fence = lambda: ownership.pid
+            # Saves land only while no other shard has claimed the account since.
+            store.fenced = True
         game.shard = Shard(
             name,
             ownership,

@@ -24,7 +24,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,10 @@ class Account:
     x: float = 0.0
     y: float = 0.0
     z: float = 0.0
+    #: PostgreSQL's fencing token, as read (a shard's saves must match it;
+    #: see :mod:`mudserver.store.postgres`).  Not part of the account's data:
+    #: not written to files, not compared.
+    lease: int | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The on-disk form; ``version`` lets the format evolve later."""
@@ -394,10 +398,14 @@ class AccountStore(PasswordChecks):
             raise
         _fsync_dir(self.users_dir)
 
-    def save_many(self, accounts: Iterable[Account]) -> None:
-        """Save each in turn: files have no transaction spanning several of them."""
+    def save_many(self, accounts: Iterable[Account]) -> list[str]:
+        """Save each in turn: files have no transaction spanning several of them.
+
+        Files refuse no save (they have no shards): the list is always empty.
+        """
         for account in accounts:
             self.save(account)
+        return []
 
 
 def _unlink_quietly(path: str) -> None:

@@ -74,8 +74,13 @@ class Store(Protocol):
         """Write *account* atomically: afterwards the old or the new one is there."""
         ...
 
-    def save_many(self, accounts: Iterable[Account]) -> None:
-        """Write several accounts, as one transaction where the engine has them."""
+    def save_many(self, accounts: Iterable[Account]) -> list[str]:
+        """Write several accounts, as one transaction where the engine has them.
+
+        Returns the names of the accounts it refused to write: a shard's save
+        of an account that another shard has claimed since (its fencing token
+        no longer matches).  Only PostgreSQL under shards ever refuses.
+        """
         ...
 
     def remove_stale_temp_files(self, older_than: float = 60.0) -> int:

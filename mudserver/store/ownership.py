@@ -15,6 +15,9 @@ the shell calls :class:`Ownership` from one thread of its own and runs
   ``NOTIFY mudserver_takeover`` (payload: the account name and the asking
   shard); the holder closes its player (``bye replaced``), saves it, and
   only then unlocks, so the new shard reads the newest position.
+* Claiming an account also raises its fencing token (column ``lease``, see
+  :mod:`mudserver.store.postgres`): the lock says who may play it, the token
+  makes sure a shard that lost it cannot save it any more.
 * Keys are the first 8 bytes of a SHA-256 of the lower-cased name: the same
   account on every shard, and no two accounts sharing a lock in practice.
 """
@@ -29,7 +32,7 @@ import psycopg
 
 from mudserver.store.accounts import valid_name
 from mudserver.store.base import StoreUnavailable
-from mudserver.store.postgres import CONNECT_TIMEOUT, account_key
+from mudserver.store.postgres import CONNECT_TIMEOUT, RAISE_LEASE, account_key
 
 __all__ = [
     "SAY_CHANNEL",
@@ -97,8 +100,7 @@ class Ownership:
         #: Accounts whose locks were lost with a connection and taken by another shard.
         self._lost: list[str] = []
         #: The backend pid of the connection that holds the locks, once it holds
-        #: them again after a reconnect; ``None`` while it is down.  Read from
-        #: the save threads (the store's fence).
+        #: them again after a reconnect; ``None`` while it is down.
         self.pid: int | None = None
 
     def _connection(self) -> psycopg.Connection[Any]:
@@ -153,10 +155,24 @@ class Ownership:
         self._conn = None
 
     def try_claim(self, name: str) -> bool:
-        """Take the account's lock if no other shard holds it (again, if this one does)."""
+        """Take the account's lock if no other shard holds it (again, if this one does).
+
+        Taking it anew also raises the account's fencing token, so that saves
+        by a shard that held it before fail.  Taking it again (a second login
+        on this shard) does not: saves within one shard are ordered by the
+        shard itself, and its player of the account is the same one.
+        """
+        key = name.lower()
+        anew = self._held[key] == 0
         got = bool(self._execute("SELECT pg_try_advisory_lock(%s)", (account_key(name),)))
         if got:
-            self._held[name.lower()] += 1
+            self._held[key] += 1
+            if anew:
+                try:
+                    self._execute(RAISE_LEASE, (key,))
+                except StoreUnavailable:
+                    self.release(name)
+                    raise
         return got
 
     def ask(self, name: str) -> None:

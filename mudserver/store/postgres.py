@@ -17,6 +17,17 @@ from its worker threads, as it does the file store's.  Why it is built so:
   transaction.
 * The schema carries a version (table ``mudserver_schema``) and is created or
   migrated under an advisory lock, so servers starting together do it once.
+* **Shards fence their saves with a token** (column ``lease``): a shard that
+  claims an account raises it (:data:`RAISE_LEASE`, on its lock connection,
+  holding the account's advisory lock), the row it then loads carries the new
+  value, and each of its saves writes only where the row still holds that
+  value (:data:`_FENCED_SAVE`).  Once another shard has claimed the account,
+  the first one's saves, even retries already under way, change nothing, and
+  :meth:`PostgresStore.save_many` names them so the shard can close its
+  player.  This holds however the first shard lost the account, including an
+  account another shard claimed and gave back while the first one's lock
+  connection was down (the lock alone cannot tell), and it costs one index
+  lookup per row.
 """
 
 from __future__ import annotations
@@ -50,7 +61,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key"]
 T = TypeVar("T")
 
 #: The schema this code reads and writes; :data:`MIGRATIONS` gets a database there.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Key of the advisory lock held while the schema is created or migrated.
 SCHEMA_LOCK = 0x6D75_6473  # "muds"
 #: Seconds to wait for a connection before calling the database unavailable.
@@ -71,6 +82,8 @@ MIGRATIONS: list[str] = [
         CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9_]{1,24}$')
     )
     """,
+    # 2: the fencing token of shards' saves.
+    "ALTER TABLE mudserver_accounts ADD COLUMN lease bigint NOT NULL DEFAULT 0",
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -81,50 +94,35 @@ _UPSERT = """
         name = EXCLUDED.name, password = EXCLUDED.password,
         x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
 """
-#: The same upsert for a batch, writing only the accounts whose advisory
-#: lock is held by the backend whose pid is given: a shard that lost an
-#: account to another (its lock went with a broken connection) cannot
-#: overwrite the new owner's saves, even with a retry already under way.
-#: ``pg_locks`` copies the whole shared lock table (every account playing on
-#: every shard: ~2 ms for 5,000) each time it is read, so it is read once
-#: per batch (a materialized CTE), never once per row.  The statement is
-#: planned afresh each time (``prepare=False``): a generic plan, which
-#: psycopg's automatic preparing would bring after five runs, does not know
-#: the pid and chose a nested loop that read ``pg_locks`` again for every
-#: row (100 ms instead of 9 for 67 saves at 5,000 locks).
-_FENCED_UPSERT = """
-    WITH held AS MATERIALIZED (
-        SELECT classid::bigint AS classid, objid::bigint AS objid FROM pg_locks
-        WHERE locktype = 'advisory' AND granted AND pid = %s AND objsubid = 1
-    )
-    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
-    SELECT r.name_key, r.name, r.password::jsonb, r.x, r.y, r.z
+#: A shard's save: the position (and password record) of accounts whose row
+#: still holds the token the shard read when it claimed them.  One statement
+#: for the batch; ``RETURNING`` says which rows it wrote, so the others can
+#: be reported as refused.  A shard only saves accounts that exist (a login
+#: loaded them), so there is nothing to insert.
+_FENCED_SAVE = """
+    UPDATE mudserver_accounts AS a SET
+        name = r.name, password = r.password::jsonb, x = r.x, y = r.y, z = r.z, saved = now()
     FROM unnest(
         %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], %s::float8[],
-        %s::bigint[], %s::bigint[]
-    ) AS r(name_key, name, password, x, y, z, classid, objid)
-    JOIN held USING (classid, objid)
-    ON CONFLICT (name_key) DO UPDATE SET
-        name = EXCLUDED.name, password = EXCLUDED.password,
-        x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
+        %s::bigint[]
+    ) AS r(name_key, name, password, x, y, z, lease)
+    WHERE a.name_key = r.name_key AND a.lease = r.lease
+    RETURNING a.name_key
 """
+#: What a shard runs when it has just taken the account's advisory lock: the
+#: new token, which its saves of the account must then match.
+RAISE_LEASE = "UPDATE mudserver_accounts SET lease = lease + 1 WHERE name_key = %s RETURNING lease"
 _INSERT = """
     INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
     VALUES (%s, %s, %s, %s, %s, %s)
 """
-_SELECT = "SELECT name, password, x, y, z FROM mudserver_accounts"
+_SELECT = "SELECT name, password, x, y, z, lease FROM mudserver_accounts"
 
 
 def account_key(name: str) -> int:
     """The advisory-lock key of account *name* (a signed 64-bit integer)."""
     digest = hashlib.sha256(b"mudserver-account:" + name.lower().encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def _lock_ids(name: str) -> tuple[int, int]:
-    """How ``pg_locks`` shows the advisory lock of *name*: (classid, objid)."""
-    key = account_key(name)
-    return (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
 
 
 #: Errors that mean "the connection or the server is gone", not "bad query".
@@ -153,10 +151,12 @@ def _row(account: Account) -> tuple[Any, ...]:
 
 def _account(row: tuple[Any, ...]) -> Account:
     """An Account from a row, checked as strictly as an account file."""
-    name, password, x, y, z = row
-    return Account.from_json(
+    name, password, x, y, z, lease = row
+    account = Account.from_json(
         {"version": 1, "name": name, "password": password, "position": [x, y, z]}
     )
+    account.lease = int(lease)
+    return account
 
 
 class PostgresStore(PasswordChecks):
@@ -169,10 +169,9 @@ class PostgresStore(PasswordChecks):
         self._local = threading.local()
         self._connections: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
-        #: For a shard: the pid of the backend that holds its accounts' locks
-        #: (``None`` while it is down); saves then land only for accounts whose
-        #: lock that backend holds (see ``_FENCED_UPSERT``).
-        self.fence: Callable[[], int | None] | None = None
+        #: For a shard: saves land only where the row still holds the token
+        #: the account was loaded with (see ``_FENCED_SAVE``).
+        self.fenced = False
 
     def describe(self) -> str:
         """Host, port, database and user, without the password."""
@@ -349,33 +348,33 @@ class PostgresStore(PasswordChecks):
         return self.load(name)
 
     def save(self, account: Account) -> None:
+        """Write *account* (see :meth:`save_many`; a refused save is not an error here)."""
         self.save_many([account])
 
-    def save_many(self, accounts: Iterable[Account]) -> None:
+    def save_many(self, accounts: Iterable[Account]) -> list[str]:
         """One transaction for the lot: all of them land, or none.
 
-        With a :attr:`fence`, an account whose lock the shard no longer
-        holds is left as it is (another shard owns it now).
+        :attr:`fenced` (a shard): an account whose row no longer holds the
+        token it was loaded with is left as it is (another shard claimed it
+        since); the names of those are returned.
         """
         accounts = list(accounts)
         if not accounts:
-            return
+            return []
         rows = [_row(account) for account in accounts]
-        if self.fence is None:
+        if not self.fenced:
 
             def work(conn: psycopg.Connection[Any]) -> None:
                 with conn.transaction(), conn.cursor() as cur:
                     cur.executemany(_UPSERT, rows)
 
             self._run(work)
-            return
-        pid = self.fence()
-        if pid is None:
-            raise StoreUnavailable("the shard's connection that holds its locks is down")
+            return []
+        if any(a.lease is None for a in accounts):
+            raise ValueError("a shard saves only accounts it loaded (they carry a token)")
         if len({row[0] for row in rows}) != len(rows):
             # One statement may not update a row twice; the shell never sends two.
             raise ValueError("a fenced batch holds two saves of one account")
-        locks = [_lock_ids(a.name) for a in accounts]
         columns: list[list[Any]] = [
             [row[0] for row in rows],
             [row[1] for row in rows],
@@ -383,10 +382,12 @@ class PostgresStore(PasswordChecks):
             [row[3] for row in rows],
             [row[4] for row in rows],
             [row[5] for row in rows],
-            [classid for classid, _ in locks],
-            [objid for _, objid in locks],
+            [a.lease for a in accounts],
         ]
-        self._run(lambda c: c.execute(_FENCED_UPSERT, (pid, *columns), prepare=False))
+        written = {
+            key for (key,) in self._run(lambda c: c.execute(_FENCED_SAVE, columns).fetchall())
+        }
+        return [a.name for a in accounts if a.name.lower() not in written]
 
     def saved_since(self, keys: list[str], seconds: float) -> int:
         """How many of the accounts *keys* (lower-cased names) were written in the last
