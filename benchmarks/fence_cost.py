@@ -50,7 +50,8 @@ _SET = """
         x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
 """
 #: The first version: pg_locks read once for every row.
-PER_ROW = """
+PER_ROW = (
+    """
     INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
     SELECT %s, %s, %s, %s, %s, %s
     WHERE EXISTS (
@@ -58,9 +59,12 @@ PER_ROW = """
         WHERE locktype = 'advisory' AND granted AND pid = %s
           AND classid = %s::oid AND objid = %s::oid AND objsubid = 1
     )
-""" + _SET
+"""
+    + _SET
+)
 #: The second version: pg_locks read once for the batch, joined with its rows.
-PER_BATCH = """
+PER_BATCH = (
+    """
     WITH held AS MATERIALIZED (
         SELECT classid::bigint AS classid, objid::bigint AS objid FROM pg_locks
         WHERE locktype = 'advisory' AND granted AND pid = %s AND objsubid = 1
@@ -72,7 +76,9 @@ PER_BATCH = """
         %s::bigint[], %s::bigint[]
     ) AS r(name_key, name, password, x, y, z, classid, objid)
     JOIN held USING (classid, objid)
-""" + _SET
+"""
+    + _SET
+)
 
 
 def lock_ids(name: str) -> tuple[int, int]:
