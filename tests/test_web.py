@@ -321,7 +321,8 @@ def test_the_page_modules_match_the_server(tmp_path: Path, browser: Any) -> None
               // the gap fades out within a tick.
               w.receive('wlk 8,3.00,4.00,0.00,3.00,0.00,0.00,5.00', 9000);
               w.receive('wlk 8,3.00,3.00,0.00,3.00,0.00,0.00,5.00', 9100);
-              const turned = [at(9100), at(9150), at(9200)];
+              // A frame stamped before the message came (requestAnimationFrame's time).
+              const turned = [at(9100), at(9150), at(9200), at(9080)];
               w.receive('pos 8,3.00,2.00,0.00', 9200);  // stands: slides there
               return [walking, turned, at(9250), at(9500), w.snapshot()[1]];
             }"""
@@ -337,6 +338,7 @@ def test_the_page_modules_match_the_server(tmp_path: Path, browser: Any) -> None
             close({"x": 3, "y": 3.5, "z": 0}),  # still drawn where it was, not at 3.0
             close({"x": 3, "y": 3.0, "z": 0}),  # 2.75 on the walk, plus half the gap
             close({"x": 3, "y": 2.5, "z": 0}),  # a tick later: the walk's own position
+            close({"x": 3, "y": 3.5, "z": 0}),  # where it was drawn, never beyond
         ]
         assert walked[2] == close({"x": 3, "y": 2.25, "z": 0})  # halfway to where it stands
         assert walked[3] == {"x": 3, "y": 2, "z": 0}

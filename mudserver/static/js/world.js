@@ -41,7 +41,9 @@ export function walkPosition(walk, now, fadeMs) {
   const length = Math.hypot(to.x - from.x, to.y - from.y, to.z - from.z);
   const walked = (speed * Math.max(0, now - t0)) / 1000;
   const share = length === 0 ? 1 : Math.min(1, walked / length);
-  const fade = Math.max(0, 1 - (now - t0) / fadeMs);
+  // A frame's time may come before the message's (requestAnimationFrame stamps
+  // the frame's start): the correction is then whole, never more than whole.
+  const fade = Math.min(1, Math.max(0, 1 - (now - t0) / fadeMs));
   return {
     x: from.x + (to.x - from.x) * share + offset.x * fade,
     y: from.y + (to.y - from.y) * share + offset.y * fade,
