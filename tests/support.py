@@ -33,6 +33,26 @@ TWISTD = str(Path(sys.executable).with_name("twistd"))
 SHARED_SERVER = ("--login-failures-per-ip=10000", "--login-failures-per-account=10000")
 
 
+#: Flood control lifted, so that one client can bury another in chat (the
+#: unread-output tests: the limit under test is ``--max-output``, not these).
+UNLIMITED_CHAT = (
+    "--say-rate=100000",
+    "--say-burst=100000",
+    "--line-rate=100000",
+    "--line-burst=100000",
+)
+
+
+def small_buffer_socket(port: int) -> socket.socket:
+    """A client socket to *port* with a 4 KiB receive buffer: once it stops reading,
+    the server's writes to it pile up at once."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(5)
+    raw.connect(("127.0.0.1", port))
+    return raw
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -241,3 +261,19 @@ class ChunkReader(threading.Thread):
         """Wait until *predicate* (of this reader's state) holds; return whether it did."""
         with self._arrived:
             return self._arrived.wait_for(predicate, timeout)
+
+
+def say_until_dropped(server: ServerProcess, victim_id: str, timeout: float = 20.0) -> bytes:
+    """Log foo in and have it say 10 KB at a time until it hears ``del victim_id`` (the
+    server dropped a client that reads nothing); what foo heard besides chat."""
+    with LineClient(server.host, server.port) as speaker:
+        speaker.login("foo", "1234")
+        heard = ChunkReader(speaker.sock)  # the speaker reads all, at once
+        heard.start()
+        batch = "".join(f"say {'x' * 500}\n" for _ in range(20)).encode()
+        gone = f"\ndel {victim_id}\n".encode()
+        deadline = time.monotonic() + timeout
+        while gone not in heard.data and time.monotonic() < deadline:
+            speaker.sock.sendall(batch)
+            time.sleep(0.002)  # pacing the flood; the loop ends on what foo heard
+        return heard.data

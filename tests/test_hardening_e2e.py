@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import itertools
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support import ChunkReader, LineClient, running_server
+from tests.support import (
+    UNLIMITED_CHAT,
+    ChunkReader,
+    LineClient,
+    running_server,
+    small_buffer_socket,
+)
 
 
 class Reader(threading.Thread):
@@ -174,15 +179,9 @@ def test_client_that_never_reads_is_dropped_and_memory_stays_bounded(tmp_path: P
     with running_server(
         tmp_path,
         "--max-output=1048576",
-        "--say-rate=100000",
-        "--say-burst=100000",
-        "--line-rate=100000",
-        "--line-burst=100000",
+        *UNLIMITED_CHAT,
     ) as server:
-        sleeper = socket.socket()
-        sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sleeper.settimeout(5)
-        sleeper.connect((server.host, server.port))
+        sleeper = small_buffer_socket(server.port)
         sleeper.sendall(b"con bar,4321,1\n")
         welcome = b""
         while b"\n" not in welcome:

@@ -26,11 +26,13 @@ from tests.support import (
     REPO,
     SHARED_SERVER,
     TWISTD,
-    ChunkReader,
+    UNLIMITED_CHAT,
     LineClient,
     ServerProcess,
     free_port,
     running_server,
+    say_until_dropped,
+    small_buffer_socket,
 )
 from tests.tlscert import ServerCertificate, make_certificate
 
@@ -207,19 +209,9 @@ def test_a_tls_client_that_never_reads_is_dropped(tmp_path: Path) -> None:
     """TLS buffers are not TCP's: the unread-output limit must still trip."""
     cert = make_certificate(tmp_path)
     port = free_port()
-    options = (
-        f"--port={cert.endpoint(port)}",
-        "--max-output=262144",
-        "--say-rate=100000",
-        "--say-burst=100000",
-        "--line-rate=100000",
-        "--line-burst=100000",
-    )
+    options = (f"--port={cert.endpoint(port)}", "--max-output=262144", *UNLIMITED_CHAT)
     with running_server(tmp_path, *options) as server:
-        raw = socket.socket()
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        raw.settimeout(5)
-        raw.connect(("127.0.0.1", port))
+        raw = small_buffer_socket(port)
         context = ssl.create_default_context(cafile=str(cert.cert))
         sleeper = context.wrap_socket(raw, server_hostname="localhost")
         sleeper.sendall(b"con bar,4321,1\n")
@@ -228,17 +220,7 @@ def test_a_tls_client_that_never_reads_is_dropped(tmp_path: Path) -> None:
             welcome += sleeper.recv(1)
         bar_id = welcome.decode().split(" ", 1)[1].split(",", 1)[0]
         # From here on the sleeper reads nothing.
-        with LineClient(server.host, server.port) as speaker:
-            speaker.login("foo", "1234")
-            heard = ChunkReader(speaker.sock)  # the speaker reads all, at once
-            heard.start()
-            batch = "".join(f"say {'x' * 500}\n" for _ in range(20)).encode()
-            gone = f"\ndel {bar_id}\n".encode()
-            deadline = time.monotonic() + 20
-            while gone not in heard.data and time.monotonic() < deadline:
-                speaker.sock.sendall(batch)
-                time.sleep(0.002)
-            assert gone in heard.data
+        assert f"\ndel {bar_id}\n".encode() in say_until_dropped(server, bar_id)
         sleeper.close()
     assert "dropping 127.0.0.1" in server.log_text() and "output not read" in server.log_text()
 

@@ -7,7 +7,6 @@ test (:mod:`tests.tlscert`) that the client trusts.
 
 from __future__ import annotations
 
-import socket
 import ssl
 import time
 import urllib.request
@@ -17,7 +16,13 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.support import ChunkReader, LineClient, free_port, running_server
+from tests.support import (
+    UNLIMITED_CHAT,
+    free_port,
+    running_server,
+    say_until_dropped,
+    small_buffer_socket,
+)
 from tests.tlscert import make_certificate
 
 
@@ -99,17 +104,11 @@ def test_a_wss_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
     options = (
         f"--web={cert.endpoint(web)}",
         "--max-output=262144",
-        "--say-rate=100000",
-        "--say-burst=100000",
-        "--line-rate=100000",
-        "--line-burst=100000",
+        *UNLIMITED_CHAT,
         "--idle-timeout=60",
     )
     with running_server(tmp_path, *options) as server:
-        raw = socket.socket()
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        raw.settimeout(5)
-        raw.connect(("127.0.0.1", web))
+        raw = small_buffer_socket(web)
         context = ssl.create_default_context(cafile=str(cert.cert))
         with connect(
             f"wss://localhost:{web}/ws",
@@ -122,15 +121,5 @@ def test_a_wss_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
             sleeper.send("con bar,4321,1")
             bar_id = sleeper.recv(timeout=5).split(" ", 1)[1].split(",", 1)[0]
             # From here on the sleeper calls recv no more.
-            with LineClient(server.host, server.port) as speaker:
-                speaker.login("foo", "1234")
-                heard = ChunkReader(speaker.sock)
-                heard.start()
-                batch = "".join(f"say {'x' * 500}\n" for _ in range(20)).encode()
-                gone = f"\ndel {bar_id}\n".encode()
-                deadline = time.monotonic() + 20
-                while gone not in heard.data and time.monotonic() < deadline:
-                    speaker.sock.sendall(batch)
-                    time.sleep(0.002)
-                assert gone in heard.data
+            assert f"\ndel {bar_id}\n".encode() in say_until_dropped(server, bar_id)
     assert "output not read" in server.log_text()
