@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from mudserver.config import Settings
 from mudserver.shell.service import GameService
 from mudserver.store import accounts
 from mudserver.store.accounts import Account, AccountStore
+from mudserver.store.base import Store
 from mudserver.store.passwords import Argon2Params
 from tests.harness import CHEAP, log_events
 
@@ -47,6 +49,30 @@ class FakeReactor(Clock):
         while not self.from_threads.empty():
             f, args = self.from_threads.get_nowait()
             f(*args)
+
+
+@contextmanager
+def real_threads(service: GameService) -> Iterator[None]:
+    """The service's login and save pools running for real, stopped afterwards."""
+    pools = [service._login_pool, *service.saves.pools]
+    for pool in pools:
+        pool.start()
+    try:
+        yield
+    finally:
+        for pool in pools:
+            pool.stop()
+
+
+def answers(service: GameService, *logins: tuple[str, str]) -> list[Any]:
+    """What the service's (threaded) password checks of *logins* fired with, in any order."""
+    reactor: FakeReactor = service.reactor  # type: ignore[assignment]
+    results: list[Any] = []
+    for name, password in logins:
+        service.authenticate(name, password).addCallback(results.append)
+    while len(results) < len(logins):
+        reactor.run_thread_calls()
+    return results
 
 
 class SyncPool:
@@ -80,19 +106,33 @@ def as_lines(events: list[dict[str, Any]]) -> list[str]:
     return [formatEventAsClassicLogText(event) or "" for event in events]
 
 
-def playing_service(tmp_path: Path) -> tuple[GameService, FakeReactor, StringTransport]:
-    store = AccountStore(tmp_path, CHEAP)
-    store.create("foo", "pw")
+def synchronous_service(
+    store: Store, settings: Settings | None = None
+) -> tuple[GameService, FakeReactor]:
+    """A started service on a fake clock whose thread pools run each call at once."""
     reactor = FakeReactor()
-    service = GameService(Settings(autosave=1.0, speed=100.0), store, reactor)
+    service = GameService(settings or Settings(autosave=1.0, speed=100.0), store, reactor)
     service.saves.pools = [SyncPool()]  # type: ignore[list-item]
     service._login_pool = SyncPool()  # type: ignore[assignment]
     reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
     service.startService()
-    addr = IPv4Address("TCP", "10.0.0.1", 4000)
+    return service, reactor
+
+
+def connect(service: GameService, host: str = "10.0.0.1") -> tuple[Any, StringTransport]:
+    """A connection from *host* to *service*, on a StringTransport."""
+    addr = IPv4Address("TCP", host, 4000)
     protocol = service.factory.buildProtocol(addr)
     transport = StringTransport(peerAddress=addr)
     protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def playing_service(tmp_path: Path) -> tuple[GameService, FakeReactor, StringTransport]:
+    store = AccountStore(tmp_path, CHEAP)
+    store.create("foo", "pw")
+    service, reactor = synchronous_service(store)
+    protocol, transport = connect(service)
     protocol.dataReceived(b"con foo,pw,1\nmov 10,0,0\n")
     assert transport.value().startswith(b"wel ")
     reactor.advance(0.1)
@@ -148,21 +188,14 @@ def test_failed_save_keeps_the_good_file_and_is_retried(
 def test_autosave_spreads_the_saves_over_its_interval(tmp_path: Path) -> None:
     """With --autosave 30, a step each second saves a thirtieth of the players."""
     store = AccountStore(tmp_path, CHEAP)
-    service = GameService(Settings(autosave=30.0, idle_timeout=100.0), store, FakeReactor())
+    service, reactor = synchronous_service(store, Settings(autosave=30.0, idle_timeout=100.0))
     saved: list[str] = []
     service.save = lambda account: saved.append(account.name)  # type: ignore[method-assign]
     service.game._save = service.save
     for i in range(60):
         store.create(f"p{i}", "pw")
-    reactor: FakeReactor = service.reactor  # type: ignore[assignment]
-    service.saves.pools = [SyncPool()]  # type: ignore[list-item]
-    service._login_pool = SyncPool()  # type: ignore[assignment]
-    reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
-    service.startService()
     for i in range(60):
-        addr = IPv4Address("TCP", f"10.0.0.{i}", 4000)
-        protocol = service.factory.buildProtocol(addr)
-        protocol.makeConnection(StringTransport(peerAddress=addr))
+        protocol, _ = connect(service, f"10.0.0.{i}")
         protocol.dataReceived(f"con p{i},pw,1\nmov 1000,0,0\n".encode())
     assert len(service.game) == 60
     saved.clear()  # the saves at login
@@ -213,18 +246,8 @@ def test_passwords_are_hashed_on_the_login_pool(
 
     monkeypatch.setattr(store, "authenticate", spy)
     # A verified account is read again on its save thread (see authenticate).
-    pools = [service._login_pool, *service.saves.pools]
-    for pool in pools:
-        pool.start()
-    try:
-        results: list[Any] = []
-        service.authenticate("foo", "pw").addCallback(results.append)
-        service.authenticate("nobody", "pw").addCallback(results.append)
-        while len(results) < 2:
-            reactor.run_thread_calls()
-    finally:
-        for pool in pools:
-            pool.stop()
+    with real_threads(service):
+        results = answers(service, ("foo", "pw"), ("nobody", "pw"))
     assert [r.name if r else r for r in results] in (["foo", None], [None, "foo"])
     assert len(hashed_on) == 2
     assert all("mudserver-login" in name for name in hashed_on), hashed_on
@@ -278,22 +301,10 @@ def test_an_old_hash_is_hashed_on_the_login_pool_and_written_on_the_save_pool(
 
     monkeypatch.setattr(store, "hash", spy_hash)
     monkeypatch.setattr(store, "upgrade_password", spy_upgrade)
-    pools = [service._login_pool, *service.saves.pools]
-    for pool in pools:
-        pool.start()
-    try:
-        results: list[Any] = []
-        service.authenticate("foo", "wrong").addCallback(results.append)
-        while len(results) < 1:
-            reactor.run_thread_calls()
-        assert results == [None] and threads_of == {"hash": [], "upgrade": []}
-        service.authenticate("foo", "pw").addCallback(results.append)
-        while len(results) < 2:
-            reactor.run_thread_calls()
-    finally:
-        for pool in pools:
-            pool.stop()
-    account = results[1]
+    with real_threads(service):
+        assert answers(service, ("foo", "wrong")) == [None]
+        assert threads_of == {"hash": [], "upgrade": []}
+        (account,) = answers(service, ("foo", "pw"))
     assert account.password["algorithm"] == "argon2id"
     assert store.load("foo") == account
     assert ["mudserver-login" in name for name in threads_of["hash"]] == [True]
@@ -305,17 +316,9 @@ def test_a_failed_rehash_write_is_made_good_by_the_next_save(
 ) -> None:
     AccountStore(tmp_path, CHEAP).create("foo", "pw")
     store = AccountStore(tmp_path, CURRENT)
-    reactor = FakeReactor()
-    service = GameService(Settings(autosave=1.0, speed=100.0), store, reactor)
-    service.saves.pools = [SyncPool()]  # type: ignore[list-item]
-    service._login_pool = SyncPool()  # type: ignore[assignment]
-    reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
-    service.startService()
+    service, reactor = synchronous_service(store)
     monkeypatch.setattr(store, "upgrade_password", fail_with(errno.ENOSPC))
-    addr = IPv4Address("TCP", "10.0.0.1", 4000)
-    protocol = service.factory.buildProtocol(addr)
-    transport = StringTransport(peerAddress=addr)
-    protocol.makeConnection(transport)
+    protocol, transport = connect(service)
     protocol.dataReceived(b"con foo,pw,1\nmov 10,0,0\n")
     assert transport.value().startswith(b"wel ")
     assert any("could not re-hash foo" in line for line in as_lines(logged))

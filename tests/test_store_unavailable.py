@@ -10,16 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransport
-
-from mudserver.config import Settings
 from mudserver.shell.saves import SAVE_RETRY
 from mudserver.shell.service import GameService
 from mudserver.store.accounts import Account, AccountStore
 from mudserver.store.base import StoreUnavailable
 from tests.harness import CHEAP
-from tests.test_service_hardening import FakeReactor, SyncPool, stop
+from tests.test_service_hardening import FakeReactor, connect, stop, synchronous_service
 
 
 class FlakyStore(AccountStore):
@@ -58,21 +54,8 @@ def service_on(tmp_path: Path) -> tuple[GameService, FakeReactor, RefusingStore]
     store = RefusingStore(tmp_path, CHEAP)
     store.writes = []
     store.create("foo", "pw")
-    reactor = FakeReactor()
-    service = GameService(Settings(autosave=1.0, speed=100.0), store, reactor)
-    service.saves.pools = [SyncPool()]  # type: ignore[list-item]
-    service._login_pool = SyncPool()  # type: ignore[assignment]
-    reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
-    service.startService()
+    service, reactor = synchronous_service(store)
     return service, reactor, store
-
-
-def connect(service: GameService) -> tuple[Any, StringTransport]:
-    addr = IPv4Address("TCP", "10.0.0.1", 4000)
-    protocol = service.factory.buildProtocol(addr)
-    transport = StringTransport(peerAddress=addr)
-    protocol.makeConnection(transport)
-    return protocol, transport
 
 
 def test_a_login_while_the_store_is_down_is_unavailable_not_bad(tmp_path: Path) -> None:
