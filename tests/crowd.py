@@ -7,6 +7,7 @@ reads every socket that has data, with a deadline on every wait.
 
 from __future__ import annotations
 
+import math
 import selectors
 import socket
 import time
@@ -36,6 +37,23 @@ def make_accounts(data: Path, count: int, prefix: str = "p") -> list[str]:
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda name: store.create(name, PASSWORD), missing))
     return names
+
+
+def direction(index: int, count: int) -> tuple[float, float, float]:
+    """Player *index* of *count* walks from the origin along this unit vector, forever
+    (the players fan out evenly: the crash tests check each stays on its line)."""
+    angle = 2 * math.pi * index / count
+    return (math.cos(angle), math.sin(angle), 0.0)
+
+
+def progress(index: int, count: int, position: tuple[float, float, float]) -> float:
+    """How far along its line (:func:`direction`) a player is; fails if off the line."""
+    ux, uy, uz = direction(index, count)
+    along = sum(p * u for p, u in zip(position, (ux, uy, uz), strict=True))
+    off = math.dist(position, (along * ux, along * uy, along * uz))
+    assert off < 1e-6, f"player {index} at {position} is off its path"
+    assert along >= -1e-9
+    return along
 
 
 class Crowd:
@@ -104,6 +122,14 @@ class Crowd:
         self.lines[index].extend(line.decode() for line in complete)
         if not self.welcomed[index]:
             self.welcomed[index] = any(line.startswith(b"wel ") for line in complete)
+
+    def walk_outward(self, seconds: float) -> None:
+        """Send every player along its :func:`direction`, and read for *seconds*."""
+        for index in range(len(self.names)):
+            x, y, z = (1000 * c for c in direction(index, len(self.names)))
+            self.send(index, f"mov {x!r},{y!r},{z!r}")
+        moved = time.monotonic()
+        self.pump(lambda: time.monotonic() - moved >= seconds, timeout=seconds + 5)
 
     def close(self) -> None:
         for index, sock in enumerate(self.socks):

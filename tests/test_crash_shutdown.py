@@ -9,35 +9,17 @@
 
 from __future__ import annotations
 
-import math
 import random
 import signal
 import time
 from pathlib import Path
 
 from mudserver.store.accounts import AccountStore
-from tests.crowd import KEEP_CHEAP_HASHES, Crowd, make_accounts
+from tests.crowd import KEEP_CHEAP_HASHES, Crowd, make_accounts, progress
 from tests.support import running_server
 
 KILL_ROUNDS = 24
 KILL_BUDGET = 25.0  # seconds for all rounds together
-
-
-def direction(index: int) -> tuple[float, float, float]:
-    """Player *index* walks from the origin along this unit vector, forever."""
-    angle = 2 * math.pi * index / 50
-    return (math.cos(angle), math.sin(angle), 0.0)
-
-
-def progress(index: int, position: tuple[float, float, float]) -> float:
-    """How far along its path a player is; fails if the position is off the path."""
-    ux, uy, uz = direction(index)
-    x, y, z = position
-    along = x * ux + y * uy + z * uz
-    off = math.dist(position, (along * ux, along * uy, along * uz))
-    assert off < 1e-6, f"player {index} at {position} is off its path"
-    assert along >= -1e-9
-    return along
 
 
 def test_sigkill_at_random_moments_never_corrupts_saves(tmp_path: Path) -> None:
@@ -58,11 +40,7 @@ def test_sigkill_at_random_moments_never_corrupts_saves(tmp_path: Path) -> None:
         ) as server:
             crowd = Crowd(server.host, server.port, names)
             crowd.login_all()
-            for index in range(len(names)):
-                x, y, z = (1000 * c for c in direction(index))
-                crowd.send(index, f"mov {x!r},{y!r},{z!r}")
-            moved = time.monotonic()
-            crowd.pump(lambda: time.monotonic() - moved >= walk, timeout=walk + 5)  # noqa: B023
+            crowd.walk_outward(walk)
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(10)
             crowd.close()
@@ -71,7 +49,7 @@ def test_sigkill_at_random_moments_never_corrupts_saves(tmp_path: Path) -> None:
         for index, name in enumerate(names):
             account = store.load(name)  # raises CorruptAccount on a damaged file
             assert account is not None, f"{name} lost its file"
-            now.append(progress(index, (account.x, account.y, account.z)))
+            now.append(progress(index, len(names), (account.x, account.y, account.z)))
         assert all(b >= a - 1e-9 for a, b in zip(last, now, strict=True)), "a save went back"
         if walk >= 0.6:  # at least two autosaves happened: everybody is further along
             assert all(b > a for a, b in zip(last, now, strict=True)), (walk, last, now)

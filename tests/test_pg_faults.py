@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import signal
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mudserver.store.postgres import PostgresStore
-from tests.crowd import CHEAP, KEEP_CHEAP_HASHES, PASSWORD, Crowd
+from tests.crowd import CHEAP, KEEP_CHEAP_HASHES, PASSWORD, Crowd, progress
 from tests.pg import Cluster, make_accounts
 from tests.support import LineClient, running_server
 
@@ -80,20 +79,6 @@ def test_database_stopped_mid_play(pg_cluster: Cluster, pg_url: str, tmp_path: P
     assert positions(pg_url, ["alice", "bob"]) == [(10.0, 0.0, 0.0), (0.0, 7.0, 0.0)]
 
 
-def direction(index: int) -> tuple[float, float, float]:
-    angle = 2 * math.pi * index / 30
-    return (math.cos(angle), math.sin(angle), 0.0)
-
-
-def progress(index: int, position: tuple[float, float, float]) -> float:
-    """How far along its path a player is; fails if the position is off the path."""
-    ux, uy, uz = direction(index)
-    along = sum(p * u for p, u in zip(position, (ux, uy, uz), strict=True))
-    off = math.dist(position, (along * ux, along * uy, along * uz))
-    assert off < 1e-6, f"player {index} at {position} is off its path"
-    return along
-
-
 def test_sigkill_while_saving_loses_no_committed_save(pg_url: str, tmp_path: Path) -> None:
     names = [f"w{i}" for i in range(30)]
     make_accounts(pg_url, names)
@@ -108,17 +93,13 @@ def test_sigkill_while_saving_loses_no_committed_save(pg_url: str, tmp_path: Pat
         ) as server:
             crowd = Crowd(server.host, server.port, names)
             crowd.login_all()
-            for index in range(len(names)):
-                x, y, z = (1000 * c for c in direction(index))
-                crowd.send(index, f"mov {x!r},{y!r},{z!r}")
-            moved = time.monotonic()
-            crowd.pump(lambda: time.monotonic() - moved >= walk, timeout=walk + 5)  # noqa: B023
-            committed = [progress(i, p) for i, p in enumerate(positions(pg_url, names))]
+            crowd.walk_outward(walk)
+            committed = [progress(i, len(names), p) for i, p in enumerate(positions(pg_url, names))]
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(10)
             crowd.close()
         kills += 1
-        now = [progress(i, p) for i, p in enumerate(positions(pg_url, names))]
+        now = [progress(i, len(names), p) for i, p in enumerate(positions(pg_url, names))]
         assert all(b >= a - 1e-9 for a, b in zip(last, now, strict=True)), "a save went back"
         assert all(b >= a - 1e-9 for a, b in zip(committed, now, strict=True)), "a save was lost"
         last = now
