@@ -285,8 +285,7 @@ class GameService(Service):
         """The store refused *snapshot*: another shard claimed the account after it was
         loaded here.  The player it came from is closed, if it still plays here."""
         session = self.game.player(snapshot.name)
-        playing = session.account if session is not None else None
-        if playing is None or playing.lease != snapshot.lease:
+        if session is None or session.account is None or session.account.lease != snapshot.lease:
             self.log.warn(
                 "a save of {name} was refused: another shard claimed it since",
                 name=snapshot.name,
@@ -297,9 +296,8 @@ class GameService(Service):
             name=snapshot.name,
         )
         if self.shard is not None:
-            self.shard.lose([snapshot.name])
-        elif session is not None:
-            session.close("replaced")
+            self.shard.lost.add(snapshot.name.lower())  # its leave is not saved either
+        session.close("replaced")
 
     def login_abandoned(self, name: str) -> None:
         """A checked login that never joined (its connection went away): give it back."""
