@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from mudserver.mkuser import main
-from mudserver.store.accounts import AccountStore, HashParams
+from mudserver.store.files import FileStore
+from mudserver.store.passwords import ScryptParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CHEAP = HashParams(n=2**4)
+CHEAP = ScryptParams(n=2**4)
 
 
 def test_creates_account(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -22,7 +23,7 @@ def test_creates_account(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     out, err = capsys.readouterr()
     assert out == f"created account Foo in {data / 'users' / 'foo.json'}\n"
     assert err == ""
-    store = AccountStore(data, CHEAP)
+    store = FileStore(data, CHEAP)
     account = store.authenticate("foo", "1234")
     assert account is not None
     assert account.name == "Foo"
@@ -97,7 +98,7 @@ def test_module_entry_point(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"created account Baz in {data / 'users' / 'baz.json'}\n"
-    assert AccountStore(data, CHEAP).authenticate("BAZ", "pw") is not None
+    assert FileStore(data, CHEAP).authenticate("BAZ", "pw") is not None
 
     again = subprocess.run(
         [sys.executable, "-m", "mudserver.mkuser", "baz", "pw", "--data", str(data)],

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from twisted.internet import task
 from twisted.internet.testing import StringTransport
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core import operator
 from mudserver.core.game import Game
@@ -22,7 +23,6 @@ from mudserver.core.session import Session, State
 from mudserver.limits.bans import BanError
 from mudserver.shell.admin import Countdown
 from mudserver.shell.factory import MudFactory
-from mudserver.store.accounts import Account
 from mudserver.wire.encoding import split_line
 
 from .test_game import FakePeer, SaveRecorder

@@ -18,13 +18,13 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.delivery import BroadcastDelivery, Delivery, ViewDelivery
 from mudserver.core.stats import Stats
 from mudserver.core.world import Entity, World
 from mudserver.limits.bans import BanList
 from mudserver.limits.throttle import LoginThrottle
-from mudserver.store.accounts import Account
 from mudserver.wire import replies
 
 if TYPE_CHECKING:

@@ -43,10 +43,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from mudserver.account import Account
 from mudserver.config import PROTOCOL_VERSIONS
 from mudserver.core.operator import who_reply
 from mudserver.limits.ratelimit import FloodGuard, TokenBucket, Verdict
-from mudserver.store.accounts import Account
 from mudserver.wire import replies
 from mudserver.wire.commands import (
     Command,

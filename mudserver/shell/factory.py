@@ -19,11 +19,11 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mudserver.account import Account
 from mudserver.config import Presentation
 from mudserver.core.game import Game
 from mudserver.limits.connlimit import ConnectionLimits
 from mudserver.shell.server import MudProtocol
-from mudserver.store.accounts import Account
 
 __all__ = ["REFUSAL_LOG_INTERVAL", "Authenticator", "MudFactory", "RefusedProtocol"]
 

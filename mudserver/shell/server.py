@@ -19,9 +19,9 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from mudserver.account import Account
 from mudserver.core.session import LoginAttempt, Session
 from mudserver.shell.sendnow import direct_writer
-from mudserver.store.accounts import Account
 from mudserver.store.base import StoreUnavailable
 from mudserver.wire import mssp, replies
 from mudserver.wire.gmcp import GmcpChannel
