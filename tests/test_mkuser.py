@@ -1,4 +1,4 @@
-"""Tests for the mudserver.mkuser command-line tool."""
+"""Tests for the mudserver.tools.mkuser command-line tool."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mudserver.mkuser import main
 from mudserver.store.files import FileStore
 from mudserver.store.passwords import ScryptParams
+from mudserver.tools.mkuser import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHEAP = ScryptParams(n=2**4)
@@ -88,7 +88,7 @@ def test_module_entry_point(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     data = tmp_path / "data"
     result = subprocess.run(
-        [sys.executable, "-m", "mudserver.mkuser", "Baz", "pw", "--data", str(data)],
+        [sys.executable, "-m", "mudserver.tools.mkuser", "Baz", "pw", "--data", str(data)],
         capture_output=True,
         text=True,
         env=env,
@@ -101,7 +101,7 @@ def test_module_entry_point(tmp_path: Path) -> None:
     assert FileStore(data, CHEAP).authenticate("BAZ", "pw") is not None
 
     again = subprocess.run(
-        [sys.executable, "-m", "mudserver.mkuser", "baz", "pw", "--data", str(data)],
+        [sys.executable, "-m", "mudserver.tools.mkuser", "baz", "pw", "--data", str(data)],
         capture_output=True,
         text=True,
         env=env,

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from mudserver.mkuser import main as mkuser
 from mudserver.store.files import FileStore
 from mudserver.store.postgres import SCHEMA_VERSION, PostgresStore
+from mudserver.tools.mkuser import main as mkuser
 from tests.crowd import CHEAP
 from tests.support import REPO, LineClient, free_port, running_server
 
 
 def dbtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mudserver.dbtool", *args],
+        [sys.executable, "-m", "mudserver.tools.dbtool", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -23,7 +23,7 @@ from twisted.internet.error import ConnectionAborted
 
 from mudserver.account import Account
 from mudserver.config import Settings
-from mudserver.shell.server import OUTPUT_OVERFLOW, OutputWatcher
+from mudserver.shell.protocol import OUTPUT_OVERFLOW, OutputWatcher
 from mudserver.store.files import FileStore
 from tests.harness import CHEAP, PASSWORDS, Harness, PendingLogins, log_events
 

@@ -23,7 +23,7 @@ from twisted.web import server
 from mudserver.account import AccountError
 from mudserver.config import TELNET_OFFERS, Presentation, Settings
 from mudserver.limits.bans import BanError, BanList
-from mudserver.shell.admin import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
+from mudserver.shell.adminsocket import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
 from mudserver.store.base import Store

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m mudserver.mkuser NAME PASSWORD [--data DIR] [--store files|POSTGRESQL]
+    python -m mudserver.tools.mkuser NAME PASSWORD [--data DIR] [--store files|POSTGRESQL]
 
 The server has no registration command, so this is how accounts are made.
 It opens the store the way the server does (``--store``: the JSON files
