@@ -51,6 +51,25 @@ def test_a_session_translated() -> None:
     ]
 
 
+def test_a_things_private_message_has_a_channel_of_its_own() -> None:
+    g = GmcpChannel()
+    g.translate("wel 2,foo,0.00,0.00,0.00\n")
+    text = "ent 7,thing,signpost,3.00,0.00,0.00\nmsg 7,signpost,North%2C the meadow\nmsg 0,,hi\n"
+    assert messages(g.translate(text)) == [
+        (
+            "Room.Entity.Add",
+            {"id": 7, "kind": "thing", "name": "signpost", "x": 3.0, "y": 0, "z": 0},
+        ),
+        (
+            "Comm.Channel.Text",
+            {"channel": "msg", "talker": "signpost", "id": 7, "text": "North, the meadow"},
+        ),
+        ("Comm.Channel.Text", {"channel": "msg", "talker": "", "id": 0, "text": "hi"}),
+    ]
+    g.received(b'Core.Supports.Set ["Room 1"]')
+    assert g.translate("msg 7,signpost,hi\n") == b""
+
+
 def test_unknown_and_broken_lines_pass_without_a_message() -> None:
     g = GmcpChannel()
     text = "err badcmd,what?\nzzz 1,2\npos x,1,2,3\nent 1\nwlk 1,nan,0,0,0,0,0,1\nsay\n"

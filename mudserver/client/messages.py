@@ -2,7 +2,9 @@
 
 :func:`parse` turns one line from the server (line ending removed) into one
 of the frozen dataclasses below: ids become ``int``, coordinates ``float``,
-every text argument is dequoted.  A line with a code this client does not
+every text argument is dequoted.  How each line's fields are read is not
+written here: it is the line's :class:`~mudserver.wire.shapes.Shape`, the
+description the server formats the line with.  A line with a code this client does not
 know, or a known code it cannot make sense of, becomes :class:`Unknown`
 instead of an exception: the protocol says clients must ignore new server
 messages, and one odd line must not take a connection down.
@@ -13,12 +15,11 @@ all use it.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from mudserver.wire.encoding import split_line
+from mudserver.wire.shapes import SHAPES
 
 __all__ = [
     "Welcome",
@@ -27,12 +28,15 @@ __all__ = [
     "Walk",
     "Delete",
     "Said",
+    "Told",
     "Error",
     "Bye",
     "System",
     "WhoList",
+    "Ack",
     "Unknown",
     "Message",
+    "TYPES",
     "parse",
 ]
 
@@ -131,7 +135,11 @@ class Delete:
 
 @dataclass(frozen=True, slots=True)
 class Said:
-    """``say id,name,text``: entity ``id`` said ``text`` (already dequoted)."""
+    """``say id,name,text``: entity ``id`` said ``text`` (already dequoted).
+
+    ``id`` is 0 for a player on another shard of the same service: not in
+    this world, so no entity has that id.
+    """
 
     code: ClassVar[str] = "say"
     id: int
@@ -179,6 +187,29 @@ class WhoList:
 
 
 @dataclass(frozen=True, slots=True)
+class Told:
+    """``msg id,name,text``: entity ``id`` (``name``) told you ``text``, privately.
+
+    What a thing answers when you :meth:`~mudserver.client.requests.Requests.use`
+    it, or says to you alone.  ``id`` is 0 and ``name`` empty when the game
+    itself tells you something.  Named as :class:`Said` is: for what happened.
+    """
+
+    code: ClassVar[str] = "msg"
+    id: int
+    name: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """``ack what``: the request ``what`` (``pwd``) was done; it has no other answer."""
+
+    code: ClassVar[str] = "ack"
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A line this client cannot type: a newer message, or a malformed one.
 
@@ -192,53 +223,40 @@ class Unknown:
 
 
 Message = (
-    Welcome | Entered | Position | Walk | Delete | Said | Error | Bye | System | WhoList | Unknown
+    Welcome
+    | Entered
+    | Position
+    | Walk
+    | Delete
+    | Said
+    | Told
+    | Error
+    | Bye
+    | System
+    | WhoList
+    | Ack
+    | Unknown
 )
 
-
-def _id(text: str) -> int:
-    value = int(text)
-    if value < 1 or not text.isdigit():
-        raise ValueError(f"not an entity id: {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise ValueError(f"not a count: {text!r}")
-    return int(text)
-
-
-def _who(*args: str) -> WhoList:
-    return WhoList(_count(args[0]), _count(args[1]), tuple(args[2:]))
-
-
-def _num(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"not a finite number: {text!r}")
-    return value
-
-
-def _speed(text: str) -> float:
-    value = _num(text)
-    if value < 0:
-        raise ValueError(f"not a speed: {text!r}")
-    return value
-
-
-#: code -> (class, converters of the leading arguments).  Extra trailing
-#: arguments are ignored, so a later server may append fields.
-_LAYOUT: dict[str, tuple[Callable[..., Message], tuple[Callable[[str], object], ...]]] = {
-    "wel": (Welcome, (_id, str, _num, _num, _num)),
-    "ent": (Entered, (_id, str, str, _num, _num, _num)),
-    "pos": (Position, (_id, _num, _num, _num)),
-    "wlk": (Walk, (_id, _num, _num, _num, _num, _num, _num, _speed)),
-    "del": (Delete, (_id,)),
-    "say": (Said, (_id, str, str)),
-    "err": (Error, (str, str)),
-    "bye": (Bye, (str,)),
-    "sys": (System, (str,)),
+#: The typed message of each server line.  Its fields are the line's, as
+#: :data:`mudserver.wire.shapes.SHAPES` names them (a test holds them to it),
+#: so a line is read by its shape and handed to the class as it is.
+TYPES: dict[str, type[Message]] = {
+    cls.code: cls
+    for cls in (
+        Welcome,
+        Entered,
+        Position,
+        Walk,
+        Delete,
+        Said,
+        Told,
+        Error,
+        Bye,
+        System,
+        WhoList,
+        Ack,
+    )
 }
 
 
@@ -249,21 +267,11 @@ def parse(line: str) -> Message:
     """
     raw = split_line(line.removesuffix("\r"))
     args = tuple(raw.args())
-    if raw.code == "who":  # the one message with a variable number of arguments
-        if len(args) < 2:
-            return Unknown(raw.code, args, "who needs 2 arguments")
-        try:
-            return _who(*args)
-        except ValueError as e:
-            return Unknown(raw.code, args, str(e))
-    layout = _LAYOUT.get(raw.code)
-    if layout is None:
+    cls = TYPES.get(raw.code)
+    if cls is None:
         return Unknown(raw.code, args)
-    cls, converters = layout
-    if len(args) < len(converters):
-        return Unknown(raw.code, args, f"{raw.code} needs {len(converters)} arguments")
     try:
-        values = [convert(a) for convert, a in zip(converters, args, strict=False)]
+        values = SHAPES[raw.code].read(args)
     except ValueError as e:
         return Unknown(raw.code, args, str(e))
     return cls(*values)

@@ -4,8 +4,10 @@ A GMCP message is ``IAC SB GMCP <Package.Name> <JSON> IAC SE`` (Telnet
 option 201).  MUD clients (Mudlet, TinTin++) hand the JSON to scripts, so a
 map or a status line needs no parsing of text.  Rather than a second output
 path through the game, :class:`GmcpChannel` reads the very lines a session
-sends (``wel``, ``ent``, ``del``, ``pos``, ``wlk``, ``say``, ``bye``) and
-translates them; every other code passes without a message.  The shell runs
+sends (``wel``, ``ent``, ``del``, ``pos``, ``wlk``, ``say``, ``msg``,
+``bye``) and translates them, reading each line's fields by name through its
+:class:`~mudserver.wire.shapes.Shape`, the description the line was formatted
+with; every other code passes without a message.  The shell runs
 it only for connections that enabled GMCP, so nobody else pays for it.
 
 Messages (all numbers are JSON numbers; see docs/protocol.md, "GMCP"):
@@ -19,7 +21,9 @@ Messages (all numbers are JSON numbers; see docs/protocol.md, "GMCP"):
 - ``Room.Entity.Walk {"id", "x", "y", "z", "tx", "ty", "tz", "speed"}`` (``wlk``).
 - ``Room.Entity.Stand {"id", "x", "y", "z"}`` (``pos``: stands there, in
   protocol version 2; in version 1 it comes every tick while it moves).
-- ``Comm.Channel.Text {"channel": "say", "talker": "bar", "id": 1, "text": ".."}``.
+- ``Comm.Channel.Text {"channel": "say", "talker": "bar", "id": 1, "text": ".."}``
+  (``say``), and the same on channel ``msg`` for what a thing tells the
+  player alone (``msg``; id 0 and talker ``""``: the game itself).
 - ``Core.Goodbye "reason"`` (``bye``).
 
 From the client, ``Core.Hello`` is recorded, ``Core.Supports.Set``/``Add``/
@@ -33,6 +37,7 @@ import json
 from typing import Any
 
 from mudserver.wire.encoding import split_line
+from mudserver.wire.shapes import SHAPES
 from mudserver.wire.telnet import GMCP, subnegotiation
 
 __all__ = ["GmcpChannel", "encode", "decode"]
@@ -58,13 +63,6 @@ def decode(payload: bytes) -> tuple[str, Any]:
     package, _, rest = text.strip().partition(" ")
     rest = rest.strip()
     return package, (json.loads(rest) if rest else None)
-
-
-def _num(text: str) -> float:
-    value = float(text)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError("not a finite number")
-    return value
 
 
 class GmcpChannel:
@@ -146,46 +144,38 @@ class GmcpChannel:
         return bytes(out)
 
     def _messages(self, line: str) -> list[tuple[str, Any]]:
+        """The messages for one line, its fields read by their names (its shape)."""
         raw = split_line(line)
         code = raw.code
         if code not in _CODES:
             return []
-        args = raw.args()
-        if code == "pos":
-            eid, x, y, z = int(args[0]), _num(args[1]), _num(args[2]), _num(args[3])
-            found: list[tuple[str, Any]] = [
-                ("Room.Entity.Stand", {"id": eid, "x": x, "y": y, "z": z})
-            ]
-            if eid == self.self_id:
-                found.append(("Char.Position", {"x": x, "y": y, "z": z}))
+        data = SHAPES[code].read_named(raw.args())
+        if code in _ROOM:
+            found: list[tuple[str, Any]] = [(_ROOM[code], data)]
+            if code in ("pos", "wlk") and data["id"] == self.self_id:
+                found.append(("Char.Position", {k: v for k, v in data.items() if k != "id"}))
             return found
-        if code == "wlk":
-            eid = int(args[0])
-            x, y, z, tx, ty, tz, speed = (_num(a) for a in args[1:8])
-            walk = {"x": x, "y": y, "z": z, "tx": tx, "ty": ty, "tz": tz, "speed": speed}
-            found = [("Room.Entity.Walk", {"id": eid, **walk})]
-            if eid == self.self_id:
-                found.append(("Char.Position", walk))
-            return found
-        if code == "ent":
-            eid, kind, name = int(args[0]), args[1], args[2]
-            x, y, z = _num(args[3]), _num(args[4]), _num(args[5])
-            entity = {"id": eid, "kind": kind, "name": name, "x": x, "y": y, "z": z}
-            return [("Room.Entity.Add", entity)]
-        if code == "del":
-            return [("Room.Entity.Remove", {"id": int(args[0])})]
-        if code == "say":
-            talker = {"channel": "say", "talker": args[1], "id": int(args[0])}
-            return [("Comm.Channel.Text", {**talker, "text": args[2]})]
+        if code in _CHANNELS:
+            talker = {"channel": code, "talker": data["name"], "id": data["id"]}
+            return [("Comm.Channel.Text", {**talker, "text": data["text"]})]
         if code == "wel":
-            eid, name = int(args[0]), args[1]
-            x, y, z = _num(args[2]), _num(args[3]), _num(args[4])
-            self.self_id = eid
+            self.self_id = data["id"]
             return [
-                ("Char.Name", {"id": eid, "name": name}),
-                ("Char.Position", {"x": x, "y": y, "z": z}),
+                ("Char.Name", {"id": data["id"], "name": data["name"]}),
+                ("Char.Position", {"x": data["x"], "y": data["y"], "z": data["z"]}),
             ]
-        return [("Core.Goodbye", args[0] if args else "")]  # bye
+        return [("Core.Goodbye", data["reason"])]  # bye
 
 
-_CODES = frozenset({"pos", "wlk", "ent", "del", "say", "wel", "bye"})
+#: The package of each line about an entity in view; its data is the line's
+#: fields, by their names in :mod:`mudserver.wire.shapes`.
+_ROOM = {
+    "ent": "Room.Entity.Add",
+    "del": "Room.Entity.Remove",
+    "wlk": "Room.Entity.Walk",
+    "pos": "Room.Entity.Stand",
+}
+#: Lines that are words to the player: ``Comm.Channel.Text``, on a channel
+#: named after the line (``say``: heard by all near; ``msg``: to you alone).
+_CHANNELS = frozenset({"say", "msg"})
+_CODES = frozenset({*_ROOM, *_CHANNELS, "wel", "bye"})

@@ -1,7 +1,14 @@
 """Server-to-client lines: one small formatter per message of the protocol.
 
-Every outgoing line is built here, so the wire format of a message can be
-found in one place.  Each function returns a complete line, newline included.
+Every outgoing line is built here, from the line's description in
+:mod:`mudserver.wire.shapes` (its fields, in order, and how each is
+written), the same description the clients and the GMCP translator parse it
+back with.  Each function returns a complete line, newline included.
+
+The hot lines (``pos``, ``wlk``, ``ent``) are formatted with their shape's
+``%`` template, in one operation, as fast as the hand-written formats they
+replaced (``ent`` a quarter faster: its label is baked into a template per
+entity); ``del`` stays an f-string, which is faster still.
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 import functools
 from typing import Protocol
 
-from mudserver.wire.encoding import enquote, format_line
+from mudserver.wire.shapes import BYE, ENT, ERR, MSG, POS, SAY, SYS, WEL, WHO, WLK, coord
 
 __all__ = [
     "ELSEWHERE",
@@ -47,35 +54,34 @@ class Walking(Located, Protocol):
     speed: float
 
 
-def coord(value: float) -> str:
-    """Fixed-point with two decimals; never ``-0.00``."""
-    text = f"{value:.2f}"
-    return "0.00" if text == "-0.00" else text
+#: The hot lines' templates, made once (a module global is read as fast as a
+#: literal: measured, 536 ns against 535 for a whole ``pos``).
+_POS, _WLK = POS.template, WLK.template
 
 
 def wel(entity: Located) -> str:
     """``wel id,name,x,y,z``: you are logged in as this entity."""
-    return format_line(
-        "wel", entity.id, entity.name, coord(entity.x), coord(entity.y), coord(entity.z)
-    )
+    return WEL.format(entity.id, entity.name, entity.x, entity.y, entity.z)
 
 
 @functools.lru_cache(maxsize=4096)
-def _label(kind: str, name: str) -> str:
-    """``kind,name`` enquoted: the same for every ``ent`` of an entity, so made once."""
-    return f"{enquote(kind)},{enquote(name)}"
+def _ent_template(kind: str, name: str) -> str:
+    """An entity's ``ent`` line with its label filled in: the same for every ``ent``
+    of it, so enquoted once."""
+    return ENT.bind(kind=kind, name=name)
 
 
 def ent(entity: Located) -> str:
     """``ent id,kind,name,x,y,z``: an entity appeared.
 
     The second line of the crowd's hot path (a view's set changes as players
-    mill around): only the numbers are formatted each time.
+    mill around): only the numbers are formatted each time, in one ``%``.  A
+    ``-0.00`` (or a name that holds that text) sends it the careful way.
     """
-    return (
-        f"ent {entity.id},{_label(entity.kind, entity.name)},"
-        f"{coord(entity.x)},{coord(entity.y)},{coord(entity.z)}\n"
-    )
+    line = _ent_template(entity.kind, entity.name) % (entity.id, entity.x, entity.y, entity.z)
+    if "-0.00" in line:
+        return ENT.format(entity.id, entity.kind, entity.name, entity.x, entity.y, entity.z)
+    return line
 
 
 def pos(entity: Located) -> str:
@@ -86,9 +92,9 @@ def pos(entity: Located) -> str:
     sign), and the rare line with one is redone the careful way.  The
     ``%`` operator formats it a fifth faster than an f-string (CPython 3.11).
     """
-    line = "pos %d,%.2f,%.2f,%.2f\n" % (entity.id, entity.x, entity.y, entity.z)  # noqa: UP031
+    line = _POS % (entity.id, entity.x, entity.y, entity.z)
     if "-0.00" in line:
-        return f"pos {entity.id},{coord(entity.x)},{coord(entity.y)},{coord(entity.z)}\n"
+        return POS.format(entity.id, entity.x, entity.y, entity.z)
     return line
 
 
@@ -101,7 +107,7 @@ def wlk(entity: Walking) -> str:
     """
     dest = entity.dest
     assert dest is not None
-    line = "wlk %d,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n" % (  # noqa: UP031
+    line = _WLK % (
         entity.id,
         entity.x,
         entity.y,
@@ -112,19 +118,23 @@ def wlk(entity: Walking) -> str:
         entity.speed,
     )
     if "-0.00" in line:
-        numbers = (entity.x, entity.y, entity.z, *dest, entity.speed)
-        return f"wlk {entity.id},{','.join(coord(n) for n in numbers)}\n"
+        return WLK.format(entity.id, entity.x, entity.y, entity.z, *dest, entity.speed)
     return line
 
 
 def delete(entity_id: int) -> str:
-    """``del id``: an entity left."""
+    """``del id``: an entity left.
+
+    The one hot line written by hand rather than from :data:`DEL`'s template:
+    the f-string is 115 ns where ``%`` is 140 (CPython 3.11, a fifth of the
+    line's cost); ``tests/test_shapes.py`` checks that the two agree.
+    """
     return f"del {entity_id}\n"
 
 
 def say(entity: Located, text: str) -> str:
     """``say id,name,text``: someone said *text*."""
-    return format_line("say", entity.id, entity.name, text)
+    return SAY.format(entity.id, entity.name, text)
 
 
 #: The id a ``say`` carries for a speaker on another shard (entity ids are
@@ -138,22 +148,22 @@ def msg(sender_id: int, name: str, text: str) -> str:
     What a thing answers when it is used, or tells one player; id 0 is the
     game itself (a rule, not a thing in the world).
     """
-    return format_line("msg", sender_id, name, text)
+    return MSG.format(sender_id, name, text)
 
 
 def say_elsewhere(name: str, text: str) -> str:
     """``say 0,name,text``: *name*, playing on another shard, said *text* world-wide."""
-    return format_line("say", ELSEWHERE, name, text)
+    return SAY.format(ELSEWHERE, name, text)
 
 
 def err(code: str, message: str) -> str:
     """``err code,message``: a request failed."""
-    return format_line("err", code, message)
+    return ERR.format(code, message)
 
 
 def bye(reason: str) -> str:
     """``bye reason``: the server is closing this connection."""
-    return format_line("bye", reason)
+    return BYE.format(reason)
 
 
 # -- system messages and who --------------------------------------------------
@@ -164,9 +174,9 @@ def system(text: str) -> str:
 
     Named ``system``, not ``sys``, so as not to shadow the standard module.
     """
-    return format_line("sys", text)
+    return SYS.format(text)
 
 
 def who(online: int, in_view: int, names: list[str]) -> str:
     """``who online,in_view,name,...``: players online, players in view, some of their names."""
-    return format_line("who", online, in_view, *names)
+    return WHO.format(online, in_view, *names)
