@@ -11,7 +11,30 @@ interactive terminal client.  See ``docs/clients.md``.
 from __future__ import annotations
 
 from mudserver.client.blocking import BlockingClient
+from mudserver.client.errors import (
+    AlreadyLoggedIn,
+    BadArgument,
+    BadLogin,
+    BadName,
+    BadProtocol,
+    BadVerb,
+    BrokenThing,
+    ConnectionClosed,
+    NameTaken,
+    NoSuchThing,
+    NotLoggedIn,
+    RegistrationClosed,
+    ServerError,
+    TooFar,
+    TooFast,
+    TooManySignups,
+    Unavailable,
+    UnknownCommand,
+    WeakPassword,
+    WrongPassword,
+)
 from mudserver.client.messages import (
+    Ack,
     Bye,
     Delete,
     Entered,
@@ -19,9 +42,12 @@ from mudserver.client.messages import (
     Message,
     Position,
     Said,
+    System,
+    Told,
     Unknown,
     Walk,
     Welcome,
+    WhoList,
     parse,
 )
 from mudserver.client.mirror import Course, Entity, WorldMirror
@@ -29,21 +55,29 @@ from mudserver.client.protocol import (
     DEFAULT_KEEPALIVE,
     DEFAULT_VERSION,
     VERSIONS,
-    ConnectionClosed,
     Listener,
     MudClient,
-    ServerError,
     connect,
 )
+from mudserver.client.requests import DEFAULT_USE_WAIT
 
 #: The name the issue uses; the same class.
 ClientProtocol = MudClient
 
 __all__ = [
     "DEFAULT_KEEPALIVE",
+    "DEFAULT_USE_WAIT",
     "DEFAULT_VERSION",
     "VERSIONS",
+    "Ack",
+    "AlreadyLoggedIn",
+    "BadArgument",
+    "BadLogin",
+    "BadName",
+    "BadProtocol",
+    "BadVerb",
     "BlockingClient",
+    "BrokenThing",
     "Bye",
     "ClientProtocol",
     "ConnectionClosed",
@@ -55,13 +89,27 @@ __all__ = [
     "Listener",
     "Message",
     "MudClient",
+    "NameTaken",
+    "NoSuchThing",
+    "NotLoggedIn",
     "Position",
+    "RegistrationClosed",
     "Said",
     "ServerError",
+    "System",
+    "Told",
+    "TooFar",
+    "TooFast",
+    "TooManySignups",
+    "Unavailable",
     "Unknown",
+    "UnknownCommand",
     "Walk",
+    "WeakPassword",
     "Welcome",
+    "WhoList",
     "WorldMirror",
+    "WrongPassword",
     "connect",
     "parse",
 ]

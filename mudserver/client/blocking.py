@@ -18,19 +18,26 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from mudserver.client.messages import Bye, Error, Message, Welcome, parse
+from mudserver.client.answers import (
+    LOGIN_ERRORS,
+    PASSWORD_ERRORS,
+    SIGNUP_ERRORS,
+    USE_ERRORS,
+    Request,
+    Waiting,
+    outcome,
+)
+from mudserver.client.errors import ConnectionClosed, ServerError
+from mudserver.client.messages import Bye, Message, Told, Welcome, parse
 from mudserver.client.mirror import WorldMirror
 from mudserver.client.protocol import (
     CONNECTION_LOST,
     DEFAULT_KEEPALIVE,
     DEFAULT_VERSION,
-    LOGIN_ERRORS,
-    ConnectionClosed,
     Listener,
-    ServerError,
     check_version,
 )
-from mudserver.client.requests import Requests
+from mudserver.client.requests import DEFAULT_USE_WAIT, HasId, Requests, use_args
 from mudserver.client.tls import blocking_context
 from mudserver.wire.encoding import format_line
 
@@ -68,6 +75,9 @@ class BlockingClient(Requests):
         self.close_reason: str | None = None
         self._bye_reason: str | None = None
         self._buffer = b""
+        #: Requests sent and not yet answered, and the answers that came.
+        self._waiting = Waiting()
+        self._answers: dict[Request, Message | ServerError] = {}
         sock = socket.create_connection((host, port), timeout=timeout)
         if tls:
             try:
@@ -94,23 +104,74 @@ class BlockingClient(Requests):
 
     def login(self, name: str, password: str, version: str | None = None) -> Welcome:
         """Log in (with :attr:`version` unless *version* is given); return the
-        :class:`Welcome` or raise :class:`ServerError`.
+        :class:`Welcome` or raise a :class:`ServerError` (``BadLogin``...).
 
         Lines that arrived together with ``wel`` (the ``ent`` list) are handled
         before it returns, so :attr:`world` already shows who is there.
         """
-        self.send("con", name, password, self.version if version is None else version)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            message = self.read(max(0.0, deadline - time.monotonic()))
-            match message:
-                case None:
-                    raise TimeoutError("no answer to con within the deadline")
-                case Welcome():
-                    self.poll()
-                    return message
-                case Error(error=code, message=text) if code in LOGIN_ERRORS:
-                    raise ServerError(code, text)
+        version = self.version if version is None else version
+        return self._welcome(Request("login", LOGIN_ERRORS), "con", name, password, version)
+
+    def register(self, name: str, password: str, version: str | None = None) -> Welcome:
+        """Create the account *name* and log in (``new``): as :meth:`login`.
+
+        Raises ``NameTaken``, ``BadName``, ``WeakPassword``,
+        ``RegistrationClosed``, ``TooManySignups``, ``Unavailable``, or
+        :class:`ConnectionClosed` (reason ``banned``) for a banned name.
+        """
+        version = self.version if version is None else version
+        return self._welcome(Request("login", SIGNUP_ERRORS), "new", name, password, version)
+
+    def change_password(self, old: str, new: str) -> None:
+        """Change this account's password (``pwd``); returns once the server says ``ack pwd``.
+
+        Raises ``WrongPassword``, ``WeakPassword``, ``Unavailable`` or ``NotLoggedIn``.
+        """
+        request = Request("password", PASSWORD_ERRORS)
+        if self._ask(request, self.timeout, "pwd", old, new) is None:
+            raise TimeoutError("no answer to pwd within the deadline")
+
+    def use(
+        self, target: int | HasId, verb: str = "use", text: str = "", wait: float = DEFAULT_USE_WAIT
+    ) -> Told | None:
+        """Act on a thing (``use id[,verb[,text]]``); return its answer, a :class:`Told`,
+        or ``None`` if none came within *wait* seconds (a thing need not answer).
+
+        Raises ``NoSuchThing``, ``TooFar``, ``BadVerb``, ``BrokenThing`` or ``TooFast``.
+        """
+        entity_id, args = use_args(target, verb, text)
+        answer = self._ask(Request("use", USE_ERRORS, entity_id), wait, "use", *args)
+        assert answer is None or isinstance(answer, Told)
+        return answer
+
+    def _welcome(self, request: Request, code: str, *args: object) -> Welcome:
+        answer = self._ask(request, self.timeout, code, *args)
+        if answer is None:
+            raise TimeoutError(f"no answer to {code} within the deadline")
+        assert isinstance(answer, Welcome)
+        self.poll()
+        return answer
+
+    def _ask(self, request: Request, wait: float, code: str, *args: object) -> Message | None:
+        """Send a request and read until its answer; ``None`` if none came within *wait*.
+
+        An ``err`` answer is raised as its :class:`ServerError`.
+        """
+        self.send(code, *args)
+        self._waiting.add(request)
+        deadline = time.monotonic() + wait
+        try:
+            while request not in self._answers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self.read(remaining)
+        finally:
+            self._waiting.discard(request)
+        answer = self._answers.pop(request)
+        if isinstance(answer, ServerError):
+            raise answer
+        return answer
 
     def quit(self) -> str:
         """Send ``bye``, read to the end and return the close reason (``quit``)."""
@@ -207,6 +268,9 @@ class BlockingClient(Requests):
 
     def _handle(self, message: Message) -> Message:
         self.world.apply(message)
+        request = self._waiting.answer(message)
+        if request is not None:
+            self._answers[request] = outcome(message)
         if isinstance(message, Welcome):
             self.welcome = message
         elif isinstance(message, Bye):

@@ -11,7 +11,6 @@ its idle timeout (15 s by default), the client sends ``idl`` by itself after
 
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,16 +22,25 @@ from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from mudserver.client.messages import Bye, Error, Message, Welcome, parse
+from mudserver.client.answers import (
+    LOGIN_ERRORS,
+    PASSWORD_ERRORS,
+    SIGNUP_ERRORS,
+    USE_ERRORS,
+    Request,
+    Waiting,
+    outcome,
+)
+from mudserver.client.errors import ConnectionClosed, ServerError
+from mudserver.client.messages import Bye, Message, Told, Welcome, parse
 from mudserver.client.mirror import WorldMirror
-from mudserver.client.requests import Requests
+from mudserver.client.requests import DEFAULT_USE_WAIT, HasId, Requests, use_args
 from mudserver.client.tls import twisted_options
 from mudserver.wire.encoding import format_line
 
 __all__ = [
     "DEFAULT_KEEPALIVE",
     "DEFAULT_VERSION",
-    "LOGIN_ERRORS",
     "VERSIONS",
     "ConnectionClosed",
     "Listener",
@@ -49,28 +57,8 @@ DEFAULT_VERSION = "2"
 #: Seconds without sending before an automatic ``idl``: well under the
 #: server's default idle timeout of 15 s, so one lost tick never matters.
 DEFAULT_KEEPALIVE = 5.0
-#: ``err`` codes that answer a ``con``.  Other errors (say ``notlogged`` for
-#: a ``mov`` sent just before) must not be taken for the login's answer.
-LOGIN_ERRORS = frozenset({"badlogin", "badproto", "already", "toofast", "unavailable"})
 #: What :meth:`MudClient.when_closed` reports when no ``bye`` came first.
 CONNECTION_LOST = "connection lost"
-
-
-class ServerError(Exception):
-    """The server answered ``err code,message``; programs look at :attr:`code`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{message} ({code})")
-        self.code = code
-        self.message = message
-
-
-class ConnectionClosed(Exception):
-    """The connection ended; :attr:`reason` is the ``bye`` reason if one came."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"connection closed: {reason}")
-        self.reason = reason
 
 
 def check_version(version: str) -> str:
@@ -122,8 +110,12 @@ class MudClient(Requests, LineReceiver):
         #: What broke the connection, if it did not just close (a TLS error, say).
         self.lost_because: str | None = None
         self._bye_reason: str | None = None
-        self._logins: deque[defer.Deferred[Welcome]] = deque()
-        self._answered: list[tuple[defer.Deferred[Welcome], Welcome | Failure]] = []
+        #: Requests sent and not yet answered, and who waits for each.
+        self._waiting = Waiting()
+        self._callers: dict[Request, defer.Deferred[Any]] = {}
+        self._give_up: dict[Request, IDelayedCall] = {}
+        #: Answers that arrived in the chunk being read, fired once it is all handled.
+        self._answered: list[tuple[defer.Deferred[Any], Message | ServerError]] = []
         self._close_waiters: list[defer.Deferred[str]] = []
         self._last_sent = 0.0
         self._keepalive_call: IDelayedCall | None = None
@@ -140,9 +132,8 @@ class MudClient(Requests, LineReceiver):
         if reason is not None and not reason.check(ConnectionDone):
             # A refused TLS certificate, say: worth more than "connection lost".
             self.lost_because = reason.getErrorMessage()
-        logins, self._logins = self._logins, deque()
-        for d in logins:
-            d.errback(ConnectionClosed(self.close_reason))
+        for request in self._waiting.clear():
+            self._stop_waiting(request).errback(ConnectionClosed(self.close_reason))
         waiters, self._close_waiters = self._close_waiters, []
         for waiter in waiters:
             waiter.callback(self.close_reason)
@@ -184,17 +175,73 @@ class MudClient(Requests, LineReceiver):
         self, name: str, password: str, version: str | None = None
     ) -> defer.Deferred[Welcome]:
         """Send ``con`` (with :attr:`version` unless *version* is given); fires
-        with the :class:`Welcome`, or fails with :class:`ServerError`
-        (``badlogin``, ``badproto``, ``already``) or :class:`ConnectionClosed`.
+        with the :class:`Welcome`, or fails with a :class:`ServerError`
+        (``BadLogin``, ``BadProtocol``, ``AlreadyLoggedIn``, ``TooFast``,
+        ``Unavailable``) or :class:`ConnectionClosed` (``banned``).
 
         It fires once the data that came with ``wel`` has been handled, so
         the entities the server listed in the same packet are already in
         :attr:`world`.
         """
-        d: defer.Deferred[Welcome] = defer.Deferred()
-        self.send("con", name, password, self.version if version is None else version)
-        self._logins.append(d)
+        version = self.version if version is None else version
+        return self._ask(Request("login", LOGIN_ERRORS), "con", name, password, version)
+
+    def register(
+        self, name: str, password: str, version: str | None = None
+    ) -> defer.Deferred[Welcome]:
+        """Create the account *name* and log in (``new``); fires as :meth:`login` does.
+
+        Fails with ``NameTaken``, ``BadName``, ``WeakPassword``,
+        ``RegistrationClosed``, ``TooManySignups``, ``Unavailable`` (nothing was
+        written), or :class:`ConnectionClosed` with reason ``banned`` for a
+        banned name; ``UnknownCommand`` from a server without sign-ups.
+        """
+        version = self.version if version is None else version
+        return self._ask(Request("login", SIGNUP_ERRORS), "new", name, password, version)
+
+    def change_password(self, old: str, new: str) -> defer.Deferred[None]:
+        """Change this account's password (``pwd``); fires with ``None`` on ``ack pwd``.
+
+        Fails with ``WrongPassword`` (*old* is not the password),
+        ``WeakPassword``, ``Unavailable`` or ``NotLoggedIn``.
+        """
+        d = self._ask(Request("password", PASSWORD_ERRORS), "pwd", old, new)
+        return d.addCallback(lambda _: None)
+
+    def use(
+        self, target: int | HasId, verb: str = "use", text: str = "", wait: float = DEFAULT_USE_WAIT
+    ) -> defer.Deferred[Told | None]:
+        """Act on a thing (``use id[,verb[,text]]``): read a sign, talk to someone.
+
+        *target* is its id or its entity in :attr:`world`.  Fires with the
+        thing's answer (a :class:`Told`), or with ``None`` when none came
+        within *wait* seconds (a thing need not answer; what it did may show
+        otherwise, as a ``del``).  Fails with ``NoSuchThing``, ``TooFar``,
+        ``BadVerb``, ``BrokenThing`` or ``TooFast``.
+        """
+        entity_id, args = use_args(target, verb, text)
+        request = Request("use", USE_ERRORS, entity_id)
+        d: defer.Deferred[Told | None] = self._ask(request, "use", *args)
+        self._give_up[request] = self.clock.callLater(wait, self._unanswered, request)
         return d
+
+    def _ask(self, request: Request, code: str, *args: object) -> defer.Deferred[Any]:
+        """Send a request and wait for its answer (see :mod:`mudserver.client.answers`)."""
+        self.send(code, *args)
+        d: defer.Deferred[Any] = defer.Deferred()
+        self._callers[self._waiting.add(request)] = d
+        return d
+
+    def _unanswered(self, request: Request) -> None:
+        self._give_up.pop(request, None)
+        if self._waiting.discard(request):
+            self._stop_waiting(request).callback(None)
+
+    def _stop_waiting(self, request: Request) -> defer.Deferred[Any]:
+        timer = self._give_up.pop(request, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+        return self._callers.pop(request)
 
     def quit(self) -> defer.Deferred[str]:
         """Log out with ``bye``; fires with the close reason (``quit``)."""
@@ -233,10 +280,10 @@ class MudClient(Requests, LineReceiver):
         # that the ent lines sent together with wel are in the mirror.
         answered, self._answered = self._answered, []
         for d, result in answered:
-            if isinstance(result, Welcome):
-                d.callback(result)
-            else:
+            if isinstance(result, ServerError):
                 d.errback(result)
+            else:
+                d.callback(result)
 
     def lineReceived(self, line: bytes) -> None:
         self.message_received(parse(line.decode("utf-8", errors="replace")))
@@ -246,15 +293,14 @@ class MudClient(Requests, LineReceiver):
         self.transport.loseConnection()
 
     def message_received(self, message: Message) -> None:
-        """Update the mirror and pending logins, then tell the listener."""
+        """Update the mirror and the requests waiting, then tell the listener."""
         self.world.apply(message)
+        request = self._waiting.answer(message)
+        if request is not None:
+            self._answered.append((self._stop_waiting(request), outcome(message)))
         match message:
             case Welcome():
                 self.welcome = message
-                if self._logins:
-                    self._answered.append((self._logins.popleft(), message))
-            case Error(error=code, message=text) if code in LOGIN_ERRORS and self._logins:
-                self._answered.append((self._logins.popleft(), Failure(ServerError(code, text))))
             case Bye(reason=reason):
                 self._bye_reason = reason
                 self._stop_keepalive()

@@ -1,0 +1,180 @@
+"""The library's requests that have answers: use, register, change_password.
+
+With a fake transport and ``task.Clock`` (what is sent, which line answers
+which request, typed errors), then the blocking client against the real
+server for what today's server already answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twisted.internet import defer, task
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from mudserver.client import (
+    DEFAULT_USE_WAIT,
+    Ack,
+    BadLogin,
+    BadVerb,
+    BlockingClient,
+    ConnectionClosed,
+    MudClient,
+    NameTaken,
+    NoSuchThing,
+    NotLoggedIn,
+    ServerError,
+    Told,
+    TooFar,
+    UnknownCommand,
+    WeakPassword,
+    Welcome,
+    WrongPassword,
+    parse,
+)
+from mudserver.client.answers import USE_ERRORS, Request, Waiting
+from mudserver.client.errors import server_error
+from tests.support import ServerProcess
+
+
+def fake_client() -> tuple[MudClient, StringTransport, task.Clock]:
+    clock, transport = task.Clock(), StringTransport()
+    client = MudClient(clock=clock, keepalive=None)
+    client.makeConnection(transport)
+    return client, transport, clock
+
+
+def result_of(d: defer.Deferred[Any]) -> list[object]:
+    """What *d* has fired with so far: [] while it waits, [value] or [Failure] once fired."""
+    results: list[object] = []
+    d.addBoth(results.append)
+    return results
+
+
+def failure(results: list[object]) -> Failure:
+    assert len(results) == 1 and isinstance(results[0], Failure), results
+    return results[0]
+
+
+def test_use_sends_the_shortest_line_that_says_it() -> None:
+    client, transport, _ = fake_client()
+    client.use(7)
+    client.use(7, "READ")
+    client.use(9, "ask", "where is the well, then? 100%")
+    client.use(parse("ent 12,npc,greeter,1.00,0.00,0.00"), text="hello")  # an entity, by its id
+    assert transport.value() == (
+        b"use 7\nuse 7,read\nuse 9,ask,where is the well%2C then? 100%25\nuse 12,use,hello\n"
+    )
+    for target, verb in [(0, "use"), (-3, "use"), (True, "use"), (7, "two words"), (7, "")]:
+        with pytest.raises(ValueError):
+            client.use(target, verb)  # type: ignore[arg-type]
+
+
+def test_use_is_answered_by_its_things_msg_or_a_typed_error() -> None:
+    client, _, clock = fake_client()
+    far, sign, guard = client.use(12), client.use(7, "read"), client.use(9)
+    far_got, sign_got, guard_got = result_of(far), result_of(sign), result_of(guard)
+    # The refusal comes at once, the answers with the next tick, in any order:
+    # each msg finds the use of its thing.
+    client.dataReceived(b"err toofar,come within 10 units of it first\n")
+    client.dataReceived(b"msg 9,guard,Move along.\nmsg 7,signpost,North%2C the meadow.\n")
+    assert failure(far_got).check(TooFar) and far_got[0].value.code == "toofar"  # type: ignore[union-attr]
+    assert sign_got == [Told(7, "signpost", "North, the meadow.")]
+    assert guard_got == [Told(9, "guard", "Move along.")]
+    silent = result_of(client.use(12, "poke"))
+    clock.advance(DEFAULT_USE_WAIT - 0.01)
+    assert silent == []
+    clock.advance(0.01)
+    assert silent == [None]  # a thing need not answer
+    assert clock.getDelayedCalls() == []
+
+
+def test_an_old_server_that_lacks_a_command_fails_the_request() -> None:
+    client, _, _ = fake_client()
+    got = result_of(client.use(7, "read"))
+    client.dataReceived(b"err badcmd,unknown command 'use'\n")
+    assert failure(got).check(UnknownCommand)
+    got = result_of(client.register("newbie", "long enough"))
+    client.dataReceived(b"err badcmd,unknown command 'new'\n")
+    assert failure(got).check(UnknownCommand)
+
+
+def test_register_is_answered_as_a_login() -> None:
+    client, transport, _ = fake_client()
+    taken = result_of(client.register("foo", "a,long password", "2"))
+    assert transport.value() == b"new foo,a%2Clong password,2\n"
+    client.dataReceived(b"err taken,that name is taken\n")
+    assert failure(taken).check(NameTaken)
+    weak = result_of(client.register("newbie", "short"))
+    client.dataReceived(b"err weakpass,at least 8 characters\n")
+    assert failure(weak).check(WeakPassword) and isinstance(failure(weak).value, ServerError)
+    made = result_of(client.register("newbie", "long enough"))
+    client.dataReceived(b"wel 5,newbie,0.00,0.00,0.00\nent 5,player,newbie,0.00,0.00,0.00\n")
+    assert made == [Welcome(5, "newbie", 0.0, 0.0, 0.0)] and len(client.world) == 1
+
+
+def test_a_banned_name_ends_the_sign_up_with_the_connection() -> None:
+    client, _, _ = fake_client()
+    got = result_of(client.register("griefer", "long enough"))
+    client.dataReceived(b"bye banned\n")
+    client.connectionLost(Failure(ConnectionClosed("test")))
+    assert failure(got).check(ConnectionClosed) and failure(got).value.reason == "banned"
+
+
+def test_change_password_is_acknowledged_or_refused() -> None:
+    client, transport, _ = fake_client()
+    wrong = result_of(client.change_password("nope", "a new, longer one"))
+    assert transport.value() == b"pwd nope,a new%2C longer one\n"
+    # A line that answers nothing (someone's chat) leaves it waiting.
+    client.dataReceived(b"say 2,bar,hi\n")
+    assert wrong == []
+    client.dataReceived(b"err badpass,the old password is wrong\n")
+    assert failure(wrong).check(WrongPassword)
+    done = result_of(client.change_password("1234", "a new, longer one"))
+    client.dataReceived(b"ack pwd\n")
+    assert done == [None]
+
+
+def test_errors_answer_the_oldest_request_that_can_take_them() -> None:
+    waiting = Waiting()
+    use = waiting.add(Request("use", USE_ERRORS, 7))
+    login = waiting.add(Request("login", frozenset({"badlogin"})))
+    assert waiting.answer(parse("err badlogin,no")) is login
+    assert waiting.answer(parse("err notlogged,log in first")) is use
+    assert waiting.answer(parse("ack pwd")) is None and len(waiting) == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("badlogin", BadLogin),
+        ("notlogged", NotLoggedIn),
+        ("badverb", BadVerb),
+        ("zzz", ServerError),
+    ],
+)
+def test_every_err_code_has_its_type(code: str, kind: type[ServerError]) -> None:
+    error = server_error(code, "why")
+    assert type(error) is kind and (error.code, error.message) == (code, "why")
+    assert str(error) == f"why ({code})"
+
+
+def test_ack_of_something_else_answers_no_password_change() -> None:
+    assert not Request("password", frozenset()).answered_by(Ack("zzz"))
+
+
+# -- against today's server ------------------------------------------------------------
+
+
+def test_blocking_use_of_nothing_is_a_typed_error(server: ServerProcess) -> None:
+    with BlockingClient(server.host, server.port, timeout=5) as client:
+        with pytest.raises(NotLoggedIn):
+            client.use(7)
+        client.login("foo", "1234")
+        with pytest.raises(NoSuchThing):
+            client.use(7, "read")
+        with pytest.raises(NoSuchThing):  # a player is no thing
+            client.use(client.world.me)  # type: ignore[arg-type]
+        assert client.quit() == "quit"
