@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from twisted.internet import task
 
 from mudserver.client import parse
 from mudserver.client.display import Display
-from tests.support import REPO, LineClient, ServerProcess, free_port
+from tests.support import NO_SIGNUP, REPO, LineClient, ServerProcess, free_port, knows
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -164,6 +165,68 @@ def test_raw_mode_shows_wire_lines_and_ctrl_d_quits(spawn: Spawn) -> None:
     assert finish(child)[0] == 0
 
 
+def test_use_by_name_or_id_and_a_password_never_shown(spawn: Spawn) -> None:
+    child = spawn()
+    child.logfile_read = screen = io.StringIO()  # everything the terminal showed
+    child.expect("type /help for help")
+    child.sendline("/use signpost")
+    child.expect_exact("not logged in")
+    child.sendline("con foo,1234,2")
+    child.expect("logged in as foo")
+    child.sendline("/use signpost read")  # nothing in this world is called that
+    child.expect_exact("nothing called signpost is in view (/who lists what is here)")
+    child.sendline("/use 7 read")  # an id goes to the server, which has no thing 7
+    child.expect(r"cannot use that: [^\r\n]*7")
+    child.sendline("use 7,read,the small print")
+    child.expect(r"cannot use that: [^\r\n]*7")
+    child.sendline("/use 7 r!ead the sign")
+    child.expect_exact("a verb is a word of up to 16 letters, digits or _")
+
+    child.sendline("/password")
+    child.expect_exact("current password:")
+    child.sendline("secret-old")
+    child.expect_exact("new password:")
+    child.sendline("secret-new-1")
+    child.expect_exact("new password again:")
+    child.sendline("secret-new-2")
+    child.expect_exact("the two new passwords differ; nothing was changed")
+    child.sendline("say echo is back")  # what is typed after the questions shows again
+    child.expect_exact("say echo is back")
+    child.sendline("pwd 1234")
+    child.expect_exact("pwd needs OLD,NEW")
+    child.sendline("/quit")
+    assert finish(child)[0] == 0
+    assert "current password:" in screen.getvalue() and "secret" not in screen.getvalue()
+
+
+def test_sign_up_and_change_the_password(spawn: Spawn, server: ServerProcess) -> None:
+    if not knows(server, "new"):
+        pytest.skip(NO_SIGNUP)
+    name = f"tt{os.getpid() % 100000}"
+    child = spawn("--new", "--user", name)
+    child.expect_exact(f"password for the new account {name}:")
+    child.sendline("first password")
+    child.expect_exact("the same password again:")
+    child.sendline("first password")
+    child.expect(rf"logged in as {name} \(entity \d+\)")
+    child.sendline("/password")
+    child.expect_exact("current password:")
+    child.sendline("first password")
+    child.expect_exact("new password:")
+    child.sendline("second password")
+    child.expect_exact("new password again:")
+    child.sendline("second password")
+    child.expect_exact("password changed")
+    child.sendline("/quit")
+    status, output = finish(child)
+    assert status == 0 and "password\r\n" not in output.replace("password changed", "")
+    with LineClient(server.host, server.port) as check:
+        assert check.login(name, "second password").startswith("wel ")
+    taken = spawn("--new", "--user", name, "--password", "third password")
+    status, output = finish(taken)
+    assert status == 1 and "sign-up failed: " in output
+
+
 # -- the display, without a terminal ---------------------------------------------------
 
 
@@ -216,7 +279,7 @@ def test_display_tells_version_2_walks_and_where_they_end() -> None:
     show(display, "wlk 2,10.00,20.00,0.00,30.00,20.00,0.00,5.00")
     show(display, "pos 2,12.50,20.00,0.00")
     # Somebody who comes into view while walking: ent, then wlk.
-    show(display, "ent 3,tree,oak,1.00,1.00,0.00", "wlk 3,1.00,1.00,0.00,2.00,1.00,0.00,1.00")
+    show(display, "ent 3,player,baz,1.00,1.00,0.00", "wlk 3,1.00,1.00,0.00,2.00,1.00,0.00,1.00")
     # My own walk: I typed where to, so only the end is news.
     show(display, "wlk 1,0.00,0.00,0.00,1.00,0.00,0.00,5.00", "pos 1,1.00,0.00,0.00")
     show(display, "wlk 1,1.00,0.00,0.00,9.00,0.00,0.00,5.00", "pos 1,2.00,0.00,0.00")
@@ -226,8 +289,8 @@ def test_display_tells_version_2_walks_and_where_they_end() -> None:
         "bar arrived at (10.00, 20.00, 0.00)",
         "bar walks to (30.00, 20.00, 0.00)",
         "bar stands at (12.50, 20.00, 0.00)",
-        "oak appeared at (1.00, 1.00, 0.00)",
-        "oak walks to (2.00, 1.00, 0.00)",
+        "baz appeared at (1.00, 1.00, 0.00)",
+        "baz walks to (2.00, 1.00, 0.00)",
         "you arrived at (1.00, 0.00, 0.00)",
         "you stand at (2.00, 0.00, 0.00)",
         "bar arrived at (12.70, 20.00, 0.00)",
@@ -240,3 +303,43 @@ def test_display_shows_control_characters_harmlessly() -> None:
     display, lines, _ = make_display()
     show(display, "say 2,bar,%1B[2Jgotcha%0Anext line", "del 7")
     assert lines == ["bar says: \\x1b[2Jgotcha\\x0anext line", "entity 7 left"]
+
+
+def test_display_names_things_by_kind_and_tells_what_they_tell_you() -> None:
+    display, lines, clock = make_display()
+    show(display, "wel 1,foo,0.00,0.00,0.00", "ent 7,npc,greeter,2.00,0.00,0.00")
+    clock.advance(0)
+    show(
+        display,
+        "ent 9,creature,sheep,30.00,0.00,0.00",
+        "wlk 9,30.00,0.00,0.00,35.00,0.00,0.00,1.00",  # things wander untold
+        "pos 9,35.00,0.00,0.00",
+        "say 7,greeter,Welcome%2C foo!",
+        "msg 7,greeter,The well is east.",
+        "msg 0,,You found 3 coins.",
+        "ack pwd",
+        "err toofar,come within 10 units of it first",
+        "err badpass,the current password is wrong",
+        "err taken,that name is taken",
+        "del 9",
+    )
+    assert lines[1:] == [
+        "greeter [npc] is here at (2.00, 0.00, 0.00)",
+        "sheep [creature] appeared at (30.00, 0.00, 0.00)",
+        "greeter [npc] says: Welcome, foo!",
+        "greeter tells you: The well is east.",
+        "the game tells you: You found 3 coins.",
+        "password changed",
+        "cannot use that: come within 10 units of it first",
+        "password not changed: the current password is wrong",
+        "sign-up failed: that name is taken",
+        "sheep [creature] left",
+    ]
+
+
+def test_display_tells_version_1_things_steps_no_more_than_their_walks() -> None:
+    display, lines, clock = make_display("1")
+    show(display, "wel 1,foo,0.00,0.00,0.00", "ent 9,creature,sheep,0.00,0.00,0.00")
+    show(display, "pos 9,0.50,0.00,0.00", "pos 9,1.00,0.00,0.00")
+    clock.advance(10)
+    assert lines[1:] == ["sheep [creature] is here at (0.00, 0.00, 0.00)"]

@@ -2,6 +2,6 @@
 
 import sys
 
-from mudserver.client.terminal import main
+from mudserver.client.cli import main
 
 sys.exit(main())

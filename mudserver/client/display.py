@@ -10,6 +10,12 @@ destination you asked for, and for anybody when their ``pos`` lines stop for
 a moment (``settle`` seconds, or longer if the server ticks slowly).
 Everything else gets one line.
 
+Things (entities of a kind other than ``player``: NPCs, creatures, signs) are
+named with their kind, ``greeter [npc] appeared at ...``, and what they tell
+you alone (``msg``) reads ``signpost tells you: ...``.  Their walks are not
+narrated: a few wandering creatures would bury the chat under "walks to"
+lines; ``/who`` shows where they are and where they head.
+
 Text from other players is shown with control characters made visible, so
 nobody can send escape sequences to your terminal.
 """
@@ -22,6 +28,7 @@ from collections.abc import Callable
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from mudserver.client.messages import (
+    Ack,
     Delete,
     Entered,
     Error,
@@ -29,6 +36,7 @@ from mudserver.client.messages import (
     Position,
     Said,
     System,
+    Told,
     Unknown,
     Walk,
     Welcome,
@@ -36,7 +44,7 @@ from mudserver.client.messages import (
 )
 from mudserver.wire.replies import coord
 
-__all__ = ["Display", "visible", "where", "BYE_REASONS"]
+__all__ = ["BYE_REASONS", "ERROR_LEADS", "Display", "visible", "where"]
 
 #: Why the server closed the connection, in words (``bye`` reasons).
 BYE_REASONS = {
@@ -49,6 +57,26 @@ BYE_REASONS = {
     "kicked": "an operator disconnected you",
     "banned": "you are banned from this server",
 }
+
+#: What an ``err`` answered, in words, by its code (the rest are "error").
+ERROR_LEADS = {
+    "badlogin": "login failed",
+    "badproto": "login failed",
+    "unavailable": "not now",
+    "taken": "sign-up failed",
+    "badname": "sign-up failed",
+    "closed": "sign-up failed",
+    "toomany": "sign-up failed",
+    "weakpass": "password too weak",
+    "badpass": "password not changed",
+    "nosuch": "cannot use that",
+    "toofar": "cannot use that",
+    "badverb": "cannot use that",
+    "broken": "cannot use that",
+}
+
+#: The kind of entity a client plays; every other kind is a thing.
+PLAYER = "player"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -81,6 +109,8 @@ class Display:
         self.settle = settle
         self.self_id: int | None = None
         self.names: dict[int, str] = {}
+        #: The kind of every entity in view that is not a player.
+        self.things: dict[int, str] = {}
         #: Where I asked to go, as the server will print it.
         self.destination: tuple[str, str, str] | None = None
         self._where: dict[int, tuple[float, float, float]] = {}
@@ -99,6 +129,7 @@ class Display:
         match message:
             case Welcome(id=entity_id, name=name):
                 self._forget_all()
+                self.things.clear()
                 self.self_id = entity_id
                 self.names[entity_id] = name
                 at = where(*message.position)
@@ -106,13 +137,17 @@ class Display:
                 # The ent lines that come with wel list who is already here.
                 self._listing = True
                 self._listing_call = self.clock.callLater(0, self._end_listing)
-            case Entered(id=entity_id, name=name):
+            case Entered(id=entity_id, name=name, kind=kind):
                 self.names[entity_id] = name
+                if kind != PLAYER:
+                    self.things[entity_id] = kind
                 self._where[entity_id] = message.position
                 self._walks.pop(entity_id, None)  # back in view: a wlk follows if it walks
                 if entity_id != self.self_id:
                     verb = "is here" if self._listing else "appeared"
-                    self.write(f"{visible(name)} {verb} at {where(*message.position)}")
+                    self.write(f"{self._who(entity_id)} {verb} at {where(*message.position)}")
+            case Walk(id=entity_id) | Position(id=entity_id) if entity_id in self.things:
+                self._where[entity_id] = message.position  # things' walks go untold
             case Walk(id=entity_id):
                 self._walks[entity_id] = message.target
                 self._where[entity_id] = message.position
@@ -126,18 +161,28 @@ class Display:
                 self._cancel(entity_id)
                 self._where.pop(entity_id, None)
                 self._walks.pop(entity_id, None)
-                name = self.names.pop(entity_id, f"entity {entity_id}")
-                self.write(f"{visible(name)} left")
-            case Said(name=name, text=text):
-                self.write(f"{visible(name)} says: {visible(text)}")
+                who = self._who(entity_id) if entity_id in self.names else f"entity {entity_id}"
+                self.names.pop(entity_id, None)
+                self.things.pop(entity_id, None)
+                self.write(f"{who} left")
+            case Said(id=entity_id, name=name, text=text):
+                kind = self.things.get(entity_id)
+                label = f"{visible(name)} [{visible(kind)}]" if kind else visible(name)
+                self.write(f"{label} says: {visible(text)}")
+            case Told(id=0, text=text):
+                self.write(f"the game tells you: {visible(text)}")
+            case Told(name=name, text=text):
+                self.write(f"{visible(name)} tells you: {visible(text)}")
+            case Ack(what="pwd"):
+                self.write("password changed")
             case System(text=text):
                 self.write(f"*** {visible(text)}")
             case WhoList(online=online, in_view=in_view, names=names):
                 self.write(self._who_text(online, in_view, names))
             case Error(error=code, message=text):
-                lead = (
-                    "login failed" if code in ("badlogin", "badproto", "unavailable") else "error"
-                )
+                lead = ERROR_LEADS.get(code, "error")
+                if code == "unavailable" and self.self_id is None:
+                    lead = "login failed"
                 self.write(f"{lead}: {visible(text)}")
             case Unknown(problem=problem) if problem is not None:
                 self.write(f"(ignored a line the client does not understand: {visible(problem)})")
@@ -160,7 +205,12 @@ class Display:
     # -- arrivals ------------------------------------------------------------------
 
     def _who(self, entity_id: int) -> str:
-        return "you" if entity_id == self.self_id else visible(self.names.get(entity_id, "?"))
+        """How an entity is named: "you", a player's name, a thing's name and kind."""
+        if entity_id == self.self_id:
+            return "you"
+        name = visible(self.names.get(entity_id, "?"))
+        kind = self.things.get(entity_id)
+        return f"{name} [{visible(kind)}]" if kind else name
 
     def _stood(self, entity_id: int, position: tuple[float, float, float]) -> None:
         """Version 2: a ``pos`` means the entity stands there, walk over."""

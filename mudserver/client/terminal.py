@@ -9,38 +9,33 @@ library keeps the connection alive.
 
 What a person types is checked with the server's own command parser first,
 so a mistake gets a one-line explanation instead of a round trip (or a
-traceback).  Exit status: 0 after ``/quit`` (or ``bye``, or Ctrl-D), 1 when
-the server is unreachable, refuses ``--user``'s login, or closes the
-connection, 130 on Ctrl-C.
+traceback).  Besides the protocol's commands there are the client's own
+(:mod:`mudserver.client.keyboard`): ``/use`` finds a thing by the name on
+the screen, ``/password`` asks without showing what is typed.  The command
+line and the exit status are :mod:`mudserver.client.cli`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import math
-import os
 import sys
 from typing import Any
 
 from twisted.internet.endpoints import connectProtocol
-from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.stdio import StandardIO
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from mudserver.client.display import BYE_REASONS, Display, visible, where
+from mudserver.client.errors import ConnectionClosed, ServerError
+from mudserver.client.keyboard import HELP, Keyboard, Prompt, find_thing
 from mudserver.client.messages import Message
 from mudserver.client.protocol import (
     CONNECTION_LOST,
-    DEFAULT_VERSION,
-    VERSIONS,
-    ConnectionClosed,
     MudClient,
-    ServerError,
     client_endpoint,
 )
+from mudserver.client.requests import use_args
 from mudserver.wire.commands import (
     CommandError,
     Connect,
@@ -48,27 +43,20 @@ from mudserver.wire.commands import (
     Move,
     Quit,
     Say,
+    Use,
     Who,
     parse_command,
 )
+from mudserver.wire.encoding import split_line
 
 __all__ = ["main", "Terminal"]
 
-HELP = """\
-protocol commands, sent to the server:
-  con NAME,PASSWORD,2   log in (or start with --user NAME); 1 for protocol version 1
-  mov X,Y,Z             walk to a point, e.g. mov 1,0,3
-  say TEXT              talk to everybody, e.g. say hello, world
-  idl                   keepalive (this client sends it by itself)
-  who                   how many are online, and the names of those in view
-  bye                   log out and quit
-client commands:
-  /who                  who this client has seen, and where
-  /help                 this text
-  /quit                 log out and quit (Ctrl-D does the same)"""
-
 #: Seconds to wait for the server's ``bye quit`` before closing anyway.
 QUIT_GRACE = 5.0
+
+#: Account commands typed as protocol lines, and what they take: the
+#: terminal checks only their form, the server everything else.
+ACCOUNT_COMMANDS = {"new": "NAME,PASSWORD,VERSION", "pwd": "OLD,NEW"}
 
 
 class _Client(MudClient):
@@ -84,28 +72,6 @@ class _Client(MudClient):
         super().lineReceived(line)
 
 
-@implementer(IHalfCloseableProtocol)
-class _Keyboard(LineReceiver):
-    """Lines typed by the person; end of input (Ctrl-D) means quit."""
-
-    delimiter = b"\n"
-
-    def __init__(self, terminal: Terminal) -> None:
-        self.terminal = terminal
-
-    def lineReceived(self, line: bytes) -> None:
-        self.terminal.typed(line.decode("utf-8", errors="replace"))
-
-    def readConnectionLost(self) -> None:
-        self.terminal.quit()
-
-    def writeConnectionLost(self) -> None:
-        self.terminal.stop_reactor()
-
-    def connectionLost(self, reason: Failure | None = None) -> None:
-        self.terminal.stop_reactor()
-
-
 class Terminal:
     """The running client: one server connection, one keyboard, one screen."""
 
@@ -117,7 +83,9 @@ class Terminal:
         self.client: MudClient | None = None
         self.quitting = False
         self._early: list[str] = []
-        self.stdio = StandardIO(_Keyboard(self), reactor=reactor)
+        #: Questions being asked (``/password``): the next lines typed answer them.
+        self.prompt: Prompt | None = None
+        self.stdio = StandardIO(Keyboard(self), reactor=reactor)
         self.display = Display(self.write, reactor, version=args.protocol)
 
     def write(self, text: str) -> None:
@@ -139,7 +107,8 @@ class Terminal:
         self.write(f"connected to {self.args.host}:{self.args.port}; type /help for help")
         client.when_closed().addCallback(self.closed)
         if self.args.user:
-            client.login(self.args.user, self.args.password).addErrback(self.login_failed)
+            enter = client.register if self.args.new else client.login
+            enter(self.args.user, self.args.password).addErrback(self.login_failed)
         early, self._early = self._early, []
         for text in early:
             self.typed(text)
@@ -178,6 +147,9 @@ class Terminal:
     # -- the keyboard --------------------------------------------------------------
 
     def typed(self, line: str) -> None:
+        if self.prompt is not None:
+            self.prompt.answer(line)  # a password: taken as typed, spaces and all
+            return
         text = line.strip()
         if not text:
             return
@@ -201,6 +173,10 @@ class Terminal:
 
     def send(self, client: MudClient, text: str) -> None:
         """Check a typed protocol command, then send it properly escaped."""
+        raw = split_line(text)
+        if raw.code in ACCOUNT_COMMANDS:
+            self.account_command(client, raw.code, raw.args())
+            return
         try:
             # The server decides bounds and say length; only the form is checked here.
             command = parse_command(text, bounds=math.inf, max_say=sys.maxsize)
@@ -221,9 +197,21 @@ class Terminal:
             case Idle():
                 client.idle()
             case Who():
-                client.send("who")
+                client.who()
+            case Use(target, verb, text):
+                client.send("use", *use_args(target, verb, text)[1])
             case Quit():
                 self.quit()
+
+    def account_command(self, client: MudClient, code: str, args: list[str]) -> None:
+        """``new`` and ``pwd`` typed as protocol lines: checked for their number of arguments."""
+        usage = ACCOUNT_COMMANDS[code]
+        if len(args) != usage.count(",") + 1 or not all(args):
+            self.write(f"{code} needs {usage} (/help lists the commands)")
+            return
+        if code == "new":
+            self.display.version = args[2]
+        client.send(code, *args)
 
     def slash(self, text: str) -> None:
         word = text[1:].split(maxsplit=1)[0].lower() if len(text) > 1 else ""
@@ -236,6 +224,10 @@ class Terminal:
                 self.quit()
         elif word == "who":
             self.who()
+        elif word == "use":
+            self.use(text.split()[1:], text)
+        elif word in ("password", "passwd"):
+            self.change_password()
         else:
             self.write(f"unknown command /{visible(word)}; /help lists the commands")
 
@@ -247,10 +239,58 @@ class Terminal:
         for entity in sorted(world, key=lambda e: e.name.lower()):
             name = visible(entity.name)
             who = f"{name} (you)" if entity.id == world.self_id else name
-            kind = "" if entity.kind == "player" else f" [{visible(entity.kind)}]"
+            # A thing's id too: what "use ID" and "/use ID" take.
+            kind = "" if entity.kind == "player" else f" [{visible(entity.kind)}] #{entity.id}"
             walk = entity.walk
             heading = f", walking to {where(*walk.target)}" if walk and entity.walking else ""
             self.write(f"  {who}{kind} at {where(*entity.position)}{heading}")
+
+    def use(self, words: list[str], typed: str) -> None:
+        """``/use NAME [VERB] [TEXT]``: the thing called NAME in view (or id NAME)."""
+        client = self.client
+        if client is None or client.world.me is None:
+            self.write("not logged in")
+            return
+        if not words:
+            self.write("/use needs the name or id of a thing, e.g. /use signpost read")
+            return
+        found = find_thing(client.world, words)
+        if found is None:
+            # The name may be several words; the first is the one surely meant.
+            self.write(f"nothing called {visible(words[0])} is in view (/who lists what is here)")
+            return
+        target, used = found
+        # The text keeps its spaces as typed: split off "/use", the name and the verb only.
+        rest = typed.split(None, used + 2)[used + 1 :]
+        verb = rest[0] if rest else "use"
+        try:
+            client.send("use", *use_args(target, verb, rest[1] if len(rest) > 1 else "")[1])
+        except ValueError as e:
+            self.write(str(e))
+
+    def change_password(self) -> None:
+        """``/password``: ask for the old one and the new one twice, none of them shown."""
+        if self.client is None or self.client.world.me is None:
+            self.write("log in first: the password changed is the account's you play")
+            return
+        self.prompt = Prompt(
+            ["current password:", "new password:", "new password again:"],
+            self.write,
+            self.password_given,
+        )
+
+    def password_given(self, old: str, new: str, again: str) -> None:
+        self.prompt = None
+        if new != again:
+            self.write("the two new passwords differ; nothing was changed")
+            return
+        if self.client is None or self.client.close_reason is not None:
+            self.write("not connected")
+            return
+        # The display says how it went ("password changed", or the server's reason).
+        self.client.change_password(old, new).addErrback(
+            lambda failure: failure.trap(ServerError, ConnectionClosed) and None
+        )
 
     # -- the end -------------------------------------------------------------------
 
@@ -273,6 +313,9 @@ class Terminal:
         if self.status is not None:
             return
         self.status = status
+        if self.prompt is not None:
+            self.prompt.cancel()  # never leave the terminal without its echo
+            self.prompt = None
         if message:
             self.write(message)
         if self.client is not None and self.client.close_reason is None and status != 0:
@@ -287,76 +330,10 @@ class Terminal:
             self.reactor.stop()
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="mudserver-client",
-        description="Talk to a mudserver: events are shown as they happen, while you type.",
-        epilog="Type /help once connected for the commands.",
-    )
-    parser.add_argument("--host", default="localhost", help="server host (default: localhost)")
-    parser.add_argument("--port", type=int, default=4000, help="server port (default: 4000)")
-    parser.add_argument("--user", help="log in as this account right away")
-    parser.add_argument(
-        "--password", help="password for --user (asked for if omitted; visible to ps if given)"
-    )
-    parser.add_argument(
-        "--protocol",
-        choices=VERSIONS,
-        default=DEFAULT_VERSION,
-        help=f"protocol version for --user's login (default: {DEFAULT_VERSION}; "
-        "2 says where walks go, 1 sends positions every tick)",
-    )
-    parser.add_argument("--raw", action="store_true", help="show and send wire lines as they are")
-    parser.add_argument(
-        "--tls", action="store_true", help="connect over TLS, verifying the server's certificate"
-    )
-    parser.add_argument(
-        "--insecure",
-        action="store_true",
-        help="with --tls: do not verify the certificate (a self-signed test server only)",
-    )
-    parser.add_argument(
-        "--cafile", help="with --tls: trust this PEM certificate (or CA) instead of the system's"
-    )
-    args = parser.parse_args(argv)
-    if (args.insecure or args.cafile) and not args.tls:
-        parser.error("--insecure and --cafile need --tls")
-    if args.password is not None and not args.user:
-        parser.error("--password needs --user")
-    if not 0 < args.port < 65536:
-        parser.error("--port must be between 1 and 65535")
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the interactive client; return the exit status."""
-    args = parse_args(argv)
-    if args.user and args.password is None:
-        try:
-            args.password = getpass.getpass(f"password for {args.user}: ")
-        except (EOFError, KeyboardInterrupt):
-            print("no password given", file=sys.stderr)
-            return 1
-    from twisted.internet import reactor
+    """Run the program: :func:`mudserver.client.cli.main`, under the name the
+    ``mudserver-client`` scripts of earlier installs call (imported here, not
+    at the top: the command line builds a :class:`Terminal`)."""
+    from mudserver.client.cli import main as run
 
-    # StandardIO makes the terminal non-blocking; the shell must not inherit that.
-    modes = {}
-    for fd in (0, 1):
-        try:
-            modes[fd] = os.get_blocking(fd)
-        except OSError:
-            pass
-    try:
-        terminal = Terminal(reactor, args)
-        reactor.callWhenRunning(terminal.start)
-        reactor.run()
-    finally:
-        for fd, blocking in modes.items():
-            try:
-                os.set_blocking(fd, blocking)
-            except OSError:
-                pass
-    if terminal.status is None:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return terminal.status
+    return run(argv)
