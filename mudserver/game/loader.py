@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -69,20 +70,33 @@ def load(spec: str, world: str | None, data_dir: str, bounds: float) -> GameCode
     return _code(module, world_path(world, data_dir, module), bounds, spec)
 
 
-def reimport(code: GameCode, world: str | None, data_dir: str, bounds: float) -> GameCode:
-    """*code*'s package imported afresh, its world read again; if that fails, nothing changed."""
+def reimport(
+    code: GameCode, world: str | None, data_dir: str, bounds: float
+) -> tuple[GameCode, Callable[[], None]]:
+    """*code*'s package imported afresh and its world read again, and a function that undoes it.
+
+    If the import or the world file fails, the old modules are back before
+    this raises.  If what follows fails (the reload's set-up), the caller
+    calls the returned function to put them back.
+    """
     name = code.module
-    saved = {
-        m: sys.modules.pop(m) for m in list(sys.modules) if m == name or m.startswith(name + ".")
-    }
+
+    def ours() -> list[str]:
+        return [m for m in sys.modules if m == name or m.startswith(name + ".")]
+
+    saved = {m: sys.modules.pop(m) for m in ours()}
+
+    def restore() -> None:
+        for m in ours():
+            del sys.modules[m]
+        sys.modules.update(saved)
+
     importlib.invalidate_caches()
     try:
         module = importlib.import_module(name)
-        return _code(module, world_path(world, data_dir, module), bounds, name)
+        return _code(module, world_path(world, data_dir, module), bounds, name), restore
     except BaseException as e:
-        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-            del sys.modules[m]
-        sys.modules.update(saved)
+        restore()
         if isinstance(e, GameError | WorldError):
             raise
         raise GameError(f"cannot import {name}: {type(e).__name__}: {e}") from e

@@ -58,8 +58,12 @@ class GameHost:
         """
         started = time.perf_counter()
         try:
-            code = reimport(self.code, self._world, self._data, self.settings.bounds)
-            done = apply(self.runtime, code)
+            code, undo = reimport(self.code, self._world, self._data, self.settings.bounds)
+            try:
+                done = apply(self.runtime, code)
+            except ReloadError:
+                undo()
+                raise
         except (GameError, WorldError, ReloadError) as e:
             self.log.failure("reload failed; the game goes on with its old code")
             raise ReloadFailed(str(e)) from e
