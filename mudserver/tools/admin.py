@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     shutdown.add_argument("--in", dest="seconds", type=float, default=0.0)
     shutdown.add_argument("message", nargs="*")
     commands.add_parser("cancel", help="stop a shutdown countdown")
+    commands.add_parser(
+        "reload",
+        help="re-read the game's code and world file (players stay; a failure changes nothing)",
+    )
     return parser
 
 
@@ -151,6 +155,9 @@ async def run(proto: amp.AMP, args: argparse.Namespace) -> tuple[Any, str]:
             if not answer["cancelled"]:
                 raise AdminError("no shutdown is counting down")
             return answer, "shutdown cancelled"
+        case "reload":
+            answer = await proto.callRemote(adminsocket.Reload)
+            return answer, answer["summary"]
     raise AdminError(f"unknown command {args.command}")
 
 
