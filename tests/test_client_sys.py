@@ -14,6 +14,7 @@ import pytest
 
 from mudserver.client import parse
 from mudserver.client.messages import Bye, System, Unknown, WhoList
+from tests.browser import CHROMIUM, DESKTOP, NO_CHROMIUM, Page, launch, web_option
 from tests.support import REPO, ServerProcess, running_server
 from tests.test_terminal import make_display
 
@@ -85,31 +86,20 @@ def test_the_terminal_client_sends_who_and_shows_announcements(server: ServerPro
         child.close(force=True)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.fixture
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium (apt-get install chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    from tests.test_web import CHROMIUM_ARGS
-
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+        pytest.skip(NO_CHROMIUM)
+    pytest.importorskip("playwright.sync_api")
+    with launch() as chromium:
+        yield chromium
 
 
 def test_the_browser_shows_sys_lines_and_who_in_the_chat(tmp_path: Path, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    from tests.test_web import DESKTOP, Page, _web
-
     shutil.copytree(REPO / "data", tmp_path / "data")
-    option, url = _web(tmp_path)
+    option, url = web_option()
     with running_server(tmp_path, option) as server:
         page = Page(browser, url, DESKTOP)
         page.log_in("foo", "1234")

@@ -19,73 +19,18 @@ import pytest
 from mudserver.store.files import FileStore
 from mudserver.store.passwords import ScryptParams
 from mudserver.wire.encoding import dequote, enquote
+from tests.browser import CHROMIUM, DESKTOP, NO_CHROMIUM, PHONE, Page, launch, web_option
 from tests.support import REPO, LineClient, free_port, running_server
 from tests.tlscert import make_certificate
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
-)
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 playwright = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DESKTOP = {"width": 1100, "height": 700}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-class Page:
-    """One browser page on the client, with every console error it logs."""
-
-    def __init__(
-        self, browser: Any, url: str, viewport: dict[str, int], ignore_https_errors: bool = False
-    ) -> None:
-        self.context = browser.new_context(
-            viewport=viewport, ignore_https_errors=ignore_https_errors
-        )
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        #: Addresses of the WebSockets the page opened.
-        self.sockets: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        self.page.on("websocket", lambda ws: self.sockets.append(ws.url))
-        self.page.goto(url)
-
-    def log_in(self, name: str, password: str) -> None:
-        self.page.fill("input[name=name]", name)
-        self.page.fill("input[name=password]", password)
-        self.page.click("#login-form button[type=submit]")
-
-    def wait_playing(self) -> int:
-        self.page.wait_for_selector("#map", state="visible", timeout=10_000)
-        return int(self.page.evaluate("window.mud.state.ownId"))
-
-    def state(self) -> dict[str, Any]:
-        return self.page.evaluate(  # type: ignore[no-any-return]
-            "({own: window.mud.state.ownId, entities: window.mud.state.snapshot(),"
-            " chat: window.mud.state.chat})"
-        )
-
-    def close(self) -> None:
-        self.context.close()
+    with launch() as chromium:
+        yield chromium
 
 
 #: Records [ms, x, y] of where the page draws entity `id`, each frame, until
@@ -128,15 +73,10 @@ def assert_walked_smoothly(
         previous = (t, x, y)
 
 
-def _web(tmp_path: Path) -> tuple[str, str]:
-    port = free_port()
-    return f"--web=tcp:{port}:interface=127.0.0.1", f"http://127.0.0.1:{port}/"
-
-
 def test_two_browsers_and_a_socket_client_play_together(tmp_path: Path, browser: Any) -> None:
     shutil.copytree(REPO / "data", tmp_path / "data")
     FileStore(tmp_path / "data", ScryptParams(n=2**4)).create("baz", "pw")
-    option, url = _web(tmp_path)
+    option, url = web_option()
     with running_server(tmp_path, option) as server:
         foo, bar = Page(browser, url, DESKTOP), Page(browser, url, PHONE)
         with LineClient(server.host, server.port) as raw:
@@ -179,6 +119,10 @@ def test_two_browsers_and_a_socket_client_play_together(tmp_path: Path, browser:
             input_box = chat_input.bounding_box()
             assert input_box["y"] + input_box["height"] <= PHONE["height"]
             assert bar.page.locator("#map").bounding_box()["height"] > 200
+            # The header's buttons fit beside the name: nothing makes the page scroll sideways.
+            logout = bar.page.locator("#logout").bounding_box()
+            assert logout["x"] + logout["width"] <= PHONE["width"]
+            assert bar.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
             chat_input.fill("hello, world: 100% from a phone")
             chat_input.press("Enter")
             last = foo.page.locator("#chat-log li").last
@@ -190,6 +134,8 @@ def test_two_browsers_and_a_socket_client_play_together(tmp_path: Path, browser:
                 "name": "bar",
                 "text": "hello, world: 100% from a phone",
                 "own": False,
+                "kind": "player",
+                "private": False,
             }
 
             shot = tmp_path / "browser.png"
@@ -204,7 +150,7 @@ def test_two_browsers_and_a_socket_client_play_together(tmp_path: Path, browser:
 def test_a_wrong_password_and_a_closed_server_show_on_the_page(
     tmp_path: Path, browser: Any
 ) -> None:
-    option, url = _web(tmp_path)
+    option, url = web_option()
     with running_server(tmp_path, option) as server:
         page = Page(browser, url, DESKTOP)
         page.log_in("foo", "wrong")
@@ -283,7 +229,7 @@ def test_the_page_modules_match_the_server(tmp_path: Path, browser: Any) -> None
     rng = random.Random(6)
     alphabet = "%,aZ09 \n\r\x00\x7fé日🙂AF"
     samples = TRICKY + ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(300)]
-    option, url = _web(tmp_path)
+    option, url = web_option()
     with running_server(tmp_path, option):
         page = Page(browser, url, DESKTOP)
         got = page.page.evaluate(

@@ -1,10 +1,12 @@
 // The page: wires the connection, the world state, the map and the forms.
 // window.mud exposes the state for tests and for the curious (devtools).
 
+import { passwordProblem, PasswordChange, errorText } from "./account.js";
 import { enquote, formatLine, formatNumber } from "./codec.js";
 import { Connection, socketUrl } from "./connection.js";
+import { clickOnThing, thingAt } from "./things.js";
 import { MapView } from "./view.js";
-import { BYES, ERRORS, WorldState } from "./world.js";
+import { BYES, ERRORS, PLAYER, WorldState } from "./world.js";
 
 // Version 2: one `wlk` per walk, which world.js extrapolates every frame.
 const PROTOCOL_VERSION = "2";
@@ -15,16 +17,29 @@ const view = new MapView($("map"), state);
 let connection = null;
 let credentials = null; // { name, password } of the last login, kept in memory only
 let playing = false;
+let entering = "login"; // the form whose `con` or `new` waits for its answer
+let lastUsed = null; // the id of the thing last clicked to be used, for `err toofar`
+
+const passwordChange = new PasswordChange($("password-dialog"), send, (password) => {
+  credentials = { ...credentials, password }; // a reconnect logs in with the new one
+  addChat("server", "Your password was changed.", "sys");
+});
 
 // -- connection ------------------------------------------------------------------
 
-function login() {
+function send(line) {
+  if (connection) connection.send(line);
+}
+
+/** Open the connection if need be and send `con` (log in) or `new` (sign up). */
+function enter(code) {
   if (!connection || connection.state === "disconnected") {
     connection = new Connection(socketUrl(window.location), { onLine, onState });
     connection.connect();
   }
   state.bye = null;
-  connection.send(formatLine("con", credentials.name, credentials.password, PROTOCOL_VERSION));
+  entering = code === "new" ? "signup" : "login";
+  connection.send(formatLine(code, credentials.name, credentials.password, PROTOCOL_VERSION));
 }
 
 function onLine(line) {
@@ -49,12 +64,14 @@ function onState(status, closeEvent) {
 }
 
 state.subscribe(({ code, args }) => {
+  if (passwordChange.receive(code, args)) return;
   if (code === "wel") {
     setPlaying(true);
     $("whoami").textContent = args[1];
-  } else if (code === "say") {
-    const { name, text, own } = state.chat.at(-1);
-    addChat(name, text, own ? "own" : "");
+  } else if (code === "say" || code === "msg") {
+    const { name, text, own, kind } = state.chat.at(-1);
+    if (code === "msg") addChat(`${name || "game"} → you`, text, "msg");
+    else addChat(name, text, own ? "own" : kind === PLAYER ? "" : "thing");
   } else if (code === "sys") {
     addChat("server", args[0], "sys");
   } else if (code === "who") {
@@ -63,9 +80,9 @@ state.subscribe(({ code, args }) => {
     const seen = names.length ? `; in view: ${names.join(", ")}${more}` : "; nobody else in view";
     addChat("server", `${online} online${seen}`, "sys");
   } else if (code === "err") {
-    const message = ERRORS[args[0]] || args[1] || args[0];
-    if (playing) addChat("server", message, "system");
-    else showLoginError(message);
+    if (!playing) return showLoginError(errorText(args[0], args[1]));
+    addChat("server", ERRORS[args[0]] || args[1] || args[0], "system");
+    if (args[0] === "toofar") walkToward(state.entities[lastUsed]);
   }
 });
 
@@ -76,6 +93,7 @@ function setPlaying(on) {
   $("game").hidden = !on;
   $("login").hidden = on;
   $("logout").hidden = !on;
+  $("password").hidden = !on;
   if (on) {
     $("notice").hidden = true;
     view.resize();
@@ -83,6 +101,7 @@ function setPlaying(on) {
   } else {
     $("whoami").textContent = "";
     view.target = null;
+    passwordChange.close();
   }
 }
 
@@ -92,9 +111,13 @@ function showLogin(error) {
   showLoginError(error);
 }
 
+/** An error in the form that was sent last (log in or create account); null clears both. */
 function showLoginError(message) {
-  $("login-error").hidden = !message;
-  $("login-error").textContent = message || "";
+  for (const form of ["login", "signup"]) {
+    const shown = form === entering ? message : null;
+    $(`${form}-error`).hidden = !shown;
+    $(`${form}-error`).textContent = shown || "";
+  }
 }
 
 function showNotice(message) {
@@ -117,43 +140,84 @@ function addChat(name, text, kind) {
 
 // -- input -----------------------------------------------------------------------
 
+/** Name and password of a form (not form.name: that is the form's own name). */
+function typed(form) {
+  const fields = form.elements;
+  return { name: fields.namedItem("name").value.trim(), password: fields.namedItem("password").value };
+}
+
 $("login-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const fields = event.target.elements; // not form.name: that is the form's own name
-  credentials = {
-    name: fields.namedItem("name").value.trim(),
-    password: fields.namedItem("password").value,
-  };
+  credentials = typed(event.target);
+  entering = "login";
   showLoginError(null);
-  login();
+  enter("con");
+});
+
+$("signup-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const { name, password } = typed(event.target);
+  entering = "signup";
+  const problem = passwordProblem(password, event.target.elements.namedItem("again").value);
+  showLoginError(problem);
+  if (problem) return; // caught here: nothing is sent
+  credentials = { name, password };
+  enter("new");
 });
 
 $("reconnect").addEventListener("click", () => {
   $("notice").hidden = true;
-  if (credentials) login();
+  if (credentials) enter("con"); // after a sign-up too: the account exists now
   else showLogin(null);
 });
 
-$("logout").addEventListener("click", () => connection && connection.send("bye"));
+$("logout").addEventListener("click", () => send("bye"));
+$("password").addEventListener("click", () => passwordChange.open());
 
 $("chat-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("chat-input");
   if (!input.value.trim() || !connection) return;
   // "/who" asks the server who is around; everything else is chat.
-  if (input.value.trim().toLowerCase() === "/who") connection.send("who");
-  else connection.send(`say ${enquote(input.value)}`);
+  if (input.value.trim().toLowerCase() === "/who") send("who");
+  else send(`say ${enquote(input.value)}`);
   input.value = "";
 });
+
+function walkTo(x, y) {
+  const own = state.own;
+  const [tx, ty, tz] = [x, y, own.z].map(formatNumber);
+  send(formatLine("mov", tx, ty, tz));
+  view.target = { x: Number(tx), y: Number(ty) };
+}
+
+/** Walk up to a thing (it may have moved since it was clicked), stopping short of it. */
+function walkToward(thing) {
+  const own = state.own;
+  if (!thing || !own) return;
+  const now = performance.now();
+  const there = { id: thing.id, ...state.drawnPosition(thing, now) };
+  const { walk } = clickOnThing(state.drawnPosition(own, now), there, 0);
+  if (walk) walkTo(walk.x, walk.y);
+}
 
 $("map").addEventListener("click", (event) => {
   const own = state.own;
   if (!own || !connection) return;
   const rect = event.currentTarget.getBoundingClientRect();
-  const to = view.toWorld(event.clientX - rect.left, event.clientY - rect.top);
-  const [x, y, z] = [to.x, to.y, own.z].map(formatNumber);
-  connection.send(formatLine("mov", x, y, z));
-  view.target = { x: Number(x), y: Number(y) };
+  const [px, py] = [event.clientX - rect.left, event.clientY - rect.top];
+  const thing = thingAt(view.drawn, px, py);
+  if (thing) {
+    // Near enough: use it (the answer comes to the chat). Too far: walk toward it.
+    const now = performance.now();
+    const there = { id: thing.id, ...state.drawnPosition(thing, now) };
+    const action = clickOnThing(state.drawnPosition(own, now), there);
+    if (action.walk) return walkTo(action.walk.x, action.walk.y);
+    lastUsed = thing.id;
+    return send(formatLine("use", thing.id));
+  }
+  const to = view.toWorld(px, py);
+  walkTo(to.x, to.y);
 });
 
 $("map").addEventListener(

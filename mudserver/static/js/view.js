@@ -1,5 +1,9 @@
 // The map: a top-down view of the ground plane on a <canvas>. x grows east
 // (right), y grows north (up); z, the height, is written next to the name.
+// Players are round marks; things are drawn by kind (things.js), with a
+// dashed ring while they are within reach of a click.
+
+import { groundDistance, isThing, REACH, styleOf } from "./things.js";
 
 const GRID_STEPS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const COLORS = {
@@ -25,6 +29,7 @@ export class MapView {
     this.target = null; // where the own player was sent, until it gets there
     this.width = 0;
     this.height = 0;
+    this.drawn = []; // [{ entity, x, y }] in CSS pixels, as last drawn: what a click hits
   }
 
   /** Match the canvas' pixels to its size on the page (sharp on high-DPI screens). */
@@ -77,16 +82,21 @@ export class MapView {
     this._grid();
     if (this.target) this._target(this.target);
     const entities = Object.values(this.state.entities);
-    // The own player last, so it is never hidden under someone else.
-    entities.sort((a, b) => (a.id === this.state.ownId) - (b.id === this.state.ownId));
-    const labelsAt = new Map(); // players on one spot get their names stacked, not overprinted
+    // Things first, the own player last: nobody is hidden under a sheep, nor you under anyone.
+    const layer = (e) => (isThing(e) ? 0 : e.id === this.state.ownId ? 2 : 1);
+    entities.sort((a, b) => layer(a) - layer(b));
+    const labelsAt = new Map(); // entities on one spot get their names stacked, not overprinted
+    const ownAt = own ? this.state.drawnPosition(own, now) : null;
+    this.drawn = [];
     for (const e of entities) {
       const p = this.state.drawnPosition(e, now);
       const s = this.toScreen(p.x, p.y);
       const spot = `${Math.round(s.x / 12)},${Math.round(s.y / 12)}`;
       const stacked = labelsAt.get(spot) || 0;
       labelsAt.set(spot, stacked + 1);
-      this._entity(e, p, stacked);
+      if (isThing(e)) this._thing(e, p, stacked, ownAt && groundDistance(ownAt, p) <= REACH);
+      else this._entity(e, p, stacked);
+      this.drawn.push({ entity: e, x: s.x, y: s.y });
     }
     this._compass();
   }
@@ -148,6 +158,35 @@ export class MapView {
     ctx.fillText(`${e.name}${height}`, s.x, s.y - radius - (own ? 6 : 3) - stacked * 15);
   }
 
+  /** A thing: its kind's shape and colour, its name in italics, a ring when within reach. */
+  _thing(e, p, stacked, inReach) {
+    const ctx = this.ctx;
+    const s = this.toScreen(p.x, p.y);
+    const style = styleOf(e.kind);
+    const size = 7;
+    ctx.beginPath();
+    shape(ctx, style.shape, s.x, s.y, size);
+    ctx.fillStyle = style.color;
+    ctx.fill();
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#ffffff";
+    ctx.stroke();
+    if (inReach) {
+      ctx.beginPath();
+      ctx.arc(s.x, s.y, size + 5, 0, Math.PI * 2);
+      ctx.setLineDash([3, 3]);
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = style.color;
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    ctx.font = "italic 12px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "bottom";
+    ctx.fillStyle = style.label;
+    ctx.fillText(e.name, s.x, s.y - size - 4 - stacked * 15);
+  }
+
   _target(t) {
     const ctx = this.ctx;
     const s = this.toScreen(t.x, t.y);
@@ -173,6 +212,21 @@ export class MapView {
     const c = this.center;
     ctx.fillText(`${c.x.toFixed(1)}, ${c.y.toFixed(1)}`, this.width - 8, this.height - 6);
   }
+}
+
+/** Trace a mark of `kind` ("diamond", "triangle", "square", "hexagon") around (x, y). */
+function shape(ctx, kind, x, y, r) {
+  const corners = { diamond: 4, triangle: 3, square: 4, hexagon: 6 }[kind] || 6;
+  const turn = kind === "square" ? Math.PI / 4 : -Math.PI / 2;
+  const radius = kind === "square" ? r * 1.15 : r * 1.25;
+  for (let i = 0; i < corners; i++) {
+    const angle = turn + (i * 2 * Math.PI) / corners;
+    const cx = x + radius * Math.cos(angle);
+    const cy = y + radius * Math.sin(angle);
+    if (i === 0) ctx.moveTo(cx, cy);
+    else ctx.lineTo(cx, cy);
+  }
+  ctx.closePath();
 }
 
 function label(value) {

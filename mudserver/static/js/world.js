@@ -10,7 +10,14 @@ import { splitLine } from "./codec.js";
 
 const CHAT_KEEP = 200; // chat lines kept in memory and on the page
 
-/** Messages for the err codes and bye reasons of docs/protocol.md, section 6. */
+/** The kind of entity a client plays; every other kind is a thing (docs/protocol.md, 5.3). */
+export const PLAYER = "player";
+
+/**
+ * Messages for the err codes and bye reasons of docs/protocol.md, section 6.
+ * Codes left out (toofar, badverb, weakpass...) show the server's own
+ * message, which says more (how near, which verbs, how long).
+ */
 export const ERRORS = {
   badlogin: "Unknown user or wrong password.",
   badproto: "This server speaks another protocol version.",
@@ -18,6 +25,14 @@ export const ERRORS = {
   badcmd: "The server did not understand that.",
   notlogged: "Log in first.",
   already: "Already logged in.",
+  taken: "That name is taken: choose another.",
+  badname: "A name is 1 to 24 letters, digits or _.",
+  closed: "This server does not take sign-ups now.",
+  toomany: "Too many sign-ups from your address: try again later.",
+  unavailable: "The server cannot reach its accounts right now: try again in a moment.",
+  badpass: "The current password is wrong.",
+  nosuch: "That is no longer there.",
+  broken: "That is broken: the game's code failed.",
 };
 export const BYES = {
   quit: "You logged out.",
@@ -172,7 +187,15 @@ WorldState.prototype.handlers = {
     delete this.entities[num(id)];
   },
   say([id, name, text]) {
-    this._note({ id: num(id), name, text, own: num(id) === this.ownId });
+    const speaker = this.entities[num(id)];
+    const kind = speaker ? speaker.kind : PLAYER;
+    this._note({ id: num(id), name, text, own: num(id) === this.ownId, kind, private: false });
+  },
+  msg([id, name, text]) {
+    // A thing (or with id 0 the game itself) tells this player alone.
+    const teller = this.entities[num(id)];
+    const kind = teller ? teller.kind : "game";
+    this._note({ id: num(id), name, text, own: false, kind, private: true });
   },
   err([code, message]) {
     this.lastError = { code, message };
