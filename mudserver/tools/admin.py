@@ -26,6 +26,7 @@ from twisted.protocols import amp
 
 from mudserver.limits.bans import BanError, parse_duration
 from mudserver.shell import adminsocket
+from mudserver.shell.gamehost import ReloadFailed
 
 __all__ = ["main", "AdminError"]
 
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         nonlocal status
         try:
             await _main(reactor, args)
-        except (AdminError, BanError) as e:
+        except (AdminError, BanError, ReloadFailed, adminsocket.NoGame) as e:
             _fail(args, str(e))
             status = 1
         except amp.RemoteAmpError as e:
