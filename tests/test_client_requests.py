@@ -7,12 +7,14 @@ server for what today's server already answers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from twisted.internet import defer, task
+from twisted.internet import defer, reactor, task
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from twisted.trial import unittest
 
 from mudserver.client import (
     DEFAULT_USE_WAIT,
@@ -32,11 +34,12 @@ from mudserver.client import (
     WeakPassword,
     Welcome,
     WrongPassword,
+    connect,
     parse,
 )
 from mudserver.client.answers import USE_ERRORS, Request, Waiting
 from mudserver.client.errors import server_error
-from tests.support import ServerProcess
+from tests.support import SHARED_SERVER, ServerProcess, running_server
 
 
 def fake_client() -> tuple[MudClient, StringTransport, task.Clock]:
@@ -178,3 +181,56 @@ def test_blocking_use_of_nothing_is_a_typed_error(server: ServerProcess) -> None
         with pytest.raises(NoSuchThing):  # a player is no thing
             client.use(client.world.me)  # type: ignore[arg-type]
         assert client.quit() == "quit"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The sample game (Ada, the signpost, sheep, the apple tree...), quick walkers."""
+    tmp = tmp_path_factory.mktemp("sample")
+    with running_server(tmp, "--game=sample", "--speed=50", *SHARED_SERVER) as process:
+        yield process
+
+
+def test_blocking_client_uses_the_sample_games_things(sample: ServerProcess) -> None:
+    with BlockingClient(sample.host, sample.port, timeout=5) as client:
+        client.login("foo", "1234")
+        things = {e.name: e for e in client.world if e.kind != "player"}
+        assert things["Ada"].kind == "npc" and things["sheep"].kind == "creature"
+        sign = things["signpost"]
+        told = client.use(sign, "read")
+        assert told is not None and (told.id, told.name) == (sign.id, "signpost")
+        assert told.text.startswith("North-west: the meadow.")
+        with pytest.raises(BadVerb) as refused:
+            client.use(sign.id, "eat")
+        assert "read" in refused.value.message  # it says which verbs it knows
+        with pytest.raises(TooFar):
+            client.use(things["sheep"])
+        with pytest.raises(NoSuchThing):
+            client.use(10**9)
+        assert client.quit() == "quit"
+
+
+class SampleGameTests(unittest.TestCase):
+    """The Twisted client's ``use`` against the sample game."""
+
+    @pytest.fixture(autouse=True)
+    def attach(self, sample: ServerProcess) -> None:
+        self.sample = sample
+
+    async def test_use_fires_with_the_answer_or_a_typed_error(self) -> None:
+        client = await connect(self.sample.host, self.sample.port)
+        self.addCleanup(client.close)
+        await client.login("bar", "4321")
+        tree = client.world.by_name("apple tree")
+        assert tree is not None and tree.kind == "thing"
+        with pytest.raises(TooFar):  # 12.8 away
+            await client.use(tree, "count")
+        client.move(tree.x - 2, tree.y, 0)
+        for _ in range(50):
+            me = client.world.me
+            if me is not None and not me.walking and me.reported == (tree.x - 2, tree.y, 0):
+                break
+            await task.deferLater(reactor, 0.05, lambda: None)
+        told = await client.use(tree, "count")
+        assert told is not None and told.text.startswith("You have ")
+        await client.quit()

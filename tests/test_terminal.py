@@ -6,13 +6,23 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from twisted.internet import task
 
 from mudserver.client import parse
 from mudserver.client.display import Display
-from tests.support import NO_SIGNUP, REPO, LineClient, ServerProcess, free_port, knows
+from tests.support import (
+    NO_SIGNUP,
+    REPO,
+    SHARED_SERVER,
+    LineClient,
+    ServerProcess,
+    free_port,
+    knows,
+    running_server,
+)
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -197,6 +207,24 @@ def test_use_by_name_or_id_and_a_password_never_shown(spawn: Spawn) -> None:
     child.sendline("/quit")
     assert finish(child)[0] == 0
     assert "current password:" in screen.getvalue() and "secret" not in screen.getvalue()
+
+
+def test_the_sample_games_things_by_kind_and_by_name(spawn: Spawn, tmp_path: Path) -> None:
+    with running_server(tmp_path, "--game=sample", *SHARED_SERVER) as sample:
+        child = spawn("--user", "foo", "--password", "1234", port=sample.port)
+        child.logfile_read = screen = io.StringIO()
+        child.expect_exact("Ada [npc] is here at (4.00, 3.00, 0.00)")
+        child.expect_exact("the game tells you: Welcome to the sample world!")
+        child.expect_exact("Ada tells you: Welcome, foo! I am Ada.")
+        child.sendline("/use signpost read")
+        child.expect_exact("signpost tells you: North-west: the meadow.")
+        child.sendline("/use APPLE TREE count")  # a name of two words, in any case
+        child.expect_exact("cannot use that: come within 10 units of it first")
+        child.sendline("/who")
+        child.expect(r"signpost \[thing\] #\d+ at \(-3\.00, 2\.00, 0\.00\)")
+        child.sendline("/quit")
+        assert finish(child)[0] == 0
+    assert "[creature] walks" not in screen.getvalue()  # Rex and the sheep wander untold
 
 
 def test_sign_up_and_change_the_password(spawn: Spawn, server: ServerProcess) -> None:

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +29,10 @@ SCRIPT = r"""#config {debug telnet} on
 #event {IAC WILL GMCP} {#send {\xFF\xFD\xC9}}
 #event {IAC SB GMCP Char.Position IAC SE} {#var here {%0};#showme HERE $here[x],$here[y]}
 #action {^say %1,%2,%3$} {#showme CHAT <%2> %3}
-#event {IAC SB GMCP Comm.Channel.Text IAC SE} {#var chat {%0};#showme $chat[talker]: $chat[text]}
+#action {^msg %1,%2,%3$} {#showme TOLD <%2> %3}
+#event {IAC SB GMCP Comm.Channel.Text IAC SE} CHANNEL
 #session mud 127.0.0.1 PORT
-"""
+""".replace("CHANNEL", "{#var chat {%0};#showme ($chat[channel]) $chat[talker]: $chat[text]}")
 
 
 class Screen:
@@ -88,18 +89,30 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def screen(tmp_path: Path, server: ServerProcess) -> Iterator[Screen]:
+def tintin(tmp_path: Path) -> Iterator[Callable[[ServerProcess], Screen]]:
+    """Starts TinTin++ on the script above for a server; every one is gone after the test."""
     if not os.access(TT, os.X_OK):
         pytest.skip(f"{TT} is missing (CI installs it: apt-get install tintin++)")
     if shutil.which("tmux") is None:
         pytest.skip("tmux is missing (CI installs it: apt-get install tmux)")
-    script = tmp_path / "mud.tin"
-    script.write_text(SCRIPT.replace("PORT", str(server.port)))
-    screen = Screen(tmp_path, script)
+    screens: list[Screen] = []
+
+    def start(server: ServerProcess) -> Screen:
+        script = tmp_path / f"mud{len(screens)}.tin"
+        script.write_text(SCRIPT.replace("PORT", str(server.port)))
+        screens.append(Screen(tmp_path, script))
+        return screens[-1]
+
     try:
-        yield screen
+        yield start
     finally:
-        screen.close()
+        for screen in screens:
+            screen.close()
+
+
+@pytest.fixture
+def screen(server: ServerProcess, tintin: Callable[[ServerProcess], Screen]) -> Screen:
+    return tintin(server)
 
 
 def test_tintin_plays_with_mssp_and_gmcp(server: ServerProcess, screen: Screen) -> None:
@@ -128,13 +141,36 @@ def test_tintin_plays_with_mssp_and_gmcp(server: ServerProcess, screen: Screen) 
         screen.wait_for(r"^ent \d+,player,bar,")
         bar.send("say hello foo")
         screen.wait_for(r"^CHAT <bar> hello foo$")
-        screen.wait_for(r"^bar: hello foo$")
+        screen.wait_for(r"^\(say\) bar: hello foo$")
         screen.wait_for(r"^IAC SB GMCP Comm.Channel.Text IAC SE")
         screen.type("say hi bar")
         bar.read_until(lambda line: line == f"say {foo_id},foo,hi bar")
         bar.send("bye")
         screen.wait_for(r"^IAC SB GMCP Room.Entity.Remove IAC SE")
         screen.wait_for(r"^del \d+$")
+
+
+def test_tintin_reads_what_a_thing_tells_it(
+    tmp_path: Path, tintin: Callable[[ServerProcess], Screen]
+) -> None:
+    """The sample game: TinTin++ reads the signpost by typing ``use``, as text and as GMCP."""
+    with running_server(tmp_path, "--game=sample", "--idle-timeout=60") as server:
+        screen = tintin(server)
+        screen.wait_for(r"^RCVD IAC WILL GMCP")
+        screen.type("con foo,1234,2")
+        sign = screen.wait_for(r"^ent (\d+),thing,signpost,").group(1)
+        # The game's welcome (msg 0: no name), then Ada's, who sees foo arrive near her.
+        screen.wait_for(r"^TOLD <> Welcome to the sample world!")
+        screen.wait_for(r"^\(msg\) Ada: Welcome, foo! I am Ada.")
+        screen.type(f"use {sign},read")
+        screen.wait_for(
+            rf"^msg {sign},signpost,North-west: the meadow. South-east: the apple tree."
+        )
+        screen.wait_for(r"^TOLD <signpost> North-west: the meadow.")
+        screen.wait_for(r"^\(msg\) signpost: North-west: the meadow.")
+        screen.wait_for(r"^IAC SB GMCP Comm.Channel.Text IAC SE")
+        screen.type(f"use {sign},eat")
+        screen.wait_for(r"^err badverb,")
 
 
 def test_crawler_plain_mssp_request_over_tcp(server: ServerProcess) -> None:
