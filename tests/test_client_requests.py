@@ -7,6 +7,7 @@ server for what today's server already answers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,7 +40,14 @@ from mudserver.client import (
 )
 from mudserver.client.answers import USE_ERRORS, Request, Waiting
 from mudserver.client.errors import server_error
-from tests.support import SHARED_SERVER, ServerProcess, running_server
+from tests.support import (
+    NO_SIGNUP,
+    SHARED_SERVER,
+    LineClient,
+    ServerProcess,
+    knows,
+    running_server,
+)
 
 
 def fake_client() -> tuple[MudClient, StringTransport, task.Clock]:
@@ -234,3 +242,32 @@ class SampleGameTests(unittest.TestCase):
         told = await client.use(tree, "count")
         assert told is not None and told.text.startswith("You have ")
         await client.quit()
+
+
+def test_sign_up_and_password_change_by_line_and_by_library(server: ServerProcess) -> None:
+    """``new`` and ``pwd`` as ``nc`` types them, then the library's typed answers."""
+    if not knows(server, "new"):
+        pytest.skip(NO_SIGNUP)
+    name = f"lib{os.getpid() % 100000}"
+    with LineClient(server.host, server.port) as raw:
+        raw.send(f"new {name},a long password,1")
+        assert raw.read_until(lambda line: line.startswith(("wel ", "err ")))[-1].startswith("wel ")
+        raw.send("pwd a long password,another long one")
+        assert raw.read_until(lambda line: line.startswith(("ack ", "err ")))[-1] == "ack pwd"
+    with BlockingClient(server.host, server.port, timeout=5) as client:
+        with pytest.raises(NameTaken):
+            client.register(name.upper(), "a third long one")
+        with pytest.raises(WeakPassword):
+            client.register(f"{name}x", "short")
+        with pytest.raises(BadLogin):
+            client.login(name, "a long password")
+        assert client.login(name, "another long one").name == name
+        with pytest.raises(WrongPassword):
+            client.change_password("a long password", "a third long one")
+        client.change_password("another long one", "a third long one")
+        assert client.quit() == "quit"
+    with BlockingClient(server.host, server.port, timeout=5) as again:
+        assert again.login(name, "a third long one").name == name
+        made = BlockingClient(server.host, server.port, timeout=5)
+        with made:
+            assert made.register(f"{name}y", "a long password").name == f"{name}y"

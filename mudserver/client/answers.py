@@ -43,9 +43,10 @@ SIGNUP_ERRORS = frozenset(
     {"taken", "badname", "weakpass", "closed", "toomany", "badproto", "already", "toofast"}
     | {"unavailable", "badarg", "badcmd"}
 )
-#: ``err`` codes that answer a ``pwd``.
+#: ``err`` codes that answer a ``pwd`` (the last wrong password allowed on a
+#: connection may come as ``badlogin``, before ``bye badlogin``).
 PASSWORD_ERRORS = frozenset(
-    {"badpass", "weakpass", "unavailable", "toofast", "notlogged", "badarg", "badcmd"}
+    {"badpass", "badlogin", "weakpass", "unavailable", "toofast", "notlogged", "badarg", "badcmd"}
 )
 #: ``err`` codes that answer a ``use``.
 USE_ERRORS = frozenset(

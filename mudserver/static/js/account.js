@@ -21,7 +21,7 @@ export function errorText(code, message) {
 }
 
 /** The `err` codes that answer a `pwd` (docs/protocol.md, section 6). */
-const PASSWORD_ERRORS = new Set(["badpass", "weakpass", "unavailable", "toofast", "badarg"]);
+const PASSWORD_ERRORS = new Set(["badpass", "badlogin", "weakpass", "unavailable", "toofast", "badarg"]);
 
 /**
  * The password dialog: opened from the header while playing. Its form sends
