@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,6 +49,7 @@ from tests.support import (
     knows,
     running_server,
 )
+from tests.test_client import run_example
 
 
 def fake_client() -> tuple[MudClient, StringTransport, task.Clock]:
@@ -271,3 +273,17 @@ def test_sign_up_and_password_change_by_line_and_by_library(server: ServerProces
         made = BlockingClient(server.host, server.port, timeout=5)
         with made:
             assert made.register(f"{name}y", "a long password").name == f"{name}y"
+
+
+def test_the_read_sign_example(sample: ServerProcess, tmp_path: Path) -> None:
+    """docs/clients.md's blocking example on the sample game prints what it says it does."""
+    script = run_example(tmp_path, "read_sign.py", sample.port)
+    try:
+        output, _ = script.communicate(timeout=15)
+    finally:
+        script.kill()
+    assert script.returncode == 0, output
+    assert output.splitlines() == [
+        "North-west: the meadow. South-east: the apple tree. Be kind to the sheep.",
+        "signpost knows: use, read",
+    ]
