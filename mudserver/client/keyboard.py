@@ -9,7 +9,6 @@ screen (``/password``, which turns the terminal's echo off while it asks).
 from __future__ import annotations
 
 import os
-import termios
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +18,11 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mudserver.client.display import PLAYER
+
+try:
+    import termios
+except ImportError:  # not a Unix: the questions are asked with the echo on
+    termios = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from mudserver.client.mirror import Entity, WorldMirror
@@ -137,12 +141,12 @@ class Prompt:
 
     def cancel(self) -> None:
         """Turn the echo back on (it is off only while questions are asked)."""
-        if self._echo is not None:
+        if self._echo is not None and termios is not None:
             termios.tcsetattr(self.fd, termios.TCSANOW, self._echo)
             self._echo = None
 
     def _hide(self) -> None:
-        if not os.isatty(self.fd):
+        if termios is None or not os.isatty(self.fd):
             return
         self._echo = termios.tcgetattr(self.fd)
         quiet = termios.tcgetattr(self.fd)

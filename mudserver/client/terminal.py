@@ -287,10 +287,9 @@ class Terminal:
         if self.client is None or self.client.close_reason is not None:
             self.write("not connected")
             return
-        # The display says how it went ("password changed", or the server's reason).
-        self.client.change_password(old, new).addErrback(
-            lambda failure: failure.trap(ServerError, ConnectionClosed) and None
-        )
+        # The display says how it went ("password changed", or the server's reason),
+        # from the ack or err line itself: the request's own outcome adds nothing.
+        self.client.change_password(old, new).addErrback(_told_already)
 
     # -- the end -------------------------------------------------------------------
 
@@ -328,6 +327,11 @@ class Terminal:
     def stop_reactor(self) -> None:
         if self.reactor.running:
             self.reactor.stop()
+
+
+def _told_already(failure: Failure) -> None:
+    """A refused request whose ``err`` the display has shown: nothing more to say."""
+    failure.trap(ServerError, ConnectionClosed)
 
 
 def main(argv: list[str] | None = None) -> int:
