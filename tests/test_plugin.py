@@ -11,7 +11,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
-from mudserver.config import Presentation, Settings
+from mudserver.config import Presentation, Settings, command_line
 from mudserver.shell import tap
 from mudserver.shell.service import GameService
 
@@ -60,6 +60,20 @@ def test_plugin_is_found() -> None:
 
 def test_every_limit_is_an_option() -> None:
     assert {field for _, field, _ in OPTIONS.values()} == set(Settings.__dataclass_fields__)
+
+
+def test_the_command_line_of_some_settings_gives_them_back() -> None:
+    """What a benchmark passes to the servers it starts (config.command_line) is read
+    back by the options into the same settings, and names only what differs."""
+    chosen = Settings(view_radius=7.5, max_in_view=3, mode="broadcast", autosave=2.0)
+    argv = command_line(chosen)
+    assert sorted(argv) == [
+        "--autosave=2.0",
+        "--max-in-view=3",
+        "--mode=broadcast",
+        "--view-radius=7.5",
+    ]
+    assert parse(*argv)["settings"] == chosen
 
 
 def test_defaults() -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +19,7 @@ from twisted.python import usage
 from twisted.web import server
 
 from mudserver.account import AccountError
-from mudserver.config import TELNET_OFFERS, Presentation, Settings
+from mudserver.config import Presentation, SettingError, Settings, described, from_text
 from mudserver.limits.bans import BanError, BanList
 from mudserver.shell.adminsocket import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
 from mudserver.shell.metrics import MetricsResource
@@ -33,47 +31,13 @@ from mudserver.store.spec import FILES, is_database, open_store
 
 __all__ = ["Options", "makeService"]
 
-_DEFAULTS = Settings()
 DEFAULT_PORT = "tcp:4000:backlog=1024"
 DEFAULT_WEB = "tcp:4001"
 #: What ``--shard`` accepts: it becomes a Prometheus label value and a log word.
 SHARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
-#: (option, Settings field, type, help): every limit is a twistd option.
-_LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
-    ("tick-rate", "tick_rate", float, "World steps per second."),
-    ("speed", "speed", float, "Player walking speed, units per second."),
-    ("bounds", "bounds", float, "The world spans -BOUNDS..BOUNDS on x, y and z."),
-    ("idle-timeout", "idle_timeout", float, "Seconds without a line before 'bye timeout'."),
-    ("max-line", "max_line", int, "Longest line in bytes before 'bye toolong'."),
-    ("max-output", "max_output", int, "Unsent bytes to a client before it is dropped."),
-    ("max-failed-logins", "max_failed_logins", int, "Failed logins before 'bye badlogin'."),
-    ("autosave", "autosave", float, "Seconds between saves of players that moved."),
-    ("max-say", "max_say", int, "Longest say text, in characters."),
-    ("close-grace", "close_grace", float, "Seconds a closing client gets to read its last lines."),
-    ("shutdown-timeout", "shutdown_timeout", float, "Seconds shutdown waits for saves."),
-    ("line-rate", "line_rate", float, "Lines per second a client may send on average."),
-    ("line-burst", "line_burst", int, "Lines a client may send at once."),
-    ("flood-time", "flood_time", float, "Seconds over the line rate before 'bye flood'."),
-    ("say-rate", "say_rate", float, "say and who lines per second a player may send on average."),
-    ("say-burst", "say_burst", int, "say and who lines a player may send at once."),
-    ("max-connections", "max_connections", int, "Open connections before 'bye full'."),
-    ("max-connections-per-ip", "max_connections_per_ip", int, "Open connections per IP."),
-    ("login-failures-per-ip", "login_failures_per_ip", int, "Failed logins per IP per window."),
-    (
-        "login-failures-per-account",
-        "login_failures_per_account",
-        int,
-        "Failed logins per account per window.",
-    ),
-    ("login-window", "login_window", float, "Seconds over which failed logins are counted."),
-    ("view-radius", "view_radius", float, "How far a player sees on the ground plane."),
-    ("max-in-view", "max_in_view", int, "Most entities a player is told about, nearest first."),
-    ("turn-interval", "turn_interval", float, "Least seconds between two turns (protocol 2)."),
-    ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
-    ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
-]
-assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
+#: The options made from :mod:`mudserver.config`'s descriptions, one per setting.
+_DESCRIBED = [*described(Settings), *described(Presentation)]
 
 
 class Options(usage.Options):
@@ -89,15 +53,6 @@ class Options(usage.Options):
             "libpq string, e.g. postgresql://mud@dbhost/mud.",
         ],
         ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
-        ["name", None, "mudserver", "The server's name, as MSSP tells MUD listing crawlers."],
-        ["hostname", None, None, "The host name MSSP reports (left out when not given)."],
-        [
-            "telnet-offer",
-            None,
-            "asked",
-            f"When to offer MSSP and GMCP on --port: {' or '.join(TELNET_OFFERS)} "
-            "(once the client asked for one of them, or at once).",
-        ],
         [
             "admin",
             None,
@@ -132,7 +87,7 @@ class Options(usage.Options):
             "Argon2id memory in KiB for new password hashes.",
         ],
         ["hash-parallelism", None, ARGON2_MINIMUM.parallelism, "Argon2id lanes (threads)."],
-    ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
+    ] + [[d.option, None, d.default, d.help] for d in _DESCRIBED]
 
     optFlags: ClassVar[list[list[str | None]]] = [
         ["no-rehash", None, "Keep weaker password hashes as they are (for benchmarks only)."],
@@ -177,22 +132,11 @@ class Options(usage.Options):
         if self["metrics"]:
             check_endpoint("metrics", self["metrics"])
         self["hash_params"] = self._hash_params()
-        values: dict[str, Any] = {}
-        for option, name, kind, _ in _LIMITS:
-            try:
-                values[name] = kind(self[option])
-            except ValueError:
-                raise usage.UsageError(f"--{option} must be a number") from None
         try:
-            self["settings"] = Settings(**values)
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
-        try:
-            self["presentation"] = Presentation(
-                self["name"], self["hostname"], self["telnet-offer"]
-            )
-        except ValueError as e:
-            raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
+            self["settings"] = from_text(Settings, self)
+            self["presentation"] = from_text(Presentation, self)
+        except SettingError as e:
+            raise usage.UsageError(e.option) from None
         self._admin_options()
         self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
         self._shard_options()
