@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
-from mudserver.shell.factory import Authenticator, MudFactory
+from mudserver.shell.factory import MudFactory
 from mudserver.store.files import FileStore
 from mudserver.store.passwords import ScryptParams
 
@@ -73,6 +73,21 @@ def is_error(event: dict[str, Any]) -> bool:
 
 
 # -- password checks -------------------------------------------------------------------
+
+#: Checks a name and password; fires with the account, or ``None``.
+Authenticator = Callable[[str, str], "defer.Deferred[Account | None]"]
+
+
+class Desk:
+    """A :class:`~mudserver.shell.protocol.LoginService` made of a test's password check."""
+
+    def __init__(self, authenticate: Authenticator) -> None:
+        self.authenticate = authenticate
+        #: Logins that were checked but never joined, as the connections reported them.
+        self.abandoned_names: list[str] = []
+
+    def abandoned(self, name: str) -> None:
+        self.abandoned_names.append(name)
 
 
 class StoreLogins:
@@ -212,8 +227,9 @@ class Harness:
         if authenticate is None:
             authenticate = StoreLogins(store) if store is not None else FakeLogins()
         self.authenticate = authenticate
+        self.login = Desk(authenticate)
         self.factory = MudFactory(
-            self.game, authenticate, self.clock, transport_buffer_size=transport_buffer_size
+            self.game, self.login, self.clock, transport_buffer_size=transport_buffer_size
         )
         self.clients: list[Client] = []
         self._port = 40000

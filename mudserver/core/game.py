@@ -74,7 +74,20 @@ class Client(Protocol):
 class Game:
     """Every playing session and the world they share."""
 
-    def __init__(self, settings: Settings, save: SaveFunction) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        save: SaveFunction,
+        *,
+        stats: Stats | None = None,
+        bans: BanList | None = None,
+        on_leave: Callable[[str], object] | None = None,
+        on_world_say: Callable[[str, str], object] | None = None,
+    ) -> None:
+        """*save* is handed a snapshot of each account to make durable; *on_leave* the
+        name of every player that left, after its last snapshot (a shard gives the
+        account back); *on_world_say* (name, text) of every world-wide say
+        (``--say-scope cluster``)."""
         self.settings = settings
         self.world = World()
         self._save = save
@@ -101,18 +114,15 @@ class Game:
         #: Position each player was last saved at, to know when to autosave.
         self._saved_at: dict[Client, Position | None] = {}
         #: Counters for the metrics endpoint.
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()
         #: Lines for the next tick's write, by session: chat and others'
         #: arrivals and departures ride along with the moves, so that each
         #: client gets at most one write per tick however busy the world is.
         self._outbox: dict[Client, list[str]] = {}
         #: Banned names and addresses, checked at ``con`` and at connect.
-        self.bans = BanList()
-        #: Told the account name of every player that left, after its last
-        #: snapshot was handed to ``save`` (a shard gives the account back).
-        self.on_leave: Callable[[str], object] | None = None
-        #: Told (name, text) of every world-wide say (``--say-scope cluster``).
-        self.on_world_say: Callable[[str, str], object] | None = None
+        self.bans = bans if bans is not None else BanList()
+        self.on_leave = on_leave
+        self.on_world_say = on_world_say
 
     def __len__(self) -> int:
         """The number of players in the game."""

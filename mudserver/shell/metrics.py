@@ -88,10 +88,11 @@ class Metrics:
         connections: Callable[[], int],
         tick_interval: float,
         pending_saves: Callable[[], int] = lambda: 0,
+        labels: dict[str, str] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         #: Labels added to every sample (``--shard``: ``{"shard": NAME}``).
-        self.labels: dict[str, str] = {}
+        self.labels: dict[str, str] = dict(labels or {})
         self.tick_interval = tick_interval
         self.tick_duration = Histogram(
             "mudserver_tick_duration_seconds",

@@ -5,7 +5,7 @@ enforces the transport-level limits (line length, idle timeout, unread
 output) and passes every line to its session.  It is the session's
 :class:`~mudserver.core.session.Peer`.  :class:`~mudserver.shell.factory.MudFactory`
 builds one per connection and carries what they share: the game, the
-settings, the clock and the password checker.
+settings, the clock and the login pipeline.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from mudserver.wire.telnet import (
     subnegotiation,
 )
 
-__all__ = ["OUTPUT_OVERFLOW", "Hub", "MudProtocol", "OutputWatcher"]
+__all__ = ["OUTPUT_OVERFLOW", "Hub", "LoginService", "MudProtocol", "OutputWatcher"]
 
 #: Why a connection ended whose client left more than ``max_output`` unread
 #: (the ``reason`` label of ``mudserver_disconnects``).
@@ -47,6 +47,18 @@ OUTPUT_OVERFLOW = "output overflow"
 
 #: The Telnet options the TCP port offers (see :mod:`mudserver.wire.telnet`).
 TELNET_OPTIONS = (MSSP, GMCP)
+
+
+class LoginService(Protocol):
+    """What a connection asks of the login pipeline (:class:`~mudserver.shell.login.Logins`)."""
+
+    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
+        """Check a password off the reactor; the account (claimed, newest), or ``None``."""
+        ...
+
+    def abandoned(self, name: str) -> object:
+        """A checked login never joined (its connection went away): let go of it."""
+        ...
 
 
 class Hub(Protocol):
@@ -65,14 +77,7 @@ class Hub(Protocol):
     #: When the server started, and its name and version, for MSSP.
     started: float
     codebase: str
-
-    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
-        """Check a password off the reactor; the account, or ``None``."""
-        ...
-
-    def login_abandoned(self, name: str) -> object:
-        """A checked login never joined (its connection went away)."""
-        ...
+    login: LoginService
 
     def connection_closed(self, protocol: MudProtocol) -> None:
         """*protocol*'s connection is gone: release what it held."""
@@ -256,12 +261,12 @@ class MudProtocol(LineReceiver, TimeoutMixin):
         """
         self.pauseProducing()
         self.setTimeout(None)
-        d = self.factory.authenticate(attempt.name, attempt.password)
+        d = self.factory.login.authenticate(attempt.name, attempt.password)
 
         def checked(account: Account | None) -> None:
             self.session.login_checked(account)
             if account is not None and self.session.account is not account:
-                self.factory.login_abandoned(account.name)
+                self.factory.login.abandoned(account.name)
 
         def failed(failure: Failure) -> None:
             if failure.check(StoreUnavailable):

@@ -138,8 +138,10 @@ class Options(usage.Options):
         except SettingError as e:
             raise usage.UsageError(e.option) from None
         self._admin_options()
-        self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
         self._shard_options()
+        self["account_store"] = _open_store(
+            self["store"], self["data"], self["hash_params"], fenced=self["shard"] is not None
+        )
 
     def _shard_options(self) -> None:
         """--shard needs a database; its name goes into log lines and metrics."""
@@ -158,7 +160,7 @@ class Options(usage.Options):
             return
         if not SHARD_NAME.fullmatch(shard):
             raise usage.UsageError("--shard must be 1-32 characters of A-Z, a-z, 0-9, _ and -")
-        if self["account_store"] is None:
+        if not is_database(self["store"]):
             raise usage.UsageError("--shard needs a PostgreSQL --store shared by the shards")
 
     def _admin_options(self) -> None:
@@ -197,7 +199,9 @@ class Options(usage.Options):
         return params
 
 
-def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None:
+def _open_store(
+    spec: str, data: str, hash_params: Argon2Params, fenced: bool = False
+) -> Store | None:
     """The PostgreSQL store, reached and its schema made current; None for files.
 
     The file store is made in :func:`makeService` (it creates directories);
@@ -211,7 +215,7 @@ def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None
             )
         return None
     try:
-        return open_store(spec, data, hash_params)
+        return open_store(spec, data, hash_params, fenced)
     except AccountError as e:
         raise usage.UsageError(f"--store: {e}") from None
 
@@ -239,36 +243,29 @@ def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
     store: Store = options["account_store"] or FileStore(options["data"], options["hash_params"])
+    shard = None
+    if options["shard"] is not None:
+        from mudserver.shell.shard import ShardSetup
+        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
+
+        name, spec = options["shard"], options["store"]
+        cluster_chat = options["say-scope"] == "cluster"
+        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
+        shard = ShardSetup(
+            name,
+            Ownership(spec, name),
+            Listener(spec, channels),
+            options["takeover-timeout"],
+            cluster_chat,
+        )
     game = GameService(
         options["settings"],
         store,
         rehash=not options["no-rehash"],
         presentation=options["presentation"],
+        bans=options["bans"],
+        shard=shard,
     )
-    game.game.bans = options["bans"]
-    if options["shard"] is not None:
-        from mudserver.shell.shard import Shard
-        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
-        from mudserver.store.postgres import PostgresStore
-
-        name, spec = options["shard"], options["store"]
-        cluster_chat = options["say-scope"] == "cluster"
-        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
-        ownership = Ownership(spec, name)
-        if isinstance(store, PostgresStore):
-            # Saves land only while no other shard has claimed the account since.
-            store.fenced = True
-        game.shard = Shard(
-            name,
-            ownership,
-            Listener(spec, channels),
-            game.game,
-            game.saves.saved,
-            game.reactor,
-            options["takeover-timeout"],
-            cluster_chat=cluster_chat,
-        )
-        game.metrics.labels = {"shard": name}
     game.setServiceParent(top)
     if options["admin"] is not None:
         reactor: Any = game.reactor

@@ -1,0 +1,226 @@
+"""The login pipeline, owned by one class: :class:`Logins`.
+
+The session decides *whether* a ``con`` may be checked (sans-IO); this module
+does the checking, which is all I/O, in the order that keeps every save:
+
+1. **Password work on the login pool.**  The hash is verified on threads of
+   their own (argon2 releases the GIL), never on the reactor; a record made
+   with older or weaker parameters than the store's is hashed again right
+   there, with the password just proven right.  A failed login writes nothing.
+2. **Claim** (a shard only): own the account on this shard, taking it from
+   another one, before reading it (:class:`~mudserver.shell.shard.Shard`).
+3. **The newest position**: read the account again on its save thread,
+   behind every save queued for it, and once more if a player of it left here
+   meanwhile; the upgraded hash is written there, in the account's save order.
+4. **Give back**: a login whose connection went away before it joined, and a
+   player that left, let go of the claim once their saves have landed.
+
+A replaced password record is remembered (:class:`PasswordRecords`), so that
+no snapshot still holding the old one writes it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer, threads
+from twisted.internet.interfaces import IReactorThreads
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from mudserver.account import Account, CorruptAccount
+from mudserver.shell.saves import SaveQueue
+from mudserver.store.base import Store
+
+if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra
+    from mudserver.shell.shard import Shard
+
+__all__ = ["Logins", "PasswordRecords"]
+
+#: (the account as read, its new password record or None): a password check's outcome.
+Checked = tuple[Account, dict[str, Any] | None]
+
+
+class PasswordRecords:
+    """The password records replaced since start, so that no save writes an old one back.
+
+    A save made before a record was replaced (a re-hash at login) can still
+    be written after it: a snapshot waiting for a retry, or an account object
+    of an earlier login.  :meth:`current` gives such a snapshot the record that
+    replaced its own; the save queue applies it at every try.  One entry per
+    account whose record was replaced.
+    """
+
+    def __init__(self) -> None:
+        #: Account (lower-cased) -> (records replaced, the record that replaced them).
+        self._replaced: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+
+    def replace(self, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """From now on, *new* is written wherever a save of *name* holds *old*."""
+        key = name.lower()
+        superseded, newest = self._replaced.get(key, ([], None))
+        kept = [r for r in (*superseded, newest, old) if r is not None and r != new]
+        self._replaced[key] = (kept[-_KEPT:], new)
+
+    def current(self, account: Account) -> Account:
+        """*account*, with the record that replaced its own if one did."""
+        entry = self._replaced.get(account.name.lower())
+        if entry is None or account.password not in entry[0]:
+            return account
+        return dataclasses.replace(account, password=entry[1])
+
+
+#: Replaced records kept per account: a record older than that is long written over.
+_KEPT = 4
+
+
+class Logins:
+    """Checks passwords, claims accounts and reads them at their newest, off the reactor."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        store: Store,
+        reactor: Any,
+        saves: SaveQueue,
+        records: PasswordRecords,
+        shard: Shard | None = None,
+        rehash: bool = True,
+        threads: int = 2,
+    ) -> None:
+        """*rehash*: hash older or weaker records again at login (benchmarks turn it off)."""
+        self.store = store
+        self.reactor: IReactorThreads = reactor
+        self.saves = saves
+        self.records = records
+        self.shard = shard
+        self.rehash = rehash
+        #: Where every password is hashed or verified.
+        self.pool = ThreadPool(1, threads, name="mudserver-login")
+        #: Logins reading their account right now, and how many players of
+        #: that account left meanwhile, by account (see :meth:`_load_newest`).
+        self._loading: dict[str, int] = {}
+        self._left_while_loading: dict[str, int] = {}
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.pool.stop()
+
+    # -- what connections and the game call ------------------------------------------
+
+    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
+        """The account if *password* is right (claimed, at its newest), else None.
+
+        StoreUnavailable if the store cannot be asked, or another shard does
+        not let go of the account in time.
+        """
+
+        def check() -> Checked | None:
+            try:
+                account = self.store.authenticate(name, password)
+                if account is None:
+                    return None
+                if self.rehash and self.store.needs_rehash(account):
+                    return account, self.store.hash(password)
+                return account, None
+            except CorruptAccount:
+                self.log.failure("account file of {name!r} is corrupt", name=name)
+                return None
+
+        d = threads.deferToThreadPool(self.reactor, self.pool, check)
+        return d.addCallback(lambda checked: defer.ensureDeferred(self._claim(checked, name)))
+
+    def abandoned(self, name: str) -> None:
+        """A checked login that never joined (its connection went away): give it back."""
+        if self.shard is not None:
+            self.shard.give_back(name)
+
+    def left(self, name: str) -> None:
+        """A player of *name* left the game, its last snapshot handed to the save queue."""
+        key = name.lower()
+        if key in self._loading:
+            self._left_while_loading[key] = self._left_while_loading.get(key, 0) + 1
+        if self.shard is not None:
+            self.shard.give_back(name)
+
+    # -- the pipeline --------------------------------------------------------------------
+
+    async def _claim(self, checked: Checked | None, name: str) -> Account | None:
+        """On a shard, own the account (taking it from another shard) before reading it."""
+        if checked is None:
+            return None
+        if self.shard is None:
+            return await self._load_newest(checked, name)
+        await self.shard.claim(name)
+        try:
+            account = await self._load_newest(checked, name)
+        except BaseException:
+            self.shard.give_back(name)
+            raise
+        if account is None:
+            self.shard.give_back(name)
+        return account
+
+    async def _load_newest(self, checked: Checked, name: str) -> Account | None:
+        """Read the account, again if a player of it left here meanwhile.
+
+        A read may pass a player of the same account who is still playing
+        here (the join then starts where that player stands), but who leaves
+        before the join (a takeover from another shard, a disconnect): its
+        last save was queued after the read, so the read is stale.  Reading
+        once more, behind that save on the same thread, gives its position.
+        """
+        key = name.lower()
+        self._loading[key] = self._loading.get(key, 0) + 1
+        try:
+            while True:
+                seen = self._left_while_loading.get(key, 0)
+                account = await self._reload(checked, name)
+                if account is None or self._left_while_loading.get(key, 0) == seen:
+                    break
+        finally:
+            self._loading[key] -= 1
+            if not self._loading[key]:
+                del self._loading[key]
+                self._left_while_loading.pop(key, None)
+        if account is not None:
+            self.saves.lost.discard(key)  # loaded here (claimed, on a shard): saved here again
+        return account
+
+    def _reload(self, checked: Checked, name: str) -> defer.Deferred[Account | None]:
+        """Read the account again on its save thread, upgrading its hash there.
+
+        The file read for the password check may predate a save still queued
+        for this account (a player who reconnects at once).  Reading again on
+        the save thread, behind every queued write, gives the position saved
+        last; the new hash is written in that same place in the order, so it
+        and a position save of the same account never race, and the account
+        the game gets holds the new hash its later saves write.  Should a
+        snapshot with the old record still be written (the re-hash write
+        failed, or two logins raced), :class:`PasswordRecords` swaps in the new one.
+        """
+        account, upgraded = checked
+        if upgraded is not None:
+            self.records.replace(name, account.password, upgraded)
+
+        def load() -> Account | None:
+            try:
+                if upgraded is None:
+                    return self.store.load(name)
+                try:
+                    now = self.store.upgrade_password(name, account.password, upgraded)
+                    if now is not None and now.password == upgraded:
+                        self.log.info("re-hashed the password of {name}", name=name)
+                    return now
+                except OSError as e:  # the new hash goes out with the next save
+                    self.log.error("could not re-hash {name}: {error}", name=name, error=e)
+                    return self.store.load(name)
+            except CorruptAccount:
+                self.log.failure("account file of {name!r} is corrupt", name=name)
+                return None
+
+        return threads.deferToThreadPool(self.reactor, self.saves.pool_of(name), load)
