@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 __all__ = [
     "MODES",
     "PROTOCOL_VERSIONS",
+    "REGISTRATION",
     "TELNET_OFFERS",
     "Described",
     "Presentation",
@@ -47,6 +48,9 @@ PROTOCOL_VERSIONS = ("1", "2")
 
 #: Values of :attr:`Settings.mode`.
 MODES = ("interest", "broadcast")
+
+#: Values of :attr:`Settings.registration`: whether strangers may sign up with ``new``.
+REGISTRATION = ("open", "closed")
 
 #: Values of :attr:`Presentation.telnet_offer`.
 TELNET_OFFERS = ("asked", "connect")
@@ -241,6 +245,34 @@ class Settings:
         5, "Failed logins to one account per window before 'err toofast'.", _AT_LEAST_ONE
     )
     login_window: float = setting(60.0, "Seconds over which failed logins are counted.", _POSITIVE)
+    registration: str = setting(
+        "open",
+        "Whether strangers may sign up with 'new': open, or closed ('err closed').",
+        Rule.CHOICE,
+        REGISTRATION,
+    )
+    min_password: int = setting(
+        8,
+        "Shortest password 'new' and 'pwd' accept, in characters ('err weakpass').",
+        _AT_LEAST_ONE,
+    )
+    # Sign-up is the one command that writes on behalf of a stranger.
+    signups_per_hour: int = setting(
+        3, "Sign-ups one IP address may try per hour ('err toomany').", _AT_LEAST_ONE
+    )
+    # On as many threads: on a 2-core machine two hashes and the tick share the cores.
+    password_work: int = setting(
+        2,
+        "Password hashes computed at once (logins, sign-ups, password changes); "
+        "the others wait their turn, logins first.",
+        _AT_LEAST_ONE,
+    )
+    signup_work: int = setting(
+        1,
+        "Of --password-work, the most sign-ups may take at once; below it, so that "
+        "a flood of sign-ups never takes every one from logins.",
+        _AT_LEAST_ONE,
+    )
     view_radius: float = setting(
         100.0, "How far a player sees on the ground plane (x, y).", _POSITIVE
     )
@@ -269,6 +301,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check(self)
+        if self.signup_work >= self.password_work:
+            raise SettingError(
+                "signup_work", "must be below --password-work: logins keep at least one"
+            )
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from mudserver.core.delivery import BroadcastDelivery, Delivery, ViewDelivery
 from mudserver.core.stats import Stats
 from mudserver.core.world import Entity, World
 from mudserver.limits.bans import BanList
-from mudserver.limits.throttle import LoginThrottle
+from mudserver.limits.throttle import LoginThrottle, SignupBudget
 from mudserver.wire import replies
 
 __all__ = ["PLAYER", "WHO_MAX_NAMES", "Client", "Game"]
@@ -103,6 +103,8 @@ class Game:
             settings.login_failures_per_account,
             settings.login_window,
         )
+        #: Sign-ups per address and hour, shared by every session.
+        self.signups = SignupBudget(settings.signups_per_hour)
         #: Who is told what: chosen once, here.
         self.delivery: Delivery = (
             ViewDelivery(settings.view_radius, settings.max_in_view)

@@ -1,12 +1,17 @@
 """The login pipeline, owned by one class: :class:`Logins`.
 
-The session decides *whether* a ``con`` may be checked (sans-IO); this module
-does the checking, which is all I/O, in the order that keeps every save:
+The session decides *whether* a ``con``, ``new`` or ``pwd`` may go ahead
+(sans-IO, :mod:`mudserver.core.admission`); this module does the work, which
+is all I/O, in the order that keeps every save:
 
-1. **Password work on the login pool.**  The hash is verified on threads of
-   their own (argon2 releases the GIL), never on the reactor; a record made
-   with older or weaker parameters than the store's is hashed again right
-   there, with the password just proven right.  A failed login writes nothing.
+1. **Password work on the login pool.**  Hashes are verified and made on
+   threads of their own (argon2 releases the GIL), never on the reactor, and
+   at most ``--password-work`` at once, sign-ups at most ``--signup-work`` of
+   them, logins first (:class:`~mudserver.limits.passwordwork.PasswordWork`):
+   a flood of sign-ups can neither starve logins nor take the cores from the
+   tick.  A record made with older or weaker parameters than the store's is
+   hashed again right there, with the password just proven right.  A failed
+   login writes nothing.
 2. **Claim** (a shard only): own the account on this shard, taking it from
    another one, before reading it (:class:`~mudserver.shell.shard.Shard`).
 3. **The newest position**: read the account again on its save thread,
@@ -15,6 +20,16 @@ does the checking, which is all I/O, in the order that keeps every save:
 4. **Give back**: a login whose connection went away before it joined, and a
    player that left, let go of the claim once their saves have landed.
 
+A sign-up (:meth:`Logins.sign_up`) hashes the password on the pool (a name
+already taken is answered before that), then inserts the account on its
+save thread, where the store decides whether the name is free (so two shards
+racing for one name make one account, and a refused sign-up writes
+nothing), then claims and reads it as a login does.  A password change
+(:meth:`Logins.change_password`) verifies the old password against the
+stored record at its real cost and hashes the new one on the pool, then
+swaps the record on the account's save thread, only where it still holds
+the old one, as a re-hash is written.
+
 A replaced password record is remembered (:class:`PasswordRecords`), so that
 no snapshot still holding the old one writes it back.
 """
@@ -22,16 +37,19 @@ no snapshot still holding the old one writes it back.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorThreads
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from mudserver.account import Account, CorruptAccount
+from mudserver.account import Account, AccountExists, CorruptAccount
+from mudserver.config import Settings
+from mudserver.limits.passwordwork import Kind, PasswordWork
 from mudserver.shell.saves import SaveQueue
-from mudserver.store.base import Store
+from mudserver.store.base import Store, StoreUnavailable
 
 if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra
     from mudserver.shell.shard import Shard
@@ -40,6 +58,8 @@ __all__ = ["Logins", "PasswordRecords"]
 
 #: (the account as read, its new password record or None): a password check's outcome.
 Checked = tuple[Account, dict[str, Any] | None]
+Record = dict[str, Any]
+T = TypeVar("T")
 
 
 class PasswordRecords:
@@ -56,12 +76,24 @@ class PasswordRecords:
         #: Account (lower-cased) -> (records replaced, the record that replaced them).
         self._replaced: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
 
-    def replace(self, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
-        """From now on, *new* is written wherever a save of *name* holds *old*."""
+    def replace(self, name: str, old: Record, new: Record) -> Callable[[], None]:
+        """From now on, *new* is written wherever a save of *name* holds *old*.
+
+        Returns what takes it back (the store kept another record than *old*).
+        """
         key = name.lower()
-        superseded, newest = self._replaced.get(key, ([], None))
+        before = self._replaced.get(key)
+        superseded, newest = before or ([], None)
         kept = [r for r in (*superseded, newest, old) if r is not None and r != new]
         self._replaced[key] = (kept[-_KEPT:], new)
+
+        def undo() -> None:
+            if before is None:
+                self._replaced.pop(key, None)
+            else:
+                self._replaced[key] = before
+
+        return undo
 
     def current(self, account: Account) -> Account:
         """*account*, with the record that replaced its own if one did."""
@@ -84,11 +116,11 @@ class Logins:
         self,
         store: Store,
         reactor: Any,
+        settings: Settings,
         saves: SaveQueue,
         records: PasswordRecords,
         shard: Shard | None = None,
         rehash: bool = True,
-        threads: int = 2,
     ) -> None:
         """*rehash*: hash older or weaker records again at login (benchmarks turn it off)."""
         self.store = store
@@ -97,8 +129,10 @@ class Logins:
         self.records = records
         self.shard = shard
         self.rehash = rehash
-        #: Where every password is hashed or verified.
-        self.pool = ThreadPool(1, threads, name="mudserver-login")
+        #: How much password work runs at once, and whose turn is next.
+        self.work = PasswordWork(settings.password_work, settings.signup_work)
+        #: Where every password is hashed or verified: one thread per slot of :attr:`work`.
+        self.pool = ThreadPool(1, settings.password_work, name="mudserver-login")
         #: Logins reading their account right now, and how many players of
         #: that account left meanwhile, by account (see :meth:`_load_newest`).
         self._loading: dict[str, int] = {}
@@ -131,8 +165,38 @@ class Logins:
                 self.log.failure("account file of {name!r} is corrupt", name=name)
                 return None
 
-        d = threads.deferToThreadPool(self.reactor, self.pool, check)
+        d = self._on_pool(Kind.LOGIN, check)
         return d.addCallback(lambda checked: defer.ensureDeferred(self._claim(checked, name)))
+
+    def sign_up(self, name: str, password: str) -> defer.Deferred[Account]:
+        """Make account *name* and log it in: the account (claimed, as read back).
+
+        AccountExists if the name is taken (case-insensitively: the store
+        decides), StoreUnavailable if the store cannot be asked.
+        """
+
+        def make_record() -> Record:
+            if self.store.exists(name):  # the cheap answer; the insert is the real check
+                raise AccountExists(name)
+            return self.store.hash(password)
+
+        d = self._on_pool(Kind.SIGNUP, make_record)
+        d.addCallback(lambda record: self._insert(name, record))
+        d.addCallback(lambda account: defer.ensureDeferred(self._claim((account, None), name)))
+        return d.addCallback(self._made, name)
+
+    def change_password(self, name: str, old: str, new: str) -> defer.Deferred[Record | None]:
+        """Change *name*'s password from *old* to *new*: the new record, or None if *old*
+        is wrong.  StoreUnavailable if the store cannot be asked, or kept another record."""
+
+        def check() -> tuple[Record, Record] | None:
+            account = self.store.authenticate(name, old)
+            if account is None:
+                return None
+            return account.password, self.store.hash(new)
+
+        d = self._on_pool(Kind.LOGIN, check)
+        return d.addCallback(self._swap_record, name)
 
     def abandoned(self, name: str) -> None:
         """A checked login that never joined (its connection went away): give it back."""
@@ -148,6 +212,63 @@ class Logins:
             self.shard.give_back(name)
 
     # -- the pipeline --------------------------------------------------------------------
+
+    def _on_pool(self, kind: Kind, work: Callable[[], T]) -> defer.Deferred[T]:
+        """Run *work* on the login pool once :attr:`work` gives *kind* a slot."""
+        result: defer.Deferred[T] = defer.Deferred()
+
+        def start() -> None:
+            job = threads.deferToThreadPool(self.reactor, self.pool, work)
+            job.addBoth(finished)
+            job.chainDeferred(result)
+
+        def finished(outcome: Any) -> Any:
+            self.work.done(kind)  # the next job starts on the thread this one freed
+            return outcome
+
+        self.work.submit(kind, start)
+        return result
+
+    def _insert(self, name: str, record: Record) -> defer.Deferred[Account]:
+        """Add the new account on its save thread; AccountExists if the name was taken."""
+        account = Account(name, record, created=self.reactor.seconds())  # type: ignore[attr-defined]
+
+        def insert() -> Account:
+            self.store.insert(account)
+            return account
+
+        return threads.deferToThreadPool(self.reactor, self.saves.pool_of(name), insert)
+
+    @staticmethod
+    def _made(account: Account | None, name: str) -> Account:
+        if account is None:  # removed between its insert and its read: nothing to play
+            raise StoreUnavailable(f"the new account {name} could not be read back")
+        return account
+
+    def _swap_record(
+        self, checked: tuple[Record, Record] | None, name: str
+    ) -> defer.Deferred[Record | None]:
+        """Write the new record on the account's save thread, where it holds the old one."""
+        if checked is None:
+            return defer.succeed(None)
+        old, new = checked
+        undo = self.records.replace(name, old, new)  # snapshots from now on carry the new one
+
+        def swap() -> Account | None:
+            return self.store.upgrade_password(name, old, new)
+
+        def written(account: Account | None) -> Record:
+            if account is None or account.password != new:
+                undo()
+                raise StoreUnavailable(f"the password of {name} was changed meanwhile")
+            return new
+
+        def failed(failure: Any) -> Any:
+            undo()
+            return failure
+
+        d = threads.deferToThreadPool(self.reactor, self.saves.pool_of(name), swap)
+        return d.addCallbacks(written, failed)
 
     async def _claim(self, checked: Checked | None, name: str) -> Account | None:
         """On a shard, own the account (taking it from another shard) before reading it."""

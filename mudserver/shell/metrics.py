@@ -67,7 +67,9 @@ class _StatsCollector(Collector):
             ("mudserver_lines_sent", "Lines sent to clients.", s.lines_sent),
             ("mudserver_bytes_sent", "Bytes sent to clients.", s.bytes_sent),
             ("mudserver_logins", "Successful logins.", s.logins),
-            ("mudserver_failed_logins", "Failed logins.", s.failed_logins),
+            ("mudserver_failed_logins", "Wrong passwords, at con and at pwd.", s.failed_logins),
+            ("mudserver_signups", "Accounts made by strangers with new.", s.signups),
+            ("mudserver_password_changes", "Passwords changed with pwd.", s.password_changes),
         ):
             yield CounterMetricFamily(name, text, value)
         disconnects = CounterMetricFamily(

@@ -91,7 +91,7 @@ class GameService(Service):
             from mudserver.shell.shard import Shard  # psycopg is an optional extra
 
             self.shard = Shard(shard, self.saves, reactor)
-        self.logins = Logins(store, reactor, self.saves, records, self.shard, rehash)
+        self.logins = Logins(store, reactor, settings, self.saves, records, self.shard, rehash)
         cluster_chat = self.shard is not None and shard is not None and shard.cluster_chat
         self.game = Game(
             settings,

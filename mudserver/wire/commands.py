@@ -16,6 +16,8 @@ from mudserver.wire.encoding import dequote, split_line
 __all__ = [
     "CommandError",
     "Connect",
+    "SignUp",
+    "ChangePassword",
     "Move",
     "Say",
     "Idle",
@@ -45,6 +47,23 @@ class Connect:
     name: str
     password: str
     version: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """``new name,password,protoversion``: create the account, and log in as ``con`` does."""
+
+    name: str
+    password: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePassword:
+    """``pwd old,new``: a playing client changes its account's password."""
+
+    old: str
+    new: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +97,7 @@ class Who:
     """``who``: how many are online, and who is in view."""
 
 
-Command = Connect | Move | Say | Idle | Quit | Who
+Command = Connect | SignUp | ChangePassword | Move | Say | Idle | Quit | Who
 
 
 def _number(text: str, bounds: float) -> float:
@@ -114,6 +133,16 @@ def parse_command(line: str, *, bounds: float, max_say: int) -> Command:
             if len(args) != 3:
                 raise CommandError("badarg", "con needs 3 arguments: name,password,protoversion")
             return Connect(*args)
+        case "new":
+            args = raw.args()
+            if len(args) != 3:
+                raise CommandError("badarg", "new needs 3 arguments: name,password,protoversion")
+            return SignUp(*args)
+        case "pwd":
+            args = raw.args()
+            if len(args) != 2:
+                raise CommandError("badarg", "pwd needs 2 arguments: old,new")
+            return ChangePassword(*args)
         case "mov":
             args = raw.args()
             if len(args) != 3:
@@ -140,5 +169,6 @@ def parse_command(line: str, *, bounds: float, max_say: int) -> Command:
             return Who()
     shown = raw.code[:16]
     raise CommandError(
-        "badcmd", f"unknown command {shown!r}; commands are con, mov, say, idl, who, bye"
+        "badcmd",
+        f"unknown command {shown!r}; commands are con, new, mov, say, idl, who, pwd, bye",
     )
