@@ -267,3 +267,19 @@ def test_hash_options_default_to_owasp_and_can_be_raised() -> None:
 def test_hash_options_below_the_minimum_are_refused(argv: list[str]) -> None:
     with pytest.raises(usage.UsageError, match="--hash"):
         parse(*argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--signup-work=2"], "^--signup-work must be below --password-work"),
+        (["--password-work=4", "--signup-work=4"], "^--signup-work must be below"),
+        (["--registration=maybe"], "^--registration must be one of open, closed$"),
+        (["--min-password=0"], "^--min-password must be a whole number, at least 1$"),
+    ],
+)
+def test_sign_up_limits_that_cannot_work_stop_the_server_in_one_line(
+    argv: list[str], message: str
+) -> None:
+    with pytest.raises(usage.UsageError, match=message):
+        parse(*argv)
