@@ -232,6 +232,15 @@ class Settings:
         1.0, "say and who lines per second a player may send on average.", _POSITIVE
     )
     say_burst: int = setting(5, "say and who lines a player may send at once.", _AT_LEAST_ONE)
+    use_rate: float = setting(
+        2.0, "use lines per second a player may send on average ('err toofast').", _POSITIVE
+    )
+    use_burst: int = setting(5, "use lines a player may send at once.", _AT_LEAST_ONE)
+    use_reach: float = setting(
+        10.0,
+        "How near a thing must be, on the ground plane, for a player to use it ('err toofar').",
+        _POSITIVE,
+    )
     max_connections: int = setting(
         10_000, "Open connections in total before 'bye full'.", _AT_LEAST_ONE
     )
@@ -290,6 +299,10 @@ class Settings:
     )
     say_radius: float = setting(
         0.0, "How far a say carries on the ground plane; 0: world-wide.", _NOT_NEGATIVE
+    )
+    # A larger value is not saved (the log says so); the last one that fitted is kept.
+    max_player_data: int = setting(
+        64 * 1024, "Most bytes of game data saved per player, as JSON.", _AT_LEAST_ONE
     )
     # broadcast is the old, quadratic way, kept to compare.
     mode: str = setting(

@@ -191,7 +191,7 @@ def test_autosave_spreads_the_saves_over_its_interval(tmp_path: Path) -> None:
     store = FileStore(tmp_path, CHEAP)
     service, reactor = synchronous_service(store, Settings(autosave=30.0, idle_timeout=100.0))
     saved: list[str] = []
-    service.game._save = lambda account: saved.append(account.name)
+    service.game.snapshots._save = lambda account: saved.append(account.name)
     for i in range(60):
         store.create(f"p{i}", "pw")
     for i in range(60):

@@ -27,6 +27,7 @@ from mudserver.wire.commands import (
     Quit,
     Say,
     SignUp,
+    Use,
     Who,
 )
 
@@ -40,6 +41,7 @@ LINES: dict[type, bytes] = {
     Idle: b"idl",
     Quit: b"bye",
     Who: b"who",
+    Use: b"use 7,read",
 }
 
 COMMANDS = typing.get_args(Command)
@@ -116,6 +118,8 @@ def test_each_cell_does_what_the_table_says(state: State, command: type) -> None
             assert seen == ["say 1,foo,hello"]
         case Action.WHO:
             assert seen == ["who 1,0"]
+        case Action.USE:  # a world without a game's things: nothing to use
+            assert seen == ["err nosuch,there is no thing 7 here"]
         case Action.NOTHING:
             assert seen == []
         case Action.QUIT:
@@ -171,6 +175,7 @@ def test_section_9_of_the_protocol_document_is_the_same_table() -> None:
         Idle: "idl",
         Quit: "bye",
         Who: "who",
+        Use: "use",
     }
     assert set(codes) == set(COMMANDS)
     documented = {}
