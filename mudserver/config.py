@@ -278,8 +278,8 @@ class Settings:
     )
     signup_work: int = setting(
         1,
-        "Of --password-work, the most sign-ups may take at once; below it, so that "
-        "a flood of sign-ups never takes every one from logins.",
+        "Of --password-work, the most sign-ups may take at once; below it (with "
+        "--registration open), so that a flood of sign-ups never takes every one from logins.",
         _AT_LEAST_ONE,
     )
     view_radius: float = setting(
@@ -314,7 +314,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check(self)
-        if self.signup_work >= self.password_work:
+        if self.registration == "open" and self.signup_work >= self.password_work:
             raise SettingError(
                 "signup_work", "must be below --password-work: logins keep at least one"
             )

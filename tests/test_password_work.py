@@ -76,10 +76,11 @@ def test_jobs_that_end_at_once_do_not_recurse() -> None:
     assert work.running == {Kind.LOGIN: 0, Kind.SIGNUP: 0}
 
 
-@pytest.mark.parametrize(("slots", "signup_slots"), [(1, 1), (2, 2), (2, 0)])
+@pytest.mark.parametrize(("slots", "signup_slots"), [(1, 1), (2, 2), (0, 0)])
 def test_logins_always_keep_a_slot(slots: int, signup_slots: int) -> None:
     with pytest.raises(ValueError):
         PasswordWork(slots, signup_slots)
+    PasswordWork(1, 0)  # a server that takes no sign-ups may hash on one thread
 
 
 # -- inside the service -----------------------------------------------------------------

@@ -287,3 +287,10 @@ def test_sign_up_limits_that_cannot_work_stop_the_server_in_one_line(
 ) -> None:
     with pytest.raises(usage.UsageError, match=message):
         parse(*argv)
+
+
+def test_one_hash_at_a_time_needs_sign_ups_closed() -> None:
+    with pytest.raises(usage.UsageError, match=r"^--signup-work must be below"):
+        parse("--password-work=1")
+    settings = parse("--password-work=1", "--registration=closed")["settings"]
+    assert (settings.password_work, settings.registration) == (1, "closed")

@@ -11,7 +11,8 @@ and the rest wait here, in two queues:
 * **sign-ups** (``new``) may hold at most ``signup_slots`` of the slots, and
   ``signup_slots`` is below ``slots``: however many strangers sign up at once,
   at least one slot is only ever given to logins, and a login waits at most
-  for the jobs already running, never for the queue of sign-ups.
+  for the jobs already running, never for the queue of sign-ups.  A server
+  that takes no sign-ups gives them no slot (0), and may run with one.
 
 Nothing here runs a job or reads a clock: :meth:`PasswordWork.submit` is
 given a callable that starts one (on a thread, in the shell), and the shell
@@ -40,8 +41,8 @@ class PasswordWork:
     """At most ``slots`` password jobs at once, sign-ups at most ``signup_slots`` of them."""
 
     def __init__(self, slots: int, signup_slots: int) -> None:
-        if not 1 <= signup_slots < slots:
-            raise ValueError("password work needs 1 <= signup slots < slots")
+        if not 0 <= signup_slots < slots:
+            raise ValueError("password work needs 0 <= signup slots < slots")
         self.slots = slots
         self.signup_slots = signup_slots
         #: Jobs started and not yet done, by kind.

@@ -130,7 +130,8 @@ class Logins:
         self.shard = shard
         self.rehash = rehash
         #: How much password work runs at once, and whose turn is next.
-        self.work = PasswordWork(settings.password_work, settings.signup_work)
+        signups = settings.signup_work if settings.registration == "open" else 0
+        self.work = PasswordWork(settings.password_work, signups)
         #: Where every password is hashed or verified: one thread per slot of :attr:`work`.
         self.pool = ThreadPool(1, settings.password_work, name="mudserver-login")
         #: Logins reading their account right now, and how many players of
