@@ -65,7 +65,7 @@ T = TypeVar("T")
 class PasswordRecords:
     """The password records replaced since start, so that no save writes an old one back.
 
-    A save made before a record was replaced (a re-hash at login) can still
+    A save made before a record was replaced (a re-hash at login, a ``pwd``) can still
     be written after it: a snapshot waiting for a retry, or an account object
     of an earlier login.  :meth:`current` gives such a snapshot the record that
     replaced its own; the save queue applies it at every try.  One entry per

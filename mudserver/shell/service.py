@@ -92,17 +92,19 @@ class GameService(Service):
 
             self.shard = Shard(shard, self.saves, reactor)
         self.logins = Logins(store, reactor, settings, self.saves, records, self.shard, rehash)
-        cluster_chat = self.shard is not None and shard is not None and shard.cluster_chat
+        said = None  # --say-scope cluster: world-wide says go out to the other shards
+        if shard is not None and self.shard is not None and shard.cluster_chat:
+            said = self.shard.say
         self.game = Game(
             settings,
             self.saves.save,
             stats=stats,
             bans=bans,
             on_leave=self.logins.left,
-            on_world_say=self.shard.say if self.shard is not None and cluster_chat else None,
+            on_world_say=said,
         )
         self.watch: ShardWatch | None = None
-        if self.shard is not None and shard is not None:
+        if shard is not None and self.shard is not None:
             from mudserver.shell.shard import ShardWatch
 
             self.watch = ShardWatch(self.shard, shard.listener, self.game)
