@@ -304,6 +304,21 @@ class Settings:
     max_player_data: int = setting(
         64 * 1024, "Most bytes of game data saved per player, as JSON.", _AT_LEAST_ONE
     )
+    # A spawn past it fails with a log line.
+    max_things: int = setting(
+        200_000,
+        "Most things (NPCs, creatures, objects) the game may have in the world at once.",
+        _AT_LEAST_ONE,
+    )
+    # The thing stands, without the hook.
+    hook_failures: int = setting(
+        3, "Failures in a row after which a thing's hook is switched off.", _AT_LEAST_ONE
+    )
+    game_budget: float = setting(
+        0.02,
+        "Seconds of game code in one tick above which the slowest kinds are logged; 0: never.",
+        _NOT_NEGATIVE,
+    )
     # broadcast is the old, quadratic way, kept to compare.
     mode: str = setting(
         "interest",

@@ -58,8 +58,8 @@ def test_the_options_table_shows_each_options_default() -> None:
     assert set(table) == set(defaults) - {"help", "version"}
     for name, cell in table.items():
         default = defaults[name]
-        if default is None:
-            assert cell in ("(none)", "(off)"), name
+        if default is None:  # not given: "(none)", "(off)", or what the server does then
+            assert cell.startswith("(") and cell.endswith(")"), name
         elif isinstance(default, int | float):
             assert float(cell) == float(default), name
         else:

@@ -60,6 +60,9 @@ class ServerOptions:
     shard: str | None = None
     #: The server's ``--say-scope`` (with a shard).
     say_scope: str | None = None
+    #: The server's ``--game`` (``none``: players only) and ``--world`` file.
+    game: str = "none"
+    world_file: Path | None = None
     cpu: int | None = 0
     #: Names the server's log file.
     label: str = "server"
@@ -104,6 +107,8 @@ def start_server(options: ServerOptions) -> tuple[subprocess.Popen[bytes], int, 
         # Bot records are cheap on purpose (or, with --real-hash, already current).
         "--no-rehash",
         *command_line(o.settings),
+        f"--game={o.game}",
+        *(() if o.world_file is None else (f"--world={o.world_file}",)),
     ]
     if o.shard is not None:
         command.append(f"--shard={o.shard}")

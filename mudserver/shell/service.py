@@ -30,6 +30,7 @@ from mudserver.core.stats import Stats
 from mudserver.gcschedule import GcSchedule
 from mudserver.limits.bans import BanList
 from mudserver.shell.factory import MudFactory
+from mudserver.shell.gamehost import GameHost
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.login import Logins, PasswordRecords
 from mudserver.shell.metrics import Metrics
@@ -62,9 +63,11 @@ class GameService(Service):
         rehash: bool = True,
         bans: BanList | None = None,
         shard: ShardSetup | None = None,
+        host: GameHost | None = None,
     ) -> None:
         """*rehash*: upgrade older password records at login (benchmarks turn it off);
-        *bans*: the ban list read at start; *shard*: run as one shard of several."""
+        *bans*: the ban list read at start; *shard*: run as one shard of several;
+        *host*: the game's code, if the server runs one (``--game``)."""
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
@@ -72,6 +75,7 @@ class GameService(Service):
         self.settings = settings
         self.store = store
         self.reactor: IReactorTime = reactor
+        self.host = host
         # Each part is made with the hooks it calls, from the parts made before it.
         stats = Stats()
         self.metrics = Metrics(
@@ -80,6 +84,7 @@ class GameService(Service):
             lambda: len(self.factory.connections),
             1.0 / settings.tick_rate,
             pending_saves=lambda: len(self.saves.newest),
+            runtime=None if host is None else host.runtime,
             labels={} if shard is None else {"shard": shard.name},
         )
         records = PasswordRecords()
@@ -98,6 +103,7 @@ class GameService(Service):
         self.game = Game(
             settings,
             self.saves.save,
+            None if host is None else host.runtime,
             stats=stats,
             bans=bans,
             on_leave=self.logins.left,
@@ -209,6 +215,8 @@ class GameService(Service):
         except Exception:
             self.log.failure("tick failed")
         self.metrics.tick(time.perf_counter() - started, time.thread_time() - cpu)
+        if self.host is not None:
+            self.metrics.game_tick(self.host.runtime.last_spent)
         self.gc_schedule.after_tick()
 
     def _autosave(self) -> None:

@@ -20,8 +20,11 @@ from twisted.web import server
 
 from mudserver.account import AccountError
 from mudserver.config import Presentation, SettingError, Settings, described, from_text
+from mudserver.game.loader import GameCode, GameError, load
+from mudserver.game.worldfile import WorldError
 from mudserver.limits.bans import BanError, BanList
 from mudserver.shell.adminsocket import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
+from mudserver.shell.gamehost import GameHost
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
 from mudserver.store.base import Store
@@ -87,6 +90,20 @@ class Options(usage.Options):
             "Argon2id memory in KiB for new password hashes.",
         ],
         ["hash-parallelism", None, ARGON2_MINIMUM.parallelism, "Argon2id lanes (threads)."],
+        [
+            "game",
+            None,
+            "sample",
+            "The game to run: an entry point of mudserver.games, a module's dotted name, "
+            "or none (a world of players only).",
+        ],
+        [
+            "world",
+            None,
+            None,
+            "The world file (TOML) of the game; default DATA/world.toml if it exists, "
+            "else the game's own.",
+        ],
     ] + [[d.option, None, d.default, d.help] for d in _DESCRIBED]
 
     optFlags: ClassVar[list[list[str | None]]] = [
@@ -142,6 +159,16 @@ class Options(usage.Options):
         self["account_store"] = _open_store(
             self["store"], self["data"], self["hash_params"], fenced=self["shard"] is not None
         )
+        self["game_code"] = self._game_code()
+
+    def _game_code(self) -> GameCode | None:
+        """Import the game and check its world file, or stop with one line that says why."""
+        if self["game"].lower() == "none":
+            return None
+        try:
+            return load(self["game"], self["world"], self["data"], self["settings"].bounds)
+        except (GameError, WorldError) as e:
+            raise usage.UsageError(str(e)) from None
 
     def _shard_options(self) -> None:
         """--shard needs a database; its name goes into log lines and metrics."""
@@ -258,6 +285,8 @@ def makeService(options: Options) -> service.IService:
             options["takeover-timeout"],
             cluster_chat,
         )
+    code, settings = options["game_code"], options["settings"]
+    host = None if code is None else GameHost(settings, code, options["world"], options["data"])
     game = GameService(
         options["settings"],
         store,
@@ -265,11 +294,24 @@ def makeService(options: Options) -> service.IService:
         presentation=options["presentation"],
         bans=options["bans"],
         shard=shard,
+        host=host,
     )
+    if host is not None:
+        try:
+            host.start(game.game)
+        except Exception as e:
+            message = f"mudserver: --game {options['game']}: the game's set-up failed: {e}"
+            raise SystemExit(message) from None
     game.setServiceParent(top)
     if options["admin"] is not None:
         reactor: Any = game.reactor
-        admin = AdminFactory(game.game, reactor, options["bans_path"], reactor.stop)
+        admin = AdminFactory(
+            game.game,
+            reactor,
+            options["bans_path"],
+            reactor.stop,
+            reload=None if host is None else host.reload,
+        )
         admin_service(admin, options["admin"]).setServiceParent(top)
     for description in options["ports"]:
         strports.service(description, game.factory).setServiceParent(top)
