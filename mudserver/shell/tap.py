@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +19,7 @@ from twisted.python import usage
 from twisted.web import server
 
 from mudserver.account import AccountError
-from mudserver.config import TELNET_OFFERS, Presentation, Settings
+from mudserver.config import Presentation, SettingError, Settings, described, from_text
 from mudserver.game.loader import GameCode, GameError, load
 from mudserver.game.worldfile import WorldError
 from mudserver.limits.bans import BanError, BanList
@@ -36,54 +34,13 @@ from mudserver.store.spec import FILES, is_database, open_store
 
 __all__ = ["Options", "makeService"]
 
-_DEFAULTS = Settings()
 DEFAULT_PORT = "tcp:4000:backlog=1024"
 DEFAULT_WEB = "tcp:4001"
 #: What ``--shard`` accepts: it becomes a Prometheus label value and a log word.
 SHARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
-#: (option, Settings field, type, help): every limit is a twistd option.
-_LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
-    ("tick-rate", "tick_rate", float, "World steps per second."),
-    ("speed", "speed", float, "Player walking speed, units per second."),
-    ("bounds", "bounds", float, "The world spans -BOUNDS..BOUNDS on x, y and z."),
-    ("idle-timeout", "idle_timeout", float, "Seconds without a line before 'bye timeout'."),
-    ("max-line", "max_line", int, "Longest line in bytes before 'bye toolong'."),
-    ("max-output", "max_output", int, "Unsent bytes to a client before it is dropped."),
-    ("max-failed-logins", "max_failed_logins", int, "Failed logins before 'bye badlogin'."),
-    ("autosave", "autosave", float, "Seconds between saves of players that moved."),
-    ("max-say", "max_say", int, "Longest say text, in characters."),
-    ("close-grace", "close_grace", float, "Seconds a closing client gets to read its last lines."),
-    ("shutdown-timeout", "shutdown_timeout", float, "Seconds shutdown waits for saves."),
-    ("line-rate", "line_rate", float, "Lines per second a client may send on average."),
-    ("line-burst", "line_burst", int, "Lines a client may send at once."),
-    ("flood-time", "flood_time", float, "Seconds over the line rate before 'bye flood'."),
-    ("say-rate", "say_rate", float, "say and who lines per second a player may send on average."),
-    ("say-burst", "say_burst", int, "say and who lines a player may send at once."),
-    ("use-rate", "use_rate", float, "use lines per second a player may send on average."),
-    ("use-burst", "use_burst", int, "use lines a player may send at once."),
-    ("use-reach", "use_reach", float, "How near a thing must be for a player to use it."),
-    ("max-connections", "max_connections", int, "Open connections before 'bye full'."),
-    ("max-connections-per-ip", "max_connections_per_ip", int, "Open connections per IP."),
-    ("login-failures-per-ip", "login_failures_per_ip", int, "Failed logins per IP per window."),
-    (
-        "login-failures-per-account",
-        "login_failures_per_account",
-        int,
-        "Failed logins per account per window.",
-    ),
-    ("login-window", "login_window", float, "Seconds over which failed logins are counted."),
-    ("view-radius", "view_radius", float, "How far a player sees on the ground plane."),
-    ("max-in-view", "max_in_view", int, "Most entities a player is told about, nearest first."),
-    ("turn-interval", "turn_interval", float, "Least seconds between two turns (protocol 2)."),
-    ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
-    ("max-player-data", "max_player_data", int, "Most bytes of game data saved per player."),
-    ("max-things", "max_things", int, "Most things the game may have in the world at once."),
-    ("hook-failures", "hook_failures", int, "Failures in a row that switch a thing's hook off."),
-    ("game-budget", "game_budget", float, "Seconds of game code per tick before it is logged."),
-    ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
-]
-assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
+#: The options made from :mod:`mudserver.config`'s descriptions, one per setting.
+_DESCRIBED = [*described(Settings), *described(Presentation)]
 
 
 class Options(usage.Options):
@@ -99,15 +56,6 @@ class Options(usage.Options):
             "libpq string, e.g. postgresql://mud@dbhost/mud.",
         ],
         ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
-        ["name", None, "mudserver", "The server's name, as MSSP tells MUD listing crawlers."],
-        ["hostname", None, None, "The host name MSSP reports (left out when not given)."],
-        [
-            "telnet-offer",
-            None,
-            "asked",
-            f"When to offer MSSP and GMCP on --port: {' or '.join(TELNET_OFFERS)} "
-            "(once the client asked for one of them, or at once).",
-        ],
         [
             "admin",
             None,
@@ -156,7 +104,7 @@ class Options(usage.Options):
             "The world file (TOML) of the game; default DATA/world.toml if it exists, "
             "else the game's own.",
         ],
-    ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
+    ] + [[d.option, None, d.default, d.help] for d in _DESCRIBED]
 
     optFlags: ClassVar[list[list[str | None]]] = [
         ["no-rehash", None, "Keep weaker password hashes as they are (for benchmarks only)."],
@@ -201,25 +149,16 @@ class Options(usage.Options):
         if self["metrics"]:
             check_endpoint("metrics", self["metrics"])
         self["hash_params"] = self._hash_params()
-        values: dict[str, Any] = {}
-        for option, name, kind, _ in _LIMITS:
-            try:
-                values[name] = kind(self[option])
-            except ValueError:
-                raise usage.UsageError(f"--{option} must be a number") from None
         try:
-            self["settings"] = Settings(**values)
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
-        try:
-            self["presentation"] = Presentation(
-                self["name"], self["hostname"], self["telnet-offer"]
-            )
-        except ValueError as e:
-            raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
+            self["settings"] = from_text(Settings, self)
+            self["presentation"] = from_text(Presentation, self)
+        except SettingError as e:
+            raise usage.UsageError(e.option) from None
         self._admin_options()
-        self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
         self._shard_options()
+        self["account_store"] = _open_store(
+            self["store"], self["data"], self["hash_params"], fenced=self["shard"] is not None
+        )
         self["game_code"] = self._game_code()
 
     def _game_code(self) -> GameCode | None:
@@ -248,7 +187,7 @@ class Options(usage.Options):
             return
         if not SHARD_NAME.fullmatch(shard):
             raise usage.UsageError("--shard must be 1-32 characters of A-Z, a-z, 0-9, _ and -")
-        if self["account_store"] is None:
+        if not is_database(self["store"]):
             raise usage.UsageError("--shard needs a PostgreSQL --store shared by the shards")
 
     def _admin_options(self) -> None:
@@ -287,7 +226,9 @@ class Options(usage.Options):
         return params
 
 
-def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None:
+def _open_store(
+    spec: str, data: str, hash_params: Argon2Params, fenced: bool = False
+) -> Store | None:
     """The PostgreSQL store, reached and its schema made current; None for files.
 
     The file store is made in :func:`makeService` (it creates directories);
@@ -301,7 +242,7 @@ def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None
             )
         return None
     try:
-        return open_store(spec, data, hash_params)
+        return open_store(spec, data, hash_params, fenced)
     except AccountError as e:
         raise usage.UsageError(f"--store: {e}") from None
 
@@ -329,6 +270,21 @@ def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
     store: Store = options["account_store"] or FileStore(options["data"], options["hash_params"])
+    shard = None
+    if options["shard"] is not None:
+        from mudserver.shell.shard import ShardSetup
+        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
+
+        name, spec = options["shard"], options["store"]
+        cluster_chat = options["say-scope"] == "cluster"
+        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
+        shard = ShardSetup(
+            name,
+            Ownership(spec, name),
+            Listener(spec, channels),
+            options["takeover-timeout"],
+            cluster_chat,
+        )
     code, settings = options["game_code"], options["settings"]
     host = None if code is None else GameHost(settings, code, options["world"], options["data"])
     game = GameService(
@@ -336,6 +292,8 @@ def makeService(options: Options) -> service.IService:
         store,
         rehash=not options["no-rehash"],
         presentation=options["presentation"],
+        bans=options["bans"],
+        shard=shard,
         host=host,
     )
     if host is not None:
@@ -344,30 +302,6 @@ def makeService(options: Options) -> service.IService:
         except Exception as e:
             message = f"mudserver: --game {options['game']}: the game's set-up failed: {e}"
             raise SystemExit(message) from None
-    game.game.bans = options["bans"]
-    if options["shard"] is not None:
-        from mudserver.shell.shard import Shard
-        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
-        from mudserver.store.postgres import PostgresStore
-
-        name, spec = options["shard"], options["store"]
-        cluster_chat = options["say-scope"] == "cluster"
-        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
-        ownership = Ownership(spec, name)
-        if isinstance(store, PostgresStore):
-            # Saves land only while no other shard has claimed the account since.
-            store.fenced = True
-        game.shard = Shard(
-            name,
-            ownership,
-            Listener(spec, channels),
-            game.game,
-            game.saves.saved,
-            game.reactor,
-            options["takeover-timeout"],
-            cluster_chat=cluster_chat,
-        )
-        game.metrics.labels = {"shard": name}
     game.setServiceParent(top)
     if options["admin"] is not None:
         reactor: Any = game.reactor

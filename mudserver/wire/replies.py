@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from typing import Protocol
 
-from mudserver.wire.shapes import BYE, ENT, ERR, MSG, POS, SAY, SYS, WEL, WHO, WLK, coord
+from mudserver.wire.shapes import ACK, BYE, ENT, ERR, MSG, POS, SAY, SYS, WEL, WHO, WLK, coord
 
 __all__ = [
     "ELSEWHERE",
@@ -30,6 +30,7 @@ __all__ = [
     "say_elsewhere",
     "msg",
     "err",
+    "ack",
     "bye",
     "system",
     "who",
@@ -159,6 +160,11 @@ def say_elsewhere(name: str, text: str) -> str:
 def err(code: str, message: str) -> str:
     """``err code,message``: a request failed."""
     return ERR.format(code, message)
+
+
+def ack(command: str) -> str:
+    """``ack command``: a command that has no other answer was done (``ack pwd``)."""
+    return ACK.format(command)
 
 
 def bye(reason: str) -> str:
