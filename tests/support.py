@@ -280,20 +280,3 @@ def say_until_dropped(server: ServerProcess, victim_id: str, timeout: float = 20
             speaker.sock.sendall(batch)
             time.sleep(0.002)  # pacing the flood; the loop ends on what foo heard
         return heard.data
-
-
-#: Why a test of the account commands skips: their server side (issue 22) is
-#: another branch's; these tests run as soon as the server knows the command.
-NO_SIGNUP = "the server has no sign-up yet (new/pwd answer err badcmd): issue 22's server side"
-
-
-def knows(server: ServerProcess, code: str) -> bool:
-    """Whether *server* knows the client command *code* (anything but ``err badcmd``).
-
-    Asked before login with arguments no server accepts (a name with a space),
-    so that nothing is created or changed.
-    """
-    with LineClient(server.host, server.port) as probe:
-        probe.send(f"{code} not a name!,x,2")
-        answer = probe.read_until(lambda line: line.startswith(("err ", "bye ", "wel ")))[-1]
-    return not answer.startswith("err badcmd")

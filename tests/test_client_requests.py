@@ -42,11 +42,9 @@ from mudserver.client import (
 from mudserver.client.answers import USE_ERRORS, Request, Waiting
 from mudserver.client.errors import server_error
 from tests.support import (
-    NO_SIGNUP,
     SHARED_SERVER,
     LineClient,
     ServerProcess,
-    knows,
     running_server,
 )
 from tests.test_client import run_example
@@ -248,8 +246,6 @@ class SampleGameTests(unittest.TestCase):
 
 def test_sign_up_and_password_change_by_line_and_by_library(server: ServerProcess) -> None:
     """``new`` and ``pwd`` as ``nc`` types them, then the library's typed answers."""
-    if not knows(server, "new"):
-        pytest.skip(NO_SIGNUP)
     name = f"lib{os.getpid() % 100000}"
     with LineClient(server.host, server.port) as raw:
         raw.send(f"new {name},a long password,1")

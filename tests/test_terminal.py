@@ -14,13 +14,11 @@ from twisted.internet import task
 from mudserver.client import parse
 from mudserver.client.display import Display
 from tests.support import (
-    NO_SIGNUP,
     REPO,
     SHARED_SERVER,
     LineClient,
     ServerProcess,
     free_port,
-    knows,
     running_server,
 )
 
@@ -228,8 +226,6 @@ def test_the_sample_games_things_by_kind_and_by_name(spawn: Spawn, tmp_path: Pat
 
 
 def test_sign_up_and_change_the_password(spawn: Spawn, server: ServerProcess) -> None:
-    if not knows(server, "new"):
-        pytest.skip(NO_SIGNUP)
     name = f"tt{os.getpid() % 100000}"
     child = spawn("--new", "--user", name)
     child.expect_exact(f"password for the new account {name}:")

@@ -5,8 +5,7 @@ Brom, an apple tree, Rex) for the module.  A page logs in and must show the
 things drawn by kind, apart from players, use one with a click when it is
 near, walk toward one that is far, and put the answers in the chat.  The
 create-account form must catch two different passwords before sending
-anything.  Signing up and changing the password end to end need the server
-side of issue 22; that test skips, saying so, until the server knows ``new``.
+anything; another test signs up, changes the password and logs in with it.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.browser import CHROMIUM, DESKTOP, NO_CHROMIUM, PHONE, Page, launch, web_option
-from tests.support import NO_SIGNUP, SHARED_SERVER, ServerProcess, knows, running_server
+from tests.support import SHARED_SERVER, ServerProcess, running_server
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 playwright = pytest.importorskip("playwright.sync_api")
@@ -243,9 +242,7 @@ def test_things_are_drawn_by_kind_and_used_with_a_click(
 
 def test_sign_up_then_change_the_password(browser: Any, tmp_path: Path) -> None:
     option, url = web_option()
-    with running_server(tmp_path, option, *SHARED_SERVER) as server:
-        if not knows(server, "new"):
-            pytest.skip(NO_SIGNUP)
+    with running_server(tmp_path, option, *SHARED_SERVER):
         page = Page(browser, url, DESKTOP)
         form = page.page.locator("#signup-form")
         form.locator("input[name=name]").fill("webnewbie")
