@@ -137,6 +137,25 @@ def _parser() -> argparse.ArgumentParser:
                 type=d.kind,
                 help=f"the servers' --{d.option}: {d.help} [default: the server's, {d.default}]",
             )
+    p.add_argument(
+        "--things",
+        type=int,
+        default=0,
+        help="wandering creatures in the servers' world (a game of mudserver.bench.things)",
+    )
+    p.add_argument(
+        "--standing",
+        type=int,
+        default=0,
+        help="standing things, each with a timer every --period seconds (random phase)",
+    )
+    p.add_argument("--period", type=_positive, default=30.0, help="the standing things' timer")
+    p.add_argument(
+        "--reload-every",
+        type=_positive,
+        metavar="SECONDS",
+        help="run mudserver-admin reload this often in the measured window",
+    )
     p.add_argument("--data", type=Path, help="data directory for bot accounts")
     p.add_argument("--host", help="target a running server instead of starting one")
     p.add_argument("--port", type=int, default=4000)

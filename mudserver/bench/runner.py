@@ -36,6 +36,7 @@ from typing import Any
 
 from mudserver.bench.accounts import BOT_HASH, ensure_accounts, saved_since, shard_prefixes
 from mudserver.bench.bots import SPAWNS, SwarmConfig, account_name
+from mudserver.bench.scenario import GAME, Reloads, write_world
 from mudserver.bench.server import (
     ServerOptions,
     count_above,
@@ -104,6 +105,13 @@ class RunConfig:
     prefix: str = "bot"
     password: str = "bench"
     quiet: bool = False
+    #: Wandering creatures and standing things with a timer (every ``period`` s)
+    #: in the servers' world (``mudserver.bench.scenario``).
+    things: int = 0
+    standing: int = 0
+    period: float = 30.0
+    #: Seconds between two ``mudserver-admin reload`` in the window (None: none).
+    reload_every: float | None = None
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -129,6 +137,7 @@ class _Shard:
     after: dict[str, float] | None = None
     longest: float = 0.0
     pending_max: float = 0.0
+    reloads: Reloads | None = None
     #: CPU time of the server and of its bots when the window opened, then
     #: their share of a core over the window (percent).
     cpu: float = 0.0
@@ -156,9 +165,15 @@ def _start_shards(cfg: RunConfig) -> list[_Shard]:
         return [_Shard(None, prefixes[0], cfg.host, cfg.port, cfg.metrics_url, cfg.server_pid)]
     assert cfg.data is not None
     shards: list[_Shard] = []
+    world = None
+    if cfg.things or cfg.standing:
+        world = write_world(
+            cfg.workdir / "world.toml", cfg.things, cfg.standing, cfg.world / 2, cfg.period
+        )
     try:
         for index, prefix in enumerate(prefixes):
             name = f"shard{index + 1}" if cfg.shards > 1 else None
+            admin = None if cfg.reload_every is None else cfg.workdir / f"admin-{index}.sock"
             options = ServerOptions(
                 settings=dataclasses.replace(
                     cfg.settings,
@@ -174,12 +189,18 @@ def _start_shards(cfg: RunConfig) -> list[_Shard]:
                 store=cfg.store,
                 shard=name,
                 say_scope=cfg.say_scope if name is not None else None,
+                game=GAME if world is not None else "none",
+                world_file=world,
+                admin=admin,
                 cpu=None if cfg.server_cpu is None else (cfg.server_cpu + index) % _cores(),
                 label=f"server-{cfg.settings.mode}-{cfg.protocol}-{cfg.count}"
                 + (f"-{name}" if name else ""),
             )
             process, port, url = start_server(options)
-            shards.append(_Shard(name, prefix, "127.0.0.1", port, url, process.pid, process))
+            shard = _Shard(name, prefix, "127.0.0.1", port, url, process.pid, process)
+            if admin is not None and cfg.reload_every is not None:
+                shard.reloads = Reloads(admin, url, cfg.reload_every)
+            shards.append(shard)
     except BaseException:
         for shard in shards:
             shard.stop()
@@ -245,9 +266,15 @@ def _measure(cfg: RunConfig, shards: list[_Shard], store: Store | None) -> None:
         shard.cpu = cpu_seconds(shard.pid) if shard.pid else 0.0
         shard.bots_cpu = cpu_seconds(shard.swarm.process.pid)
     t0 = time.monotonic()
+    reloads = [shard.reloads for shard in shards if shard.reloads is not None]
+    for reload in reloads:
+        reload.start()
     # The server keeps the longest tick of the last 10 s: sample it often.
     while (left := t0 + cfg.duration - time.monotonic()) > 0:
-        time.sleep(min(5.0, left))
+        time.sleep(min(5.0, left, *(r.due() for r in reloads)))
+        for reload in reloads:
+            if not reload.due() and time.monotonic() < t0 + cfg.duration:
+                reload.run()
         for shard in shards:
             shard.after = scrape(shard.metrics_url) if shard.metrics_url else {}
             recent = shard.after.get("mudserver_tick_duration_recent_max_seconds", 0.0)
@@ -338,6 +365,14 @@ def _figures(
             else "argon2id m=8 t=1"
         ),
         "bot_send_blocked": bots["send_blocked"],
+        "things": cfg.things,
+        "standing": cfg.standing,
+        "reloads": None if shard.reloads is None else len(shard.reloads.held),
+        "reload_held_max_ms": _ms(max(shard.reloads.held, default=None)) if shard.reloads else None,
+        "reload_tick_max_ms": _ms(max(shard.reloads.longest, default=None))
+        if shard.reloads
+        else None,
+        "reloads_failed": None if shard.reloads is None else len(shard.reloads.failed),
     }
     if not shard.metrics_url:  # a server without --metrics: no server-side figures
         for key in result:

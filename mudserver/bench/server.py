@@ -63,6 +63,8 @@ class ServerOptions:
     #: The server's ``--game`` (``none``: players only) and ``--world`` file.
     game: str = "none"
     world_file: Path | None = None
+    #: The server's admin socket (None: ``--admin=none``).
+    admin: Path | None = None
     cpu: int | None = 0
     #: Names the server's log file.
     label: str = "server"
@@ -103,7 +105,8 @@ def start_server(options: ServerOptions) -> tuple[subprocess.Popen[bytes], int, 
         "--web=none",
         f"--data={o.data}",
         f"--store={o.store}",
-        "--admin=none",  # no operator here: nothing to leave behind in the data directory
+        # No operator here unless the run reloads: nothing to leave behind in the data directory.
+        f"--admin={o.admin or 'none'}",
         # Bot records are cheap on purpose (or, with --real-hash, already current).
         "--no-rehash",
         *command_line(o.settings),
