@@ -32,7 +32,8 @@ import psycopg
 
 from mudserver.account import valid_name
 from mudserver.store.base import StoreUnavailable
-from mudserver.store.postgres import CONNECT_TIMEOUT, RAISE_LEASE, account_key
+from mudserver.store.pgconn import CONNECT_TIMEOUT, CONNECTION_ERRORS
+from mudserver.store.postgres import RAISE_LEASE, account_key
 
 __all__ = [
     "SAY_CHANNEL",
@@ -51,7 +52,6 @@ SAY_CHANNEL = "mudserver_say"
 #: Longest say text passed between shards: PostgreSQL's NOTIFY payloads stop
 #: at 8000 bytes, and a 4-byte character is 4 bytes in the JSON below.
 MAX_SAY_TEXT = 1500
-_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def parse_takeover(payload: str) -> tuple[str, str] | None:
@@ -109,7 +109,7 @@ class Ownership:
             return self._conn
         try:
             conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StoreUnavailable(f"cannot reach the database: {exc}") from None
         self._conn = conn
         for name, count in list(self._held.items()):
@@ -138,7 +138,7 @@ class Ownership:
         conn = self._connection()
         try:
             row = conn.execute(query.encode(), params).fetchone()
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             if not conn.closed:
                 raise StoreUnavailable(_refused(exc)) from None
             self._drop()
@@ -200,7 +200,7 @@ class Ownership:
             return  # the lock went with the connection; a new one will not take it
         try:
             self._conn.execute("SELECT pg_advisory_unlock(%s)", (account_key(name),))
-        except _CONNECTION_ERRORS:
+        except CONNECTION_ERRORS:
             if self._conn.closed:
                 self._drop()
 
@@ -248,7 +248,7 @@ class Listener:
             # (all of its notifications), not only once the timeout passed.
             received = self._conn.notifies(timeout=timeout, stop_after=1)
             return [(n.channel, n.payload) for n in received]
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             self.close()
             raise StoreUnavailable(f"lost the database: {exc}") from None
 

@@ -5,11 +5,9 @@ from its worker threads, as it does the file store's.  Why it is built so:
 
 * Every value a client sends reaches SQL only as a bound parameter; table and
   column names are constants of this module.
-* Each thread has its own connection (psycopg connections serialise their
-  queries), opened on first use.  A connection that breaks is dropped and the
-  call retried once on a new one, so a database restart costs one error at
-  most; when the database cannot be reached :class:`StoreUnavailable` says so
-  and the caller decides (``err unavailable`` at login, a save retried later).
+* Each thread has its own connection, replaced once if it broke, and
+  :class:`~mudserver.store.base.StoreUnavailable` when the database cannot be reached
+  (:mod:`mudserver.store.pgconn`).
 * Names are unique case-insensitively through the primary key ``name_key``
   (the lower-cased name), as the file store's lower-cased file names.
 * A save is one ``INSERT ... ON CONFLICT DO UPDATE``: atomic, and repeating it
@@ -34,12 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from mudserver.account import (
@@ -51,8 +47,9 @@ from mudserver.account import (
     InvalidName,
     valid_name,
 )
-from mudserver.store.base import PasswordChecks, StoreUnavailable, hash_password, read_account
+from mudserver.store.base import PasswordChecks, hash_password, read_account
 from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
+from mudserver.store.pgconn import Connections, describe
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key"]
 
@@ -62,8 +59,6 @@ T = TypeVar("T")
 SCHEMA_VERSION = 3
 #: Key of the advisory lock held while the schema is created or migrated.
 SCHEMA_LOCK = 0x6D75_6473  # "muds"
-#: Seconds to wait for a connection before calling the database unavailable.
-CONNECT_TIMEOUT = 5
 
 #: ``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``.
 MIGRATIONS: list[str] = [
@@ -136,10 +131,6 @@ def account_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-#: Errors that mean "the connection or the server is gone", not "bad query".
-_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
 class SchemaError(AccountError):
     """The database holds a schema this mudserver does not know (a newer one)."""
 
@@ -186,72 +177,22 @@ class PostgresStore(PasswordChecks):
         """Remember where; nothing connects until :meth:`initialize` or a first call."""
         self.conninfo = conninfo
         self._init_passwords(hash_params)
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
+        self._connections = Connections(conninfo)
         #: For a shard: saves land only where the row still holds the token
         #: the account was loaded with (see ``_FENCED_SAVE``).
         self.fenced = False
 
     def describe(self) -> str:
         """Host, port, database and user, without the password."""
-        try:
-            parts = conninfo_to_dict(self.conninfo)
-        except psycopg.ProgrammingError:
-            return "PostgreSQL (unparsable connection string)"
-        keys = ("host", "port", "dbname", "user")
-        shown = " ".join(f"{k}={parts[k]}" for k in keys if k in parts)
-        return f"PostgreSQL {shown}".rstrip()
-
-    # -- connections ---------------------------------------------------------------
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-        except _CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(f"cannot reach {self.describe()}: {exc}") from None
-        with self._lock:
-            self._connections.append(conn)
-        self._local.conn = conn
-        return conn
-
-    def _drop(self, conn: psycopg.Connection[Any]) -> None:
-        with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
-        try:
-            conn.close()
-        except Exception:  # closing a broken connection must not mask why it broke
-            pass
+        return describe(self.conninfo)
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run *work* on this thread's connection, once more on a new one if it broke."""
-        conn = getattr(self._local, "conn", None)
-        fresh = conn is None or conn.closed
-        if fresh:
-            conn = self._connect()
-        assert conn is not None
-        try:
-            return work(conn)
-        except _CONNECTION_ERRORS as exc:
-            self._drop(conn)
-            if fresh:
-                raise StoreUnavailable(f"lost {self.describe()}: {exc}") from None
-        conn = self._connect()
-        try:
-            return work(conn)
-        except _CONNECTION_ERRORS as exc:
-            self._drop(conn)
-            raise StoreUnavailable(f"lost {self.describe()}: {exc}") from None
+        """Run *work* on this thread's connection (see :mod:`mudserver.store.pgconn`)."""
+        return self._connections.run(work)
 
     def close(self) -> None:
         """Close every thread's connection."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        self._connections.close()
 
     # -- schema --------------------------------------------------------------------
 
