@@ -47,11 +47,11 @@ from mudserver.account import (
     InvalidName,
     valid_name,
 )
-from mudserver.store.base import PasswordChecks, hash_password, read_account
+from mudserver.store.base import AccountInfo, PasswordChecks, hash_password, read_account
 from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
 from mudserver.store.pgconn import Connections, describe
 
-__all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key"]
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key", "like_pattern"]
 
 T = TypeVar("T")
 
@@ -123,6 +123,24 @@ _SELECT = (
     "SELECT name, password, x, y, z, data, extract(epoch FROM created),"
     " extract(epoch FROM saved), lease FROM mudserver_accounts"
 )
+
+
+#: The operator's listing: a LIKE over the primary key, one page after a name.
+_LIST = """
+    SELECT name, extract(epoch FROM created), extract(epoch FROM saved) FROM mudserver_accounts
+    WHERE name_key LIKE %s ESCAPE '\\' AND name_key > %s ORDER BY name_key LIMIT %s
+"""
+
+
+def like_pattern(glob: str) -> str:
+    """The ``LIKE`` pattern of a lower-cased glob from :func:`~mudserver.store.base.name_pattern`.
+
+    ``_`` is a name character and a ``LIKE`` wildcard, so it is escaped
+    (with ``%`` and the escape character itself) before the glob's own
+    wildcards become ``LIKE``'s.
+    """
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
 
 
 def account_key(name: str) -> int:
@@ -273,6 +291,44 @@ class PostgresStore(PasswordChecks):
         rows = self._run(lambda c: c.execute(f"{_SELECT} ORDER BY name_key").fetchall())
         for row in rows:
             yield _account(row)
+
+    def count_accounts(self, pattern: str = "*") -> int:
+        like = like_pattern(pattern)
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT count(*) FROM mudserver_accounts WHERE name_key LIKE %s ESCAPE '\\'",
+                (like,),
+            ).fetchone()
+        )
+        return 0 if row is None else int(row[0])
+
+    def list_accounts(
+        self, pattern: str = "*", after: str = "", limit: int = 100
+    ) -> list[AccountInfo]:
+        """One page, by the primary key's order: the index serves ``>`` and ``LIMIT``."""
+        params = (like_pattern(pattern), after.lower(), max(0, limit))
+        rows = self._run(lambda c: c.execute(_LIST, params).fetchall())
+        return [
+            AccountInfo(
+                name,
+                None if created is None else float(created),
+                None if saved is None else float(saved),
+            )
+            for name, created, saved in rows
+        ]
+
+    def delete(self, name: str) -> bool:
+        """One ``DELETE``; a shard's later saves of the account find no row and are refused."""
+        if not valid_name(name):
+            return False
+        return self._run(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM mudserver_accounts WHERE name_key = %s", (name.lower(),)
+                ).rowcount
+                > 0
+            )
+        )
 
     def create(
         self, name: str, password: str, x: float = 0.0, y: float = 0.0, z: float = 0.0
