@@ -56,7 +56,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key", "lik
 T = TypeVar("T")
 
 #: The schema this code reads and writes; :data:`MIGRATIONS` gets a database there.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Key of the advisory lock held while the schema is created or migrated.
 SCHEMA_LOCK = 0x6D75_6473  # "muds"
 
@@ -85,6 +85,31 @@ MIGRATIONS: list[str] = [
             CONSTRAINT data_is_an_object CHECK (jsonb_typeof(data) = 'object'),
         ADD COLUMN created timestamptz;
     ALTER TABLE mudserver_accounts ALTER COLUMN created SET DEFAULT now()
+    """,
+    # 4: what shards share besides accounts: the bans (store/bans.py), and the
+    # shards themselves with their answers to the operator's console
+    # (store/cluster.py).  Ban times are epoch seconds, as the ban file's, so
+    # a ban read back equals the one written.
+    """
+    CREATE TABLE mudserver_bans (
+        target text PRIMARY KEY,
+        kind text NOT NULL CONSTRAINT kind_is_known CHECK (kind IN ('name', 'address')),
+        reason text NOT NULL DEFAULT '',
+        since double precision NOT NULL,
+        until double precision CONSTRAINT until_after_since CHECK (until > since)
+    );
+    CREATE TABLE mudserver_shards (
+        name text PRIMARY KEY CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9_-]{1,32}$'),
+        host text NOT NULL,
+        started timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE mudserver_answers (
+        request uuid NOT NULL,
+        shard text NOT NULL,
+        answer jsonb NOT NULL,
+        made timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (request, shard)
+    )
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
