@@ -14,7 +14,7 @@ arrive on another and are handed to the reactor.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet import defer, task, threads
@@ -24,6 +24,7 @@ from twisted.python.threadpool import ThreadPool
 from mudserver.core.game import Game
 from mudserver.store.base import StoreUnavailable
 from mudserver.store.ownership import (
+    SAY_CHANNEL,
     TAKEOVER_CHANNEL,
     Listener,
     Ownership,
@@ -54,9 +55,15 @@ class Shard:
         reactor: Any,
         takeover_timeout: float,
         cluster_chat: bool = False,
+        heard: Mapping[str, Callable[[str], object]] | None = None,
+        listening: Callable[[], object] | None = None,
     ) -> None:
         """*saved(name)* fires once every save of *name* made so far has landed;
-        with *cluster_chat*, world-wide says reach the players of every shard."""
+        with *cluster_chat*, world-wide says reach the players of every shard.
+        *heard* maps more channels to what handles their notifications (on the
+        reactor); *listening* is called whenever the listening connection is
+        new (at start, and after it was lost), since notifications sent
+        while it was down are lost."""
         self.name = name
         self.ownership = ownership
         self.listener = listener
@@ -72,6 +79,14 @@ class Shard:
         self.lost: set[str] = set()
         self._checker = task.LoopingCall(self._check)
         self._checker.clock = reactor
+        self._handlers: dict[str, Callable[[str], object]] = {
+            TAKEOVER_CHANNEL: self._asked,
+            **({SAY_CHANNEL: self._heard} if cluster_chat else {}),
+            **(heard or {}),
+        }
+        if set(listener.channels) != set(self._handlers):
+            raise ValueError(f"the listener must listen on exactly {sorted(self._handlers)}")
+        self._listening = listening
         if cluster_chat:
             game.on_world_say = self._said
 
@@ -120,6 +135,7 @@ class Shard:
     def _listen(self) -> None:
         """The listening thread: hand each notification to the reactor until stopped."""
         delay = 0.5
+        connects = 0
         while not self._stopping.is_set():
             try:
                 payloads = self.listener.wait(1.0)
@@ -128,9 +144,13 @@ class Shard:
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            if self.listener.connects != connects and self._listening is not None:
+                self.reactor.callFromThread(self._listening)
+            connects = self.listener.connects
             for channel, payload in payloads:
-                handler = self._asked if channel == TAKEOVER_CHANNEL else self._heard
-                self.reactor.callFromThread(handler, payload)
+                handler = self._handlers.get(channel)
+                if handler is not None:
+                    self.reactor.callFromThread(handler, payload)
         self.listener.close()
 
     def _asked(self, payload: str) -> None:
@@ -160,6 +180,14 @@ class Shard:
         if parsed is not None and parsed[0] != self.name:
             self.game.say_elsewhere(parsed[1], parsed[2])
 
+    def _name_kept(self, held: bool) -> None:
+        if held and not self.ownership.named:
+            self.log.error(
+                "another shard named {name} took the name while this one's database "
+                "connection was down: two shards run under one name",
+                name=self.name,
+            )
+
     def lose(self, names: list[str]) -> None:
         """Another shard owns these accounts now: close their players here, unsaved."""
         for name in names:
@@ -170,6 +198,13 @@ class Shard:
                 session.close("replaced")
 
     def _check(self) -> None:
+        named = self.ownership.named
+
+        def checked(lost: list[str]) -> list[str]:
+            self._name_kept(named)
+            return lost
+
         d = self._on_thread(self.ownership.check)
+        d.addCallback(checked)
         d.addCallbacks(self.lose, lambda f: f.trap(StoreUnavailable))
         d.addErrback(lambda f: self.log.failure("checking the shard's locks failed", f))
