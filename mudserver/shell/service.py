@@ -110,6 +110,12 @@ class GameService(Service):
         #: The core logs with :mod:`logging`; this shows its lines in twistd's log.
         self.log_bridge = LogBridge()
 
+    @property
+    def login_pool(self) -> ThreadPool:
+        """The threads that check passwords: other password work (the console's
+        resets) runs there too, never on the reactor."""
+        return self._login_pool
+
     # -- life cycle ----------------------------------------------------------------
 
     def startService(self) -> None:
