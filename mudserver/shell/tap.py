@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -17,16 +18,21 @@ from typing import Any, ClassVar
 from twisted.application import service, strports
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
+from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web import server
 
 from mudserver.account import AccountError
 from mudserver.config import TELNET_OFFERS, Presentation, Settings
 from mudserver.limits.bans import BanError, BanList
-from mudserver.shell.adminsocket import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
+from mudserver.shell.accountdesk import AccountDesk
+from mudserver.shell.adminsocket import AdminFactory, admin_service, socket_in_use, socket_name
+from mudserver.shell.bankeeper import BanKeeper, FileBans, TableBans, read_bans
+from mudserver.shell.countdown import Countdown
 from mudserver.shell.metrics import MetricsResource
+from mudserver.shell.operations import Operations
 from mudserver.shell.service import GameService
-from mudserver.store.base import Store
+from mudserver.store.base import Store, StoreUnavailable
 from mudserver.store.files import FileStore
 from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
 from mudserver.store.spec import FILES, is_database, open_store
@@ -34,10 +40,14 @@ from mudserver.store.spec import FILES, is_database, open_store
 __all__ = ["Options", "makeService"]
 
 _DEFAULTS = Settings()
+_log = Logger()
 DEFAULT_PORT = "tcp:4000:backlog=1024"
 DEFAULT_WEB = "tcp:4001"
-#: What ``--shard`` accepts: it becomes a Prometheus label value and a log word.
+#: What ``--shard`` accepts: it becomes a Prometheus label value, a log word
+#: and part of the admin socket's file name.
 SHARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+#: The ban file in the data directory (with the file store).
+BANS_FILE = "bans.json"
 
 #: (option, Settings field, type, help): every limit is a twistd option.
 _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
@@ -102,7 +112,8 @@ class Options(usage.Options):
             "admin",
             None,
             None,
-            f"UNIX socket of the operator's console (default DATA/{ADMIN_SOCKET}); 'none': off.",
+            "UNIX socket of the operator's console (default DATA/admin.sock, or "
+            "DATA/admin-NAME.sock for --shard NAME); 'none': off.",
         ],
         [
             "shard",
@@ -193,9 +204,10 @@ class Options(usage.Options):
             )
         except ValueError as e:
             raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
-        self._admin_options()
         self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
         self._shard_options()
+        self._ban_options()
+        self._admin_options()
 
     def _shard_options(self) -> None:
         """--shard needs a database; its name goes into log lines and metrics."""
@@ -216,23 +228,39 @@ class Options(usage.Options):
             raise usage.UsageError("--shard must be 1-32 characters of A-Z, a-z, 0-9, _ and -")
         if self["account_store"] is None:
             raise usage.UsageError("--shard needs a PostgreSQL --store shared by the shards")
+        self["ownership"], self["cluster"] = _claim_shard_name(self["store"], shard)
+
+    def _ban_options(self) -> None:
+        """Read the bans: the ban file, or the store's table; stop with one line if damaged."""
+        self["bans_path"] = Path(self["data"]) / BANS_FILE
+        self["ban_table"] = None
+        try:
+            if self["account_store"] is None:
+                self["bans"] = BanList.load(self["bans_path"])
+                return
+            from mudserver.store.bans import BanTable
+
+            self["ban_table"] = table = BanTable(self["store"])
+            self["bans"] = BanList(read_bans(table.load(), table.describe()))
+        except (BanError, OSError, StoreUnavailable) as e:
+            raise usage.UsageError(f"cannot read the ban list: {e}") from None
 
     def _admin_options(self) -> None:
-        """Load the ban list and settle the admin socket's path, or stop with one line."""
-        data = Path(self["data"])
-        self["bans_path"] = data / BANS_FILE
-        try:
-            self["bans"] = BanList.load(self["bans_path"])
-        except (BanError, OSError) as e:
-            raise usage.UsageError(f"cannot read the ban list: {e}") from None
+        """Settle the admin socket's path, or stop with one line."""
         admin = self["admin"]
         if admin is not None and admin.lower() == "none":
             self["admin"] = None
             return
-        path = os.path.abspath(admin or data / ADMIN_SOCKET)
+        path = os.path.abspath(admin or Path(self["data"]) / socket_name(self["shard"]))
         # sockaddr_un holds 108 bytes, the final NUL included.
         if len(os.fsencode(path)) > 107:
             raise usage.UsageError(f"--admin path is too long for a UNIX socket: {path}")
+        pid = socket_in_use(path)
+        if pid is not None:
+            raise usage.UsageError(
+                f"the admin socket {path} belongs to another running server (pid {pid}): "
+                "give each server its own --data (or each shard its own --shard name)"
+            )
         self["admin"] = path
 
     def _hash_params(self) -> Argon2Params:
@@ -251,6 +279,30 @@ class Options(usage.Options):
                 "(at least 7168 KiB, and memory x passes at least 35840, e.g. 19456 x 2)"
             )
         return params
+
+
+def _claim_shard_name(spec: str, shard: str) -> tuple[Any, Any]:
+    """Hold the lock on the shard's name and register it: (Ownership, Cluster).
+
+    The lock is held on the ownership connection for as long as the shard
+    runs, so a second shard of the same name, on any machine, stops here.
+    """
+    from mudserver.store.cluster import Cluster
+    from mudserver.store.ownership import Ownership
+
+    ownership = Ownership(spec, shard)
+    try:
+        if not ownership.take_name():
+            ownership.close()
+            raise usage.UsageError(
+                f"--shard {shard}: a shard of that name is already running on this database"
+            )
+        cluster = Cluster(spec, shard)
+        cluster.register(socket.gethostname())
+    except StoreUnavailable as e:
+        ownership.close()
+        raise usage.UsageError(f"--shard {shard}: {e}") from None
+    return ownership, cluster
 
 
 def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None:
@@ -291,6 +343,46 @@ def check_endpoint(option: str, description: str) -> None:
         raise usage.UsageError(f"--{option} {description}: {reason}") from None
 
 
+def _make_shard(
+    options: Options, game: GameService, store: Store, operations: Operations, bans: BanKeeper
+) -> Any:
+    """Make *game* a shard: claims, takeovers, cluster chat, shared bans, the relay of the
+    console's commands.  Returns the relay."""
+    from mudserver.shell.relay import Relay
+    from mudserver.shell.shard import Shard
+    from mudserver.store.bans import BANS_CHANNEL
+    from mudserver.store.cluster import ANSWER_CHANNEL, CONSOLE_CHANNEL
+    from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener
+    from mudserver.store.postgres import PostgresStore
+
+    name, spec = options["shard"], options["store"]
+    relay = Relay(name, options["cluster"], operations, game.reactor)
+    heard = {CONSOLE_CHANNEL: relay.requested, ANSWER_CHANNEL: relay.answered}
+    listening = None
+    if isinstance(bans, TableBans):
+        heard[BANS_CHANNEL] = bans.changed
+        listening = bans.changed  # notifications missed while the listener was down
+    cluster_chat = options["say-scope"] == "cluster"
+    channels = (TAKEOVER_CHANNEL, *((SAY_CHANNEL,) if cluster_chat else ()), *heard)
+    if isinstance(store, PostgresStore):
+        # Saves land only while no other shard has claimed the account since.
+        store.fenced = True
+    game.shard = Shard(
+        name,
+        options["ownership"],
+        Listener(spec, channels),
+        game.game,
+        game.saves.saved,
+        game.reactor,
+        options["takeover-timeout"],
+        cluster_chat=cluster_chat,
+        heard=heard,
+        listening=listening,
+    )
+    game.metrics.labels = {"shard": name}
+    return relay
+
+
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
@@ -302,33 +394,26 @@ def makeService(options: Options) -> service.IService:
         presentation=options["presentation"],
     )
     game.game.bans = options["bans"]
-    if options["shard"] is not None:
-        from mudserver.shell.shard import Shard
-        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
-        from mudserver.store.postgres import PostgresStore
-
-        name, spec = options["shard"], options["store"]
-        cluster_chat = options["say-scope"] == "cluster"
-        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
-        ownership = Ownership(spec, name)
-        if isinstance(store, PostgresStore):
-            # Saves land only while no other shard has claimed the account since.
-            store.fenced = True
-        game.shard = Shard(
-            name,
-            ownership,
-            Listener(spec, channels),
-            game.game,
-            game.saves.saved,
-            game.reactor,
-            options["takeover-timeout"],
-            cluster_chat=cluster_chat,
+    reactor: Any = game.reactor
+    operations = Operations(game.game, reactor, Countdown(game.game, reactor, reactor.stop))
+    bans: BanKeeper
+    if options["ban_table"] is None:
+        bans = FileBans(game.game, reactor, options["bans_path"])
+    else:
+        bans = TableBans(game.game, reactor, options["ban_table"])
+    if options["ban_table"] is not None and options["bans_path"].exists():
+        _log.warn(
+            "{path} is not read with a PostgreSQL store: bans live in the database "
+            "(mudserver-db copy moves them there)",
+            path=options["bans_path"],
         )
-        game.metrics.labels = {"shard": name}
+    relay = None
+    if options["shard"] is not None:
+        relay = _make_shard(options, game, store, operations, bans)
     game.setServiceParent(top)
     if options["admin"] is not None:
-        reactor: Any = game.reactor
-        admin = AdminFactory(game.game, reactor, options["bans_path"], reactor.stop)
+        desk = AccountDesk(store, game.game, game.saves, reactor, game.login_pool, game.shard)
+        admin = AdminFactory(game.game, reactor, operations, bans, desk, relay)
         admin_service(admin, options["admin"]).setServiceParent(top)
     for description in options["ports"]:
         strports.service(description, game.factory).setServiceParent(top)
