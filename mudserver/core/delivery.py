@@ -47,8 +47,16 @@ class Delivery(Protocol):
         """
         ...
 
+    def add(self, entity: Entity) -> list[int]:
+        """Add a thing (an entity that sees nothing); return the ids of the players that see it."""
+        ...
+
     def leave(self, entity: Entity) -> list[int]:
-        """Remove a player's entity; return the ids of the players that must get ``del``."""
+        """Remove an entity (player or thing); return the players that must get ``del``."""
+        ...
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
+        """Every entity within *radius* of (x, y) on the ground plane."""
         ...
 
     def hearers(self, speaker: Entity, radius: float) -> list[int]:
@@ -80,8 +88,14 @@ class ViewDelivery:
         in_view, told = self.interest.add(entity, observer=True, walks=walks)
         return introductions(in_view, walks), told
 
+    def add(self, entity: Entity) -> list[int]:
+        return self.interest.add(entity, observer=False)[1]
+
     def leave(self, entity: Entity) -> list[int]:
         return self.interest.remove(entity)
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
+        return self.interest.grid.within(x, y, radius)
 
     def hearers(self, speaker: Entity, radius: float) -> list[int]:
         return self.interest.hearers(speaker.x, speaker.y, radius)
@@ -110,14 +124,21 @@ class BroadcastDelivery:
         (self._walkers if walks else self._steppers).add(entity.id)
         return introductions(list(self.world), walks), told
 
+    def add(self, entity: Entity) -> list[int]:
+        return [*self._steppers, *self._walkers]
+
     def leave(self, entity: Entity) -> list[int]:
         self._steppers.discard(entity.id)
         self._walkers.discard(entity.id)
         return [*self._steppers, *self._walkers]
 
     def hearers(self, speaker: Entity, radius: float) -> list[int]:
+        players = self._steppers | self._walkers
+        return [e.id for e in self.near(speaker.x, speaker.y, radius) if e.id in players]
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
         r2 = radius * radius
-        return [e.id for e in self.world if (e.x - speaker.x) ** 2 + (e.y - speaker.y) ** 2 <= r2]
+        return [e for e in self.world if (e.x - x) ** 2 + (e.y - y) ** 2 <= r2]
 
     def in_view(self, entity: Entity) -> list[Entity]:
         return list(self.world)

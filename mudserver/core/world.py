@@ -96,6 +96,11 @@ class World:
         #: Walks that ended in the last step (arrived, or re-aimed at the
         #: spot the entity stood on): what protocol 2 announces with ``pos``.
         self.stopped: list[Entity] = []
+        #: Of those, the walks that reached the destination they were given,
+        #: not ended by :meth:`stop`: where a thing's ``on_arrive`` comes from.
+        self.arrived: list[Entity] = []
+        #: Ids of entities told to :meth:`stop` since the last step.
+        self._halted: set[int] = set()
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -154,6 +159,13 @@ class World:
             return
         self._turn(entity, dest)
 
+    def stop(self, entity: Entity) -> None:
+        """End *entity*'s walk where it stands; the next step reports it in :attr:`stopped`."""
+        self._waiting.pop(entity.id, None)
+        if entity.dest is not None and entity in self:
+            self._halted.add(entity.id)
+            self._turn(entity, entity.position)
+
     def _turn(self, entity: Entity, dest: tuple[float, float, float]) -> None:
         entity.dest = dest
         self._walking[entity.id] = entity
@@ -183,4 +195,6 @@ class World:
         turned, self._turned = self._turned, {}
         self.started = [e for e in turned.values() if e.dest is not None]
         self.stopped = stopped
+        halted, self._halted = self._halted, set()
+        self.arrived = [e for e in stopped if e.id not in halted] if halted else stopped
         return moved

@@ -67,6 +67,9 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("flood-time", "flood_time", float, "Seconds over the line rate before 'bye flood'."),
     ("say-rate", "say_rate", float, "say and who lines per second a player may send on average."),
     ("say-burst", "say_burst", int, "say and who lines a player may send at once."),
+    ("use-rate", "use_rate", float, "use lines per second a player may send on average."),
+    ("use-burst", "use_burst", int, "use lines a player may send at once."),
+    ("use-reach", "use_reach", float, "How near a thing must be for a player to use it."),
     ("max-connections", "max_connections", int, "Open connections before 'bye full'."),
     ("max-connections-per-ip", "max_connections_per_ip", int, "Open connections per IP."),
     ("login-failures-per-ip", "login_failures_per_ip", int, "Failed logins per IP per window."),
@@ -81,6 +84,7 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("max-in-view", "max_in_view", int, "Most entities a player is told about, nearest first."),
     ("turn-interval", "turn_interval", float, "Least seconds between two turns (protocol 2)."),
     ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
+    ("max-player-data", "max_player_data", int, "Most bytes of game data saved per player."),
     ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
 ]
 assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
