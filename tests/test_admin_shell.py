@@ -235,3 +235,34 @@ def test_a_banned_address_gets_bye_banned_over_websocket(tmp_path: Path) -> None
         )
         with WsLineClient(server.host, web) as browser:
             assert browser.read_line() == "bye banned"
+
+
+def test_shard_and_timeout_options_are_checked() -> None:
+    args = cli.parse_args(["--shard=a", "--shard=b", "--timeout=2", "who"])
+    assert (args.shards, args.timeout) == (["a", "b"], 2.0)
+    for wrong in (["--shard=a", "accounts"], ["--shard=a", "ban", "x"], ["--timeout=0", "who"]):
+        with pytest.raises(SystemExit):
+            cli.parse_args(wrong)
+
+
+def test_the_console_tries_the_named_shards_socket_first(tmp_path: Path) -> None:
+    for name in ("admin-a.sock", "admin-b.sock"):
+        (tmp_path / name).touch()
+    assert [p.name for p in cli.candidates(tmp_path, ["b"])] == [
+        "admin-b.sock",
+        "admin.sock",
+        "admin-a.sock",
+    ]
+    assert [p.name for p in cli.candidates(tmp_path, None)] == [
+        "admin.sock",
+        "admin-a.sock",
+        "admin-b.sock",
+    ]
+
+
+def test_a_lone_server_refuses_shard_options(tmp_path: Path) -> None:
+    protocol, _, _ = make_admin(tmp_path, players=1)
+    with pytest.raises(amp.RemoteAmpError, match="not a shard"):
+        run(Console(protocol), "--shard=a", "who")
+    rows, text = run(Console(protocol), "who")
+    assert "shard" not in rows[0] and text.startswith("1 player online\n")

@@ -1,0 +1,127 @@
+"""The console's account commands in process: delete and reset against saves in flight.
+
+A GameService on a fake clock whose thread pools run each call at once
+(``synchronous_service``), a file store, and sessions on StringTransports.
+The case the e2e tests cannot time: a player of the account who is still
+playing when the change lands (it logged in between the kick and the
+change), whose saves must not write the account, or its old password, back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import defer
+
+from mudserver.core import moderation
+from mudserver.shell.accountdesk import AccountDesk
+from mudserver.shell.service import GameService
+from mudserver.store.files import FileStore
+from tests.harness import CHEAP
+from tests.test_service_hardening import connect, stop, synchronous_service
+
+
+def desk_of(service: GameService) -> AccountDesk:
+    return AccountDesk(
+        service.store, service.game, service.saves, service.reactor, service.login_pool
+    )
+
+
+async def kick_nobody(name: str, reason: str) -> list[str]:
+    """A kick that found nobody: the player who logged in 'just after' it."""
+    return []
+
+
+def kick_here(service: GameService) -> Any:
+    async def kick(name: str, reason: str) -> list[str]:
+        return [""] if moderation.kick(service.game, name, reason) else []
+
+    return kick
+
+
+def done(d: Any) -> Any:
+    """The result of a coroutine whose every step runs at once here."""
+    results: list[Any] = []
+    defer.ensureDeferred(d).addBoth(results.append)
+    (result,) = results
+    if hasattr(result, "raiseException"):
+        result.raiseException()
+    return result
+
+
+def playing(tmp_path: Path) -> tuple[GameService, FileStore, Any]:
+    store = FileStore(tmp_path, CHEAP)
+    store.create("foo", "pw", 1.0, 2.0, 3.0)
+    service, _ = synchronous_service(store)
+    protocol, transport = connect(service)
+    protocol.dataReceived(b"con foo,pw,1\n")
+    assert transport.value().startswith(b"wel ")
+    return service, store, transport
+
+
+def test_delete_kicks_then_removes_and_nothing_writes_it_back(tmp_path: Path) -> None:
+    service, store, transport = playing(tmp_path)
+    assert done(desk_of(service).delete("foo", kick_here(service))) == [""]
+    assert b"sys kicked: account deleted\nbye kicked\n" in transport.value()
+    assert store.load("foo") is None
+    assert done(desk_of(service).delete("foo", kick_here(service))) is None
+    stop(service)
+
+
+def test_a_player_still_playing_the_deleted_account_cannot_save_it_back(tmp_path: Path) -> None:
+    service, store, transport = playing(tmp_path)
+    session = service.game.player("foo")
+    assert session is not None and session.account is not None
+    stale = dataclasses.replace(session.account, x=9.0)
+    assert done(desk_of(service).delete("foo", kick_nobody)) == []
+    assert transport.value().endswith(b"bye kicked\n")  # closed after the change
+    service.save(stale)  # a snapshot taken before the close, saved late
+    service.reactor.advance(1.0)  # an autosave step
+    assert store.load("foo") is None
+    store.create("foo", "again")  # a new account under the name saves as usual
+    service.save(dataclasses.replace(store.load("foo"), x=4.0))  # type: ignore[type-var]
+    assert store.load("foo").x == 4.0  # type: ignore[union-attr]
+    stop(service)
+
+
+def test_reset_password_hashes_off_the_reactor_and_old_saves_keep_the_new_one(
+    tmp_path: Path,
+) -> None:
+    service, store, transport = playing(tmp_path)
+    session = service.game.player("foo")
+    assert session is not None and session.account is not None
+    stale = dataclasses.replace(session.account, x=7.0)
+    on_login_pool: list[Any] = []
+    pool: Any = service.login_pool
+    run = pool.callInThreadWithCallback
+
+    def recording(on_result: Any, f: Any, *args: Any) -> None:
+        on_login_pool.append(f)
+        run(on_result, f, *args)
+
+    pool.callInThreadWithCallback = recording
+    password, kicked = done(desk_of(service).reset_password("foo", kick_nobody))
+    assert kicked == [] and len(password) >= 16
+    assert store.hash in on_login_pool  # the password work went to the login pool
+    assert transport.value().endswith(b"bye kicked\n")
+    service.save(stale)  # the old password record must not come back with it
+    assert store.authenticate("foo", "pw") is None
+    account = store.authenticate("foo", password)
+    assert account is not None and (account.x, account.y, account.z) == (1.0, 2.0, 3.0)
+    assert done(desk_of(service).reset_password("nobody", kick_nobody)) is None
+    stop(service)
+
+
+def test_the_listing_is_paged_and_counted_once(tmp_path: Path) -> None:
+    store = FileStore(tmp_path, CHEAP)
+    for name in ("ann", "bea", "cid"):
+        store.create(name, "pw")
+    service, _ = synchronous_service(store)
+    desk = desk_of(service)
+    total, page = done(desk.listing("", "", 2))
+    assert total == 3 and [a.name for a in page] == ["ann", "bea"]
+    total, page = done(desk.listing("", "bea", 2))
+    assert total is None and [a.name for a in page] == ["cid"]
+    stop(service)
