@@ -118,7 +118,7 @@ def test_two_shards_on_one_data_directory_and_one_console(pg_url: str, tmp_path:
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert third.returncode != 0
-        assert "a shard of that name is already running" in third.stdout + third.stderr
+        assert "--shard a: a shard named a is already running" in third.stdout + third.stderr
         assert "Traceback" not in third.stdout + third.stderr
 
         shards = json.loads(ok(admin(*console, "--json", "shards")))

@@ -23,7 +23,7 @@ players is :mod:`mudserver.shell.operations` (here, or on every shard through
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application import strports
 from twisted.application.service import IService
@@ -40,7 +40,9 @@ from mudserver.shell import admincommands as commands
 from mudserver.shell.accountdesk import AccountDesk, Kick
 from mudserver.shell.bankeeper import BanKeeper
 from mudserver.shell.operations import Operations
-from mudserver.shell.relay import Relay
+
+if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra
+    from mudserver.shell.relay import Relay
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorTime
@@ -25,7 +25,9 @@ from twisted.logger import Logger
 from mudserver.core import moderation
 from mudserver.core.game import Game
 from mudserver.limits.bans import Ban, BanError, write_atomically
-from mudserver.store.bans import BanTable
+
+if TYPE_CHECKING:  # psycopg, behind the table, is an optional extra
+    from mudserver.store.bans import BanTable
 
 __all__ = ["BanKeeper", "FileBans", "TableBans", "read_bans"]
 

@@ -232,7 +232,12 @@ class Options(usage.Options):
             raise usage.UsageError("--shard must be 1-32 characters of A-Z, a-z, 0-9, _ and -")
         if self["account_store"] is None:
             raise usage.UsageError("--shard needs a PostgreSQL --store shared by the shards")
-        self["ownership"], self["cluster"] = _claim_shard_name(self["store"], shard)
+        from mudserver.shell.cluster import NameTaken, claim_name
+
+        try:
+            self["claimed"] = claim_name(self["store"], shard, socket.gethostname())
+        except (NameTaken, StoreUnavailable) as e:
+            raise usage.UsageError(f"--shard {shard}: {e}") from None
 
     def _ban_options(self) -> None:
         """Read the bans: the ban file, or the store's table; stop with one line if damaged."""
@@ -285,30 +290,6 @@ class Options(usage.Options):
         return params
 
 
-def _claim_shard_name(spec: str, shard: str) -> tuple[Any, Any]:
-    """Hold the lock on the shard's name and register it: (Ownership, Cluster).
-
-    The lock is held on the ownership connection for as long as the shard
-    runs, so a second shard of the same name, on any machine, stops here.
-    """
-    from mudserver.store.cluster import Cluster
-    from mudserver.store.ownership import Ownership
-
-    ownership = Ownership(spec, shard)
-    try:
-        if not ownership.take_name():
-            ownership.close()
-            raise usage.UsageError(
-                f"--shard {shard}: a shard of that name is already running on this database"
-            )
-        cluster = Cluster(spec, shard)
-        cluster.register(socket.gethostname())
-    except StoreUnavailable as e:
-        ownership.close()
-        raise usage.UsageError(f"--shard {shard}: {e}") from None
-    return ownership, cluster
-
-
 def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None:
     """The PostgreSQL store, reached and its schema made current; None for files.
 
@@ -347,46 +328,6 @@ def check_endpoint(option: str, description: str) -> None:
         raise usage.UsageError(f"--{option} {description}: {reason}") from None
 
 
-def _make_shard(
-    options: Options, game: GameService, store: Store, operations: Operations, bans: BanKeeper
-) -> Any:
-    """Make *game* a shard: claims, takeovers, cluster chat, shared bans, the relay of the
-    console's commands.  Returns the relay."""
-    from mudserver.shell.relay import Relay
-    from mudserver.shell.shard import Shard
-    from mudserver.store.bans import BANS_CHANNEL
-    from mudserver.store.cluster import ANSWER_CHANNEL, CONSOLE_CHANNEL
-    from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener
-    from mudserver.store.postgres import PostgresStore
-
-    name, spec = options["shard"], options["store"]
-    relay = Relay(name, options["cluster"], operations, game.reactor)
-    heard = {CONSOLE_CHANNEL: relay.requested, ANSWER_CHANNEL: relay.answered}
-    listening = None
-    if isinstance(bans, TableBans):
-        heard[BANS_CHANNEL] = bans.changed
-        listening = bans.changed  # notifications missed while the listener was down
-    cluster_chat = options["say-scope"] == "cluster"
-    channels = (TAKEOVER_CHANNEL, *((SAY_CHANNEL,) if cluster_chat else ()), *heard)
-    if isinstance(store, PostgresStore):
-        # Saves land only while no other shard has claimed the account since.
-        store.fenced = True
-    game.shard = Shard(
-        name,
-        options["ownership"],
-        Listener(spec, channels),
-        game.game,
-        game.saves.saved,
-        game.reactor,
-        options["takeover-timeout"],
-        cluster_chat=cluster_chat,
-        heard=heard,
-        listening=listening,
-    )
-    game.metrics.labels = {"shard": name}
-    return relay
-
-
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
@@ -413,7 +354,18 @@ def makeService(options: Options) -> service.IService:
         )
     relay = None
     if options["shard"] is not None:
-        relay = _make_shard(options, game, store, operations, bans)
+        from mudserver.shell.cluster import make_shard
+
+        relay = make_shard(
+            game,
+            store,
+            options["store"],
+            options["claimed"],
+            operations,
+            bans,
+            options["takeover-timeout"],
+            cluster_chat=options["say-scope"] == "cluster",
+        )
     game.setServiceParent(top)
     if options["admin"] is not None:
         desk = AccountDesk(store, game.game, game.saves, reactor, game.login_pool, game.shard)

@@ -13,8 +13,8 @@ from its worker threads, as it does the file store's.  Why it is built so:
 * A save is one ``INSERT ... ON CONFLICT DO UPDATE``: atomic, and repeating it
   is harmless.  :meth:`PostgresStore.save_many` writes a slice in one
   transaction.
-* The schema carries a version (table ``mudserver_schema``) and is created or
-  migrated under an advisory lock, so servers starting together do it once.
+* The schema carries a version and is created or migrated under an advisory
+  lock, so servers starting together do it once (:mod:`mudserver.store.schema`).
 * **Shards fence their saves with a token** (column ``lease``): a shard that
   claims an account raises it (:data:`RAISE_LEASE`, on its lock connection,
   holding the account's advisory lock), the row it then loads carries the new
@@ -41,7 +41,6 @@ from psycopg.types.json import Jsonb
 from mudserver.account import (
     NAME_RULE,
     Account,
-    AccountError,
     AccountExists,
     CorruptAccount,
     InvalidName,
@@ -50,69 +49,19 @@ from mudserver.account import (
 from mudserver.store.base import AccountInfo, PasswordChecks, hash_password, read_account
 from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
 from mudserver.store.pgconn import Connections, describe
+from mudserver.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaError, migrate, schema_version
 
-__all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key", "like_pattern"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "PostgresStore",
+    "SchemaError",
+    "account_key",
+    "like_pattern",
+]
 
 T = TypeVar("T")
 
-#: The schema this code reads and writes; :data:`MIGRATIONS` gets a database there.
-SCHEMA_VERSION = 4
-#: Key of the advisory lock held while the schema is created or migrated.
-SCHEMA_LOCK = 0x6D75_6473  # "muds"
-
-#: ``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE mudserver_accounts (
-        name_key text PRIMARY KEY,
-        name text NOT NULL,
-        password jsonb NOT NULL,
-        x double precision NOT NULL,
-        y double precision NOT NULL,
-        z double precision NOT NULL,
-        saved timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT name_key_is_lower_name CHECK (name_key = lower(name)),
-        CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9_]{1,24}$')
-    )
-    """,
-    # 2: the fencing token of shards' saves.
-    "ALTER TABLE mudserver_accounts ADD COLUMN lease bigint NOT NULL DEFAULT 0",
-    # 3: the game's per-player data, and when an account was made (NULL: before
-    # this version).  ``saved`` already says when it was last seen.
-    """
-    ALTER TABLE mudserver_accounts
-        ADD COLUMN data jsonb NOT NULL DEFAULT '{}'::jsonb
-            CONSTRAINT data_is_an_object CHECK (jsonb_typeof(data) = 'object'),
-        ADD COLUMN created timestamptz;
-    ALTER TABLE mudserver_accounts ALTER COLUMN created SET DEFAULT now()
-    """,
-    # 4: what shards share besides accounts: the bans (store/bans.py), and the
-    # shards themselves with their answers to the operator's console
-    # (store/cluster.py).  Ban times are epoch seconds, as the ban file's, so
-    # a ban read back equals the one written.
-    """
-    CREATE TABLE mudserver_bans (
-        target text PRIMARY KEY,
-        kind text NOT NULL CONSTRAINT kind_is_known CHECK (kind IN ('name', 'address')),
-        reason text NOT NULL DEFAULT '',
-        since double precision NOT NULL,
-        until double precision CONSTRAINT until_after_since CHECK (until > since)
-    );
-    CREATE TABLE mudserver_shards (
-        name text PRIMARY KEY CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9_-]{1,32}$'),
-        host text NOT NULL,
-        started timestamptz NOT NULL DEFAULT now()
-    );
-    CREATE TABLE mudserver_answers (
-        request uuid NOT NULL,
-        shard text NOT NULL,
-        answer jsonb NOT NULL,
-        made timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (request, shard)
-    )
-    """,
-]
-assert len(MIGRATIONS) == SCHEMA_VERSION
 
 _UPSERT = """
     INSERT INTO mudserver_accounts (name_key, name, password, x, y, z, data)
@@ -172,10 +121,6 @@ def account_key(name: str) -> int:
     """The advisory-lock key of account *name* (a signed 64-bit integer)."""
     digest = hashlib.sha256(b"mudserver-account:" + name.lower().encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-class SchemaError(AccountError):
-    """The database holds a schema this mudserver does not know (a newer one)."""
 
 
 def _row(account: Account) -> tuple[Any, ...]:
@@ -240,48 +185,15 @@ class PostgresStore(PasswordChecks):
     # -- schema --------------------------------------------------------------------
 
     def initialize(self) -> int:
-        """Create or migrate the schema; return the version found before (0: none).
+        """Create or migrate the schema; the version found before (0: none).
 
         SchemaError if the database is newer than this code.
         """
-
-        def work(conn: psycopg.Connection[Any]) -> int:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS mudserver_schema ("
-                    " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
-                    " version integer NOT NULL)"
-                )
-                row = conn.execute("SELECT version FROM mudserver_schema").fetchone()
-                found = 0 if row is None else int(row[0])
-                if found > SCHEMA_VERSION:
-                    raise SchemaError(
-                        f"the database has schema version {found}; this mudserver knows "
-                        f"up to {SCHEMA_VERSION}: upgrade mudserver"
-                    )
-                for version in range(found, SCHEMA_VERSION):
-                    conn.execute(MIGRATIONS[version].encode())
-                conn.execute(
-                    "INSERT INTO mudserver_schema (version) VALUES (%s)"
-                    " ON CONFLICT (only_row) DO UPDATE SET version = EXCLUDED.version",
-                    (SCHEMA_VERSION,),
-                )
-                return found
-
-        return self._run(work)
+        return self._run(migrate)
 
     def schema_version(self) -> int:
         """The version the database holds (0: no schema yet)."""
-
-        def work(conn: psycopg.Connection[Any]) -> int:
-            exists = conn.execute("SELECT to_regclass('mudserver_schema')").fetchone()
-            if exists is None or exists[0] is None:
-                return 0
-            row = conn.execute("SELECT version FROM mudserver_schema").fetchone()
-            return 0 if row is None else int(row[0])
-
-        return self._run(work)
+        return self._run(schema_version)
 
     # -- accounts ------------------------------------------------------------------
 
