@@ -167,6 +167,10 @@ class BanList:
     def __len__(self) -> int:
         return len(self._names) + len(self._networks)
 
+    def put(self, ban: Ban) -> None:
+        """Hold *ban*, replacing a ban of the same target."""
+        self._put(ban)
+
     def _put(self, ban: Ban) -> None:
         if ban.kind == "name":
             self._names[ban.target] = ban

@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mudserver.core import moderation
 from mudserver.core.game import Game
 from mudserver.limits.bans import Ban, BanError, write_atomically
+from mudserver.store.base import StoreUnavailable
 
 if TYPE_CHECKING:  # psycopg, behind the table, is an optional extra
     from mudserver.store.bans import BanTable
@@ -135,4 +137,11 @@ class TableBans:
     def changed(self, payload: str = "") -> None:
         """The table changed (a notification), or may have (a new listening connection)."""
         d = defer.ensureDeferred(self.reload())
+        d.addErrback(self._not_read)
         d.addErrback(lambda f: log.failure("could not read the bans again", f))
+
+    @staticmethod
+    def _not_read(failure: Failure) -> None:
+        """The database went away: the listener's next connection reads the bans again."""
+        failure.trap(StoreUnavailable)
+        log.warn("could not read the bans again: {error}", error=failure.value)
