@@ -136,7 +136,10 @@ class Ban(amp.Command):
     ]
     response: ClassVar[Fields] = [
         (b"ban", amp.AmpList(_BAN)),
+        #: The connections closed on the shard that made the ban (named here;
+        #: ``""``: not a shard); the others close theirs as they hear of it.
         (b"closed", amp.ListOf(amp.Unicode())),
+        (b"shard", amp.Unicode()),
     ]
     errors: ClassVar[dict[type[Exception], bytes]] = {BanError: b"BAD_TARGET", **_ERRORS}
 

@@ -226,7 +226,8 @@ class AdminProtocol(amp.AMP):
             closed=len(closed),
         )
         await self.factory.bans.put(made)
-        return {"ban": [made.to_json()], "closed": closed}
+        shard = self.factory.relay.name if self.factory.relay is not None else ""
+        return {"ban": [made.to_json()], "closed": closed, "shard": shard}
 
     @commands.Unban.responder
     def unban(self, target: str) -> defer.Deferred[dict[str, Any]]:

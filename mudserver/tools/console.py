@@ -106,7 +106,7 @@ class Console:
         self.problems += _problems(answers)
         sharded = _sharded(answers)
         head = f"{_plural(len(rows), 'player')} online"
-        lines = [f"{head}: {_counts(answers)}" if sharded else head]
+        lines = [f"{head}: {_counts(answers)}" if sharded and _counts(answers) else head]
         width = max([5, *(len(r["shard"]) for r in rows)]) + 1
         if rows:
             shard = f"{'SHARD':<{width}}" if sharded else ""
@@ -143,9 +143,12 @@ class Console:
         made = answer["ban"][0]
         until = "for good" if made["until"] is None else f"for {self.args.duration}"
         text = f"banned {made['target']} {until}"
+        here = f" on shard {answer['shard']}" if answer["shard"] else ""
         if answer["closed"]:
-            text += f"; disconnected {', '.join(answer['closed'])}"
-        return {"ban": made, "closed": answer["closed"]}, text
+            text += f"; disconnected {', '.join(answer['closed'])}{here}"
+        if answer["shard"]:
+            text += "; every other shard closes what it covers as it hears of the ban"
+        return {"ban": made, "closed": answer["closed"], "shard": answer["shard"]}, text
 
     async def _unban(self) -> tuple[Any, str]:
         answer = await self.call(commands.Unban, target=self.args.target)
