@@ -122,6 +122,6 @@ def test_the_listing_is_paged_and_counted_once(tmp_path: Path) -> None:
     desk = desk_of(service)
     total, page = done(desk.listing("", "", 2))
     assert total == 3 and [a.name for a in page] == ["ann", "bea"]
-    total, page = done(desk.listing("", "bea", 2))
+    total, page = done(desk.listing("", "bea", 2, count=False))
     assert total is None and [a.name for a in page] == ["cid"]
     stop(service)

@@ -78,13 +78,14 @@ class AccountDesk:
         return threads.deferToThreadPool(self.reactor, self.pool, f, *args)
 
     async def listing(
-        self, pattern: str, after: str, limit: int
+        self, pattern: str, after: str, limit: int, count: bool = True
     ) -> tuple[int | None, list[AccountInfo]]:
-        """One page of accounts matching *pattern* after *after*; how many match in all,
-        counted on the first page only (``after`` empty).  InvalidName for a bad pattern."""
+        """One page of accounts matching *pattern* after *after*, and, with *count*, how
+        many match in all (the console asks on its first page only).  InvalidName for a
+        bad pattern."""
         glob = name_pattern(pattern)
         page = await self._on_pool(self.store.list_accounts, glob, after, limit)
-        total = None if after else await self._on_pool(self.store.count_accounts, glob)
+        total = await self._on_pool(self.store.count_accounts, glob) if count else None
         return total, page
 
     async def delete(self, name: str, kick: Kick) -> list[str] | None:

@@ -203,12 +203,14 @@ class Shards(amp.Command):
 
 
 class Accounts(amp.Command):
-    """One page of the accounts whose names match a pattern, after a name."""
+    """One page of the accounts whose names match a pattern, after a name; with
+    ``count``, how many match in all (a second query: the console asks once)."""
 
     arguments: ClassVar[Fields] = [
         (b"pattern", amp.Unicode()),
         (b"after", amp.Unicode()),
         (b"limit", amp.Integer()),
+        (b"count", amp.Boolean()),
     ]
     response: ClassVar[Fields] = [
         (b"total", amp.Integer(optional=True)),

@@ -249,12 +249,14 @@ class AdminProtocol(amp.AMP):
     # -- accounts -----------------------------------------------------------------
 
     @commands.Accounts.responder
-    def accounts(self, pattern: str, after: str, limit: int) -> defer.Deferred[dict[str, Any]]:
-        return defer.ensureDeferred(self._accounts(pattern, after, limit))
+    def accounts(
+        self, pattern: str, after: str, limit: int, count: bool
+    ) -> defer.Deferred[dict[str, Any]]:
+        return defer.ensureDeferred(self._accounts(pattern, after, limit, count))
 
-    async def _accounts(self, pattern: str, after: str, limit: int) -> dict[str, Any]:
+    async def _accounts(self, pattern: str, after: str, limit: int, count: bool) -> dict[str, Any]:
         limit = min(max(0, limit), commands.PAGE)
-        total, page = await self.factory.desk.listing(pattern, after, limit)
+        total, page = await self.factory.desk.listing(pattern, after, limit, count)
         rows = [
             {"name": a.name, "created": a.created, "last_seen": a.last_seen, "damaged": a.damaged}
             for a in page

@@ -210,20 +210,26 @@ class Console:
         while limit is None or len(rows) < limit:
             page = commands.PAGE if limit is None else min(commands.PAGE, limit - len(rows))
             answer = await self.call(
-                commands.Accounts, pattern=self.args.pattern, after=after, limit=page
+                commands.Accounts,
+                pattern=self.args.pattern,
+                after=after,
+                limit=page,
+                count=total is None,
             )
             total = answer["total"] if total is None else total
             rows += answer["rows"]
             if len(answer["rows"]) < page:
                 break
             after = answer["rows"][-1]["name"]
-        shown = f"{len(rows)} of {total}" if total is not None and total != len(rows) else ""
-        lines = [f"{_plural(total or 0, 'account')}" + (f" ({shown} listed)" if shown else "")]
+        lines = [_plural(total or 0, "account")]
+        if len(rows) != total:
+            start = f" after {self.args.after}" if self.args.after else ""
+            lines[0] += f" ({len(rows)} listed{start})"
         if rows:
             lines.append(f"{'NAME':<25} {'CREATED (UTC)':<20} LAST SEEN (UTC)")
         for r in rows:
             if r["damaged"]:
-                lines.append(f"{r['name']:<25} (damaged: the server's log says why)")
+                lines.append(f"{r['name']:<25} (damaged: its stored data cannot be read)")
                 continue
             lines.append(f"{r['name']:<25} {_when(r['created']):<20} {_when(r['last_seen'])}")
         return rows, "\n".join(lines)
