@@ -8,8 +8,10 @@ tells every listener of each change in the change's own transaction.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import psycopg
+import pytest
 
 from mudserver.limits.bans import Ban, BanList, make_ban
 from mudserver.shell.bankeeper import read_bans
@@ -119,3 +121,60 @@ def test_replacing_the_list_names_the_bans_new_to_it() -> None:
     assert bans.replace([new[1]]) == [] and bans.name_banned("foo", 3.0) is None
     changed = make_ban("bar", now=5.0, duration=60.0)
     assert bans.replace([changed]) == [changed]
+
+
+def test_a_read_of_the_table_keeps_the_changes_not_written_yet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ban made (or lifted) here changes the list in memory at once; a read of the
+    table that was under way before its write must not undo it."""
+    from twisted.internet import defer, task
+
+    from mudserver.config import Settings
+    from mudserver.core.game import Game
+    from mudserver.shell import bankeeper
+    from tests.test_game import SaveRecorder
+
+    calls: list[tuple[defer.Deferred[Any], Any]] = []
+
+    def to_thread(f: Any, *args: Any) -> defer.Deferred[Any]:
+        d: defer.Deferred[Any] = defer.Deferred()  # each call still under way
+        calls.append((d, f(*args)))
+        return d
+
+    monkeypatch.setattr(bankeeper.threads, "deferToThread", to_thread)
+    old = make_ban("old", now=1.0)
+
+    class Table:
+        def __init__(self) -> None:
+            self.rows = [old.to_json()]
+
+        def load(self) -> list[dict[str, Any]]:
+            return list(self.rows)
+
+        def put(self, ban: dict[str, Any]) -> None:
+            self.rows.append(ban)
+
+        def remove(self, target: str) -> bool:
+            self.rows = [r for r in self.rows if r["target"] != target]
+            return True
+
+        def describe(self) -> str:
+            return "table"
+
+    game = Game(Settings(), SaveRecorder())
+    keeper = bankeeper.TableBans(game, task.Clock(), Table())  # type: ignore[arg-type]
+    game.bans.put(old)
+    reload = defer.ensureDeferred(keeper.reload())  # reads the table: old only
+    new = game.bans.add("new", now=2.0)  # the console, meanwhile
+    game.bans.remove("old")
+    done = [defer.ensureDeferred(keeper.put(new)), defer.ensureDeferred(keeper.lift(old))]
+    read, rows = calls.pop(0)
+    read.callback(rows)
+    assert reload.called
+    assert [b.target for b in game.bans.bans(3.0)] == ["new"]  # not undone by the old read
+    while calls:
+        d, result = calls.pop(0)
+        d.callback(result)
+    assert all(d.called for d in done)
+    assert keeper._unwritten == {}

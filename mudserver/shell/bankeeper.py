@@ -101,9 +101,12 @@ class TableBans:
         self.game = game
         self.clock = clock
         self.table = table
-        #: Writes and reads one at a time: a read that overtook a write would
-        #: drop the ban just made until the write's own notification.
+        #: Writes and reads one at a time, in order.
         self._lock = defer.DeferredLock()
+        #: Changes made here (the list in memory holds them already) and not
+        #: written yet, by target: a read of the table in the meantime keeps
+        #: them, rather than undo them until their own notification.
+        self._unwritten: dict[str, Ban | None] = {}
 
     async def _locked(self, f: Callable[..., Any], *args: Any) -> Any:
         await self._lock.acquire()
@@ -113,17 +116,31 @@ class TableBans:
             self._lock.release()
 
     async def put(self, ban: Ban) -> None:
-        await self._locked(self.table.put, ban.to_json())
+        await self._write(ban.target, ban, self.table.put, ban.to_json())
 
     async def lift(self, ban: Ban) -> None:
-        await self._locked(self.table.remove, ban.target)
+        await self._write(ban.target, None, self.table.remove, ban.target)
+
+    async def _write(self, target: str, ban: Ban | None, f: Callable[..., Any], arg: Any) -> None:
+        self._unwritten[target] = ban
+        try:
+            await self._locked(f, arg)
+        finally:
+            if self._unwritten.get(target, ban) is ban:
+                self._unwritten.pop(target, None)
 
     async def reload(self) -> list[str]:
         """Read the table again; close what the bans new here cover; their labels."""
         rows = await self._locked(self.table.load)
+        stored = {b.target: b for b in read_bans(rows, self.table.describe())}
+        for target, ban in self._unwritten.items():
+            if ban is None:
+                stored.pop(target, None)
+            else:
+                stored[target] = ban
         now = self.clock.seconds()
         closed: list[str] = []
-        for ban in self.game.bans.replace(read_bans(rows, self.table.describe())):
+        for ban in self.game.bans.replace(list(stored.values())):
             covered = moderation.enforce(self.game, ban, now)
             if covered:
                 log.info(
