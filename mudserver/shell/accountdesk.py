@@ -123,7 +123,7 @@ class AccountDesk:
     async def _retire_then(self, name: str, change: Callable[[str, dict[str, Any]], bool]) -> bool:
         """Steps 2 to 4 of the module docstring; False if there is no such account."""
         if self.shard is not None:
-            await self.shard.claim(name)
+            await self.shard.claim(name)  # a hold given back below only once it is held
         try:
             while True:
                 account: Account | None = await self._on_save_thread(name, self.store.load, name)
