@@ -126,6 +126,10 @@ def test_two_shards_on_one_data_directory_and_one_console(pg_url: str, tmp_path:
         # Shut down one shard; the other keeps running and says the first is down.
         assert ok(admin(*console, "--shard=b", "shutdown")).strip() == "shutting down in 0 s: b"
         assert b.process.wait(15) == 0
+        deadline = time.monotonic() + 10  # PostgreSQL ends b's session a moment after b
+        while json.loads(ok(admin(*console, "--json", "shards")))[1]["up"]:
+            assert time.monotonic() < deadline, "b's name is still held"
+            time.sleep(0.1)
         down = admin(*console, "--shard=b", "who")
         assert "shard b: not running" in down.stderr
         assert ok(admin(*console, "who")).startswith("0 players online: a 0")
