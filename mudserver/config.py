@@ -91,6 +91,14 @@ class Settings:
     #: a larger value is not saved (the log says so) and the last one that
     #: fitted is kept.
     max_player_data: int = 64 * 1024
+    #: The most things (NPCs, creatures, objects) the game may have in the
+    #: world at once; a spawn past it fails with a log line.
+    max_things: int = 200_000
+    #: Failures in a row after which a thing's hook is switched off (the thing stands).
+    hook_failures: int = 3
+    #: Seconds of game code in one tick above which the slowest kinds are
+    #: logged (0: never).
+    game_budget: float = 0.02
     #: ``interest`` tells each player about what is in view; ``broadcast``
     #: tells everybody everything (the old, quadratic way, kept to compare).
     mode: str = "interest"
@@ -115,7 +123,7 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number")
-        for name in ("say_radius", "turn_interval"):
+        for name in ("say_radius", "turn_interval", "game_budget"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number, 0 or more")
@@ -135,6 +143,8 @@ class Settings:
             "login_failures_per_account",
             "max_in_view",
             "max_player_data",
+            "max_things",
+            "hook_failures",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

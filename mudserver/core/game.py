@@ -79,8 +79,8 @@ class Director(Protocol):
     player's answer.
     """
 
-    def joined(self, client: Client) -> None:
-        """A player joined the world (its ``wel`` is sent)."""
+    def joined(self, client: Client, entity: Entity, account: Account) -> None:
+        """A player joined the world as *entity* (its ``wel`` is sent)."""
         ...
 
     def leaving(self, client: Client) -> None:
@@ -219,7 +219,7 @@ class Game:
         self._send_to(told, replies.ent(entity))
         self.snapshots.take(session, account, entity)
         if self.director is not None:
-            self.director.joined(session)
+            self.director.joined(session, entity, account)
         return entity
 
     def leave(self, session: Client) -> None:

@@ -10,8 +10,8 @@ parser and escaping; HTTP would need routing, JSON schemas and a story for
 authentication.  AMP's one limit, 64 KiB per value, is met by paging the
 lists that can grow (``who``, ``bans``, ``accounts``).
 
-The commands that act on players (``who``, ``kick``, ``announce``,
-``shutdown``, ``cancel``) take an optional list of ``shards`` (none: every
+The commands that act on players and the game (``who``, ``kick``,
+``announce``, ``shutdown``, ``cancel``, ``reload``) take an optional list of ``shards`` (none: every
 shard that is up) and a ``timeout`` for the other shards' answers, and
 answer with one :data:`SHARD_ANSWER` per shard.  A server that is not a
 shard answers as the one shard named ``""``.  Both ends of the socket are
@@ -40,6 +40,7 @@ __all__ = [
     "Delete",
     "Kick",
     "NotSharded",
+    "Reload",
     "ResetPassword",
     "Shards",
     "Shutdown",
@@ -82,11 +83,13 @@ _BAN = [
 ]
 
 #: One shard's part of an answer: its error, or its count (players for
-#: ``who`` and ``announce``; 1 where ``kick`` kicked or ``cancel`` cancelled).
+#: ``who`` and ``announce``; 1 where ``kick`` kicked or ``cancel`` cancelled),
+#: or its words (what a ``reload`` did).
 SHARD_ANSWER = [
     (b"shard", amp.Unicode()),
     (b"error", amp.Unicode(optional=True)),
     (b"count", amp.Integer(optional=True)),
+    (b"text", amp.Unicode(optional=True)),
 ]
 
 #: Where a command goes, for those that act on players.
@@ -179,6 +182,14 @@ class Cancel(amp.Command):
         (b"cancelled", amp.Boolean()),
         (b"answers", amp.AmpList(SHARD_ANSWER)),
     ]
+    errors: ClassVar[dict[type[Exception], bytes]] = _ERRORS
+
+
+class Reload(amp.Command):
+    """Re-read the game's code and world file; each shard's summary, or why nothing changed."""
+
+    arguments: ClassVar[Fields] = [*_SCOPE]
+    response: ClassVar[Fields] = [(b"answers", amp.AmpList(SHARD_ANSWER))]
     errors: ClassVar[dict[type[Exception], bytes]] = _ERRORS
 
 

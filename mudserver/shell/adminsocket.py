@@ -68,11 +68,17 @@ def _page(rows: list[Any], offset: int, limit: int) -> list[Any]:
     return rows[start : start + min(max(0, limit), commands.PAGE)]
 
 
-def _answers(answers: Answers, count: str | None) -> list[dict[str, Any]]:
-    """One :data:`~commands.SHARD_ANSWER` per shard; *count* names the answer's number."""
+def _answers(answers: Answers, count: str | None, text: str | None = None) -> list[dict[str, Any]]:
+    """One :data:`~commands.SHARD_ANSWER` per shard; *count* and *text* name the answer's
+    number and words."""
     listed = []
     for shard, answer in sorted(answers.items()):
-        row: dict[str, Any] = {"shard": shard, "error": answer.get("error"), "count": None}
+        row: dict[str, Any] = {
+            "shard": shard,
+            "error": answer.get("error"),
+            "count": None,
+            "text": answer.get(text) if text else None,
+        }
         value = answer.get(count) if count else None
         if isinstance(value, bool):
             value = int(value)
@@ -196,6 +202,16 @@ class AdminProtocol(amp.AMP):
         answers = await self._everywhere(shards, timeout, "cancel", {})
         cancelled = any(answer.get("cancelled") for answer in answers.values())
         return {"cancelled": cancelled, "answers": _answers(answers, "cancelled")}
+
+    @commands.Reload.responder
+    def reload(
+        self, shards: list[str] | None = None, timeout: float | None = None
+    ) -> defer.Deferred[dict[str, Any]]:
+        return defer.ensureDeferred(self._reload(shards, timeout))
+
+    async def _reload(self, shards: list[str] | None, timeout: float | None) -> dict[str, Any]:
+        answers = await self._everywhere(shards, timeout, "reload", {})
+        return {"answers": _answers(answers, None, "summary")}
 
     @commands.Shards.responder
     def shards(self) -> defer.Deferred[dict[str, Any]]:

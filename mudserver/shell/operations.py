@@ -1,7 +1,7 @@
 """What one server does for the operator's console, however the request reached it.
 
-The commands that act on the players of one server (``who``, ``kick``,
-``announce``, ``shutdown``, ``cancel``) take their arguments as JSON values
+The commands that act on one server's players and game (``who``, ``kick``,
+``announce``, ``shutdown``, ``cancel``, ``reload``) take their arguments as JSON values
 and answer with a JSON object, the same whether the console asked this
 server over its socket (:mod:`mudserver.shell.adminsocket`) or another shard
 passed the request on through the database (:mod:`mudserver.shell.relay`).
@@ -25,11 +25,12 @@ from twisted.logger import Logger
 from mudserver.core import moderation
 from mudserver.core.game import Game
 from mudserver.shell.countdown import Countdown, check_seconds
+from mudserver.shell.gamehost import ReloadFailed
 
 __all__ = ["COMMANDS", "MAX_ANNOUNCEMENT", "Operations", "Outcome"]
 
 #: The commands every shard runs for the console.
-COMMANDS = ("who", "kick", "announce", "shutdown", "cancel")
+COMMANDS = ("who", "kick", "announce", "shutdown", "cancel", "reload")
 #: Longest announcement, in characters: it crosses shards as a notification
 #: payload (at most 8,000 bytes), and players read it as one ``sys`` line.
 MAX_ANNOUNCEMENT = 1000
@@ -50,10 +51,20 @@ class Operations:
 
     log = Logger()
 
-    def __init__(self, game: Game, clock: IReactorTime, countdown: Countdown) -> None:
+    def __init__(
+        self,
+        game: Game,
+        clock: IReactorTime,
+        countdown: Countdown,
+        reload: Callable[[], str] | None = None,
+    ) -> None:
+        """*reload* re-reads the game's code and world file and says what it did
+        (:class:`~mudserver.shell.gamehost.ReloadFailed` if nothing changed); None: the
+        server runs no game."""
         self.game = game
         self.clock = clock
         self.countdown = countdown
+        self.reload = reload
 
     def run(self, command: str, args: dict[str, Any]) -> Outcome:
         """Do *command*; its answer, or ``{"error": ...}`` for a bad command or argument."""
@@ -87,6 +98,14 @@ class Operations:
                 return Outcome({"seconds": seconds}, lambda: self.countdown.start(seconds, message))
             case "cancel":
                 return Outcome({"cancelled": self.countdown.cancel()})
+            case "reload":
+                if self.reload is None:
+                    return Outcome({"error": "this server runs no game (--game none)"})
+                self.log.info("operator reloads the game")
+                try:
+                    return Outcome({"summary": self.reload()})
+                except ReloadFailed as e:
+                    return Outcome({"error": str(e)})
         raise ValueError("no such command")
 
 

@@ -24,11 +24,14 @@ from twisted.web import server
 
 from mudserver.account import AccountError
 from mudserver.config import TELNET_OFFERS, Presentation, Settings
+from mudserver.game.loader import GameCode, GameError, load
+from mudserver.game.worldfile import WorldError
 from mudserver.limits.bans import BanError, BanList
 from mudserver.shell.accountdesk import AccountDesk
 from mudserver.shell.adminsocket import AdminFactory, admin_service, socket_in_use, socket_name
 from mudserver.shell.bankeeper import BanKeeper, FileBans, TableBans, read_bans
 from mudserver.shell.countdown import Countdown
+from mudserver.shell.gamehost import GameHost
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.operations import Operations
 from mudserver.shell.service import GameService
@@ -85,6 +88,9 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("turn-interval", "turn_interval", float, "Least seconds between two turns (protocol 2)."),
     ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
     ("max-player-data", "max_player_data", int, "Most bytes of game data saved per player."),
+    ("max-things", "max_things", int, "Most things the game may have in the world at once."),
+    ("hook-failures", "hook_failures", int, "Failures in a row that switch a thing's hook off."),
+    ("game-budget", "game_budget", float, "Seconds of game code per tick before it is logged."),
     ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
 ]
 assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
@@ -147,6 +153,20 @@ class Options(usage.Options):
             "Argon2id memory in KiB for new password hashes.",
         ],
         ["hash-parallelism", None, ARGON2_MINIMUM.parallelism, "Argon2id lanes (threads)."],
+        [
+            "game",
+            None,
+            "sample",
+            "The game to run: an entry point of mudserver.games, a module's dotted name, "
+            "or none (a world of players only).",
+        ],
+        [
+            "world",
+            None,
+            None,
+            "The world file (TOML) of the game; default DATA/world.toml if it exists, "
+            "else the game's own.",
+        ],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
     optFlags: ClassVar[list[list[str | None]]] = [
@@ -212,6 +232,16 @@ class Options(usage.Options):
         self._shard_options()
         self._ban_options()
         self._admin_options()
+        self["game_code"] = self._game_code()
+
+    def _game_code(self) -> GameCode | None:
+        """Import the game and check its world file, or stop with one line that says why."""
+        if self["game"].lower() == "none":
+            return None
+        try:
+            return load(self["game"], self["world"], self["data"], self["settings"].bounds)
+        except (GameError, WorldError) as e:
+            raise usage.UsageError(str(e)) from None
 
     def _shard_options(self) -> None:
         """--shard needs a database; its name goes into log lines and metrics."""
@@ -332,15 +362,29 @@ def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
     store: Store = options["account_store"] or FileStore(options["data"], options["hash_params"])
+    code, settings = options["game_code"], options["settings"]
+    host = None if code is None else GameHost(settings, code, options["world"], options["data"])
     game = GameService(
         options["settings"],
         store,
         rehash=not options["no-rehash"],
         presentation=options["presentation"],
+        host=host,
     )
+    if host is not None:
+        try:
+            host.start(game.game)
+        except Exception as e:
+            message = f"mudserver: --game {options['game']}: the game's set-up failed: {e}"
+            raise SystemExit(message) from None
     game.game.bans = options["bans"]
     reactor: Any = game.reactor
-    operations = Operations(game.game, reactor, Countdown(game.game, reactor, reactor.stop))
+    operations = Operations(
+        game.game,
+        reactor,
+        Countdown(game.game, reactor, reactor.stop),
+        reload=None if host is None else host.reload,
+    )
     bans: BanKeeper
     if options["ban_table"] is None:
         bans = FileBans(game.game, reactor, options["bans_path"])

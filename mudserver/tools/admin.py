@@ -39,8 +39,8 @@ from mudserver.tools.console import AdminError, Console
 
 __all__ = ["AdminError", "main"]
 
-#: Commands that act on the players of each shard, and take ``--shard``.
-PER_SHARD = ("who", "kick", "announce", "shutdown", "cancel")
+#: Commands that act on the players or the game of each shard, and take ``--shard``.
+PER_SHARD = ("who", "kick", "announce", "shutdown", "cancel", "reload")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     shutdown.add_argument("--in", dest="seconds", type=float, default=0.0)
     shutdown.add_argument("message", nargs="*")
     commands_.add_parser("cancel", help="stop a shutdown countdown")
+    commands_.add_parser(
+        "reload",
+        help="re-read the game's code and world file (players stay; a failure changes nothing)",
+    )
     commands_.add_parser("shards", help="the shards of the store, and which are up")
     accounts = commands_.add_parser("accounts", help="accounts: name, created, last seen")
     accounts.add_argument(
@@ -167,7 +171,8 @@ async def _main(reactor: Any, args: argparse.Namespace) -> list[str]:
         result, text = await console.run()
     finally:
         proto.transport.loseConnection()
-    print(json.dumps(result, indent=2) if args.json else text)
+    if args.json or text:
+        print(json.dumps(result, indent=2) if args.json else text)
     return console.problems
 
 

@@ -192,6 +192,13 @@ class Console:
         text = "shutdown cancelled"
         return answer, f"{text} on {', '.join(where)}" if any(where) else text
 
+    async def _reload(self) -> tuple[Any, str]:
+        answers = (await self.call(commands.Reload, **self.scope))["answers"]
+        done = [a for a in answers if a["text"] is not None]
+        if _sharded(answers):
+            return answers, "\n".join(f"{a['shard']}: {a['text']}" for a in done)
+        return answers, "\n".join(a["text"] for a in done)
+
     async def _shards(self) -> tuple[Any, str]:
         shards = (await self.call(commands.Shards))["shards"]
         up = sum(s["up"] for s in shards)
