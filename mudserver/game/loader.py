@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -53,7 +54,18 @@ class GameCode:
 
 
 def module_name(spec: str) -> str:
-    """The module *spec* names: an entry point of :data:`ENTRY_POINTS`, or a dotted name."""
+    """The module *spec* names: an entry point of :data:`ENTRY_POINTS`, a package's
+    directory (``./mygame``: its parent joins ``sys.path``), or a dotted name."""
+    path = Path(spec)
+    if "/" in spec or spec.startswith("."):
+        if not (path / "__init__.py").is_file():
+            raise GameError(
+                f"--game {spec}: no Python package there (a directory with __init__.py)"
+            )
+        parent = str(path.resolve().parent)
+        if parent not in sys.path:
+            sys.path.insert(0, parent)
+        return path.resolve().name
     for point in entry_points(group=ENTRY_POINTS):
         if point.name == spec:
             return point.value.split(":", 1)[0]
@@ -103,17 +115,37 @@ def reimport(
 
 
 def world_path(given: str | None, data_dir: str, module: ModuleType) -> str | None:
-    """The world file: *given*; else ``DATA/world.toml`` if it exists; else the package's own."""
+    """The world file: *given*; else ``DATA/world.toml`` if it is this game's; else the package's.
+
+    ``DATA/world.toml`` is this game's unless it names another (``game = ...``):
+    the shipped data directory holds the sample's world, and a game of one's
+    own run beside it takes its own world rather than failing on the sample's.
+    """
     if given:
         return given
     in_data = Path(data_dir) / WORLD_FILE
-    if in_data.is_file():
+    if in_data.is_file() and _names_game(in_data) in (None, module.__name__):
         return str(in_data)
     if module.__spec__ is not None and module.__spec__.submodule_search_locations:
         shipped = importlib.resources.files(module).joinpath(WORLD_FILE)
         if shipped.is_file():
             return str(shipped)
     return None
+
+
+def _names_game(path: Path) -> str | None:
+    """The module of the game a world file names, if it names one (and can be read)."""
+    try:
+        with open(path, "rb") as f:
+            game = tomllib.load(f).get("game")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None  # read_world will say what is wrong with it
+    if not isinstance(game, str):
+        return None
+    try:
+        return module_name(game)
+    except GameError:
+        return game
 
 
 def _code(module: ModuleType, world: str | None, bounds: float, spec: str) -> GameCode:
