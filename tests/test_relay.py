@@ -15,6 +15,7 @@ from twisted.internet import defer
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.shell.countdown import Countdown
+from mudserver.shell.gamehost import ReloadFailed
 from mudserver.shell.operations import MAX_ANNOUNCEMENT, Operations
 from mudserver.shell.relay import OTHERS, Relay
 from mudserver.store.base import StoreUnavailable
@@ -89,6 +90,18 @@ def _payload(request: Request) -> str:
     )
 
 
+def _reloaded() -> str:
+    return "reloaded: 1 thing took the new code"
+
+
+def _broken() -> str:
+    raise ReloadFailed("world.toml: things.sign: no such class")
+
+
+#: Shard a reloads, shard b's new world file is broken.
+reloads = {"a": _reloaded, "b": _broken}
+
+
 def cluster() -> tuple[Reactor, Database, dict[str, Game], dict[str, list[float]]]:
     reactor = Reactor()
     database = Database(reactor)
@@ -98,7 +111,7 @@ def cluster() -> tuple[Reactor, Database, dict[str, Game], dict[str, list[float]
         game = games[name] = Game(Settings(), SaveRecorder())
         stops = stopped[name] = []
         countdown = Countdown(game, reactor, lambda s=stops: s.append(reactor.seconds()))
-        operations = Operations(game, reactor, countdown)
+        operations = Operations(game, reactor, countdown, reload=reloads[name])
         database.relays[name] = Relay(name, database.cluster(name), operations, reactor)
     return reactor, database, games, stopped
 
@@ -174,3 +187,12 @@ def test_bad_requests_are_answers_not_crashes() -> None:
         assert parse_request(junk) is None
         assert parse_answer(junk) is None
     database.relays["b"].requested("not json")  # ignored, nothing raised
+
+
+def test_a_reload_reports_each_shards_summary_or_failure() -> None:
+    reactor, database, _, _ = cluster()
+    answers = ask(reactor, database.relays["b"], None, "reload", {}, 2.0)
+    assert answers == {
+        "a": {"summary": "reloaded: 1 thing took the new code"},
+        "b": {"error": "world.toml: things.sign: no such class"},
+    }
