@@ -410,3 +410,15 @@ def test_autosave_saves_a_player_whose_data_changed_though_it_stood(tmp_path: Pa
     assert game.game.autosave() == 1
     assert game.saved[-1].data == {"quest": "begun"}
     assert game.game.autosave() == 0
+
+
+def test_a_takeover_on_one_server_keeps_the_newest_data(tmp_path: Path) -> None:
+    """The login read the account before the old player's last save: its data is the old one's."""
+    game = Playground(tmp_path, (), "", rules=Counting)
+    first, _ = game.login("foo", data={"visits": 1})
+    game.tick()
+    second, screen = game.login("foo", data={"visits": 1})  # read before first's leave-save
+    game.tick()
+    assert first.state.value == "closed"
+    assert screen.new("msg") == ["msg 0,,hi #3"]
+    assert second.account is not None and second.account.data["visits"] == 3

@@ -13,10 +13,38 @@ from typing import Any
 
 from mudserver.core.world import Entity
 
-__all__ = ["Player"]
+__all__ = ["Placed", "Player"]
 
 
-class Player:
+class Placed:
+    """Where a player or a thing is: read from its entity in the world, never stored twice."""
+
+    __slots__ = ()
+    _entity: Entity
+
+    @property
+    def position(self) -> tuple[float, float, float]:
+        """Where it is now."""
+        return self._entity.position
+
+    @property
+    def x(self) -> float:
+        return self._entity.x
+
+    @property
+    def y(self) -> float:
+        return self._entity.y
+
+    @property
+    def z(self) -> float:
+        return self._entity.z
+
+    def distance_to(self, other: Placed) -> float:
+        """Distance to *other* on the ground plane."""
+        return ((other.x - self.x) ** 2 + (other.y - self.y) ** 2) ** 0.5
+
+
+class Player(Placed):
     """A player in the world, for game code.  Compare players with ``==`` or by ``name``."""
 
     __slots__ = ("_account_data", "_entity", "_tell", "online")
@@ -46,19 +74,6 @@ class Player:
     def name(self) -> str:
         """Its account name, spelled as when the account was made."""
         return self._entity.name
-
-    @property
-    def position(self) -> tuple[float, float, float]:
-        """Where it is now."""
-        return self._entity.position
-
-    @property
-    def x(self) -> float:
-        return self._entity.x
-
-    @property
-    def y(self) -> float:
-        return self._entity.y
 
     @property
     def data(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 from mudserver.core.world import Entity
-from mudserver.game.player import Player
+from mudserver.game.player import Placed, Player
 from mudserver.game.timers import Timer
 
 __all__ = ["Rules", "Thing", "World"]
@@ -102,7 +102,7 @@ class World(Protocol):
     def watch(self, thing: Thing, radius: float | None) -> None: ...
 
 
-class Thing:
+class Thing(Placed):
     """Base class of every thing a game puts in the world.  See the module docstring.
 
     Attributes the runtime sets (read them, do not assign them): ``id``,
@@ -134,33 +134,12 @@ class Thing:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'key', '?')} #{getattr(self, 'id', '?')}>"
 
-    # -- where it is ---------------------------------------------------------------
-
-    @property
-    def position(self) -> Position:
-        """Where it is now."""
-        return self._entity.position
-
-    @property
-    def x(self) -> float:
-        return self._entity.x
-
-    @property
-    def y(self) -> float:
-        return self._entity.y
-
-    @property
-    def z(self) -> float:
-        return self._entity.z
+    # -- where it is (and position, x, y, z, distance_to: see Placed) ----------------
 
     @property
     def walking(self) -> bool:
         """Whether it is on its way somewhere."""
         return self._entity.dest is not None
-
-    def distance_to(self, other: Thing | Player) -> float:
-        """Distance to *other* on the ground plane."""
-        return ((other.x - self.x) ** 2 + (other.y - self.y) ** 2) ** 0.5
 
     # -- what it can do -----------------------------------------------------------------
 
