@@ -18,7 +18,9 @@ write the old account back.  So a delete or a reset:
 4. kicks again any player of the retired version here.
 
 A new password is random, shown once to the operator, and hashed with the
-store's current parameters on the login pool, never on the reactor.
+store's current parameters on the login pool, never on the reactor, in its
+turn with the logins (:meth:`Logins.for_console`): the cap on password work
+(``--password-work``) holds for resets too.  Listings run there as well.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet import threads
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 
 from mudserver.account import Account
 from mudserver.core import moderation
 from mudserver.core.game import Game
+from mudserver.shell.login import Logins
 from mudserver.shell.saves import SaveQueue
 from mudserver.store.base import AccountInfo, Store, name_pattern
 
@@ -59,23 +61,23 @@ class AccountDesk:
         store: Store,
         game: Game,
         saves: SaveQueue,
+        logins: Logins,
         reactor: Any,
-        pool: ThreadPool,
         shard: Shard | None = None,
     ) -> None:
-        """*pool*: the threads for password work and the listing (the login pool)."""
+        """*logins*: where password work and the listing run (its pool, under its cap)."""
         self.store = store
         self.game = game
         self.saves = saves
+        self.logins = logins
         self.reactor = reactor
-        self.pool = pool
         self.shard = shard
 
     def _on_save_thread(self, name: str, f: Callable[..., Any], *args: Any) -> Any:
         return threads.deferToThreadPool(self.reactor, self.saves.pool_of(name), f, *args)
 
     def _on_pool(self, f: Callable[..., Any], *args: Any) -> Any:
-        return threads.deferToThreadPool(self.reactor, self.pool, f, *args)
+        return self.logins.for_console(f, *args)
 
     async def listing(
         self, pattern: str, after: str, limit: int, count: bool = True

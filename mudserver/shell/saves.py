@@ -25,10 +25,18 @@ built so:
 * A save the store **refuses** (a shard's save of an account another shard
   has claimed since: its fencing token no longer matches) is not retried;
   *refused* is told, and the shard closes its player there.
+* Saves of the accounts in :attr:`SaveQueue.lost` (another shard owns them
+  now) are dropped, even retries already under way.
+* Each try writes what *prepare* makes of the snapshot, at the moment it is
+  handed to its thread: a snapshot that still holds a password record
+  replaced since it was taken (a re-hash, a ``pwd``) gets the new one, so a
+  retry never writes an old hash back (see :class:`~mudserver.shell.login.PasswordRecords`).
 * **Retired versions**: once the operator deletes an account or resets its
   password, snapshots still carrying the password record it had then are
   dropped (:meth:`retire`), so a player who logged in just before cannot
-  write the account back, or its old password.
+  write the account back, or its old password.  A snapshot is checked as
+  taken and as *prepare* makes it: one holding a record a re-hash replaced
+  by the retired one is dropped too.
 """
 
 from __future__ import annotations
@@ -66,16 +74,19 @@ class SaveQueue:
         reactor: Any,
         metrics: Metrics,
         threads: int = 8,
-        lost: Callable[[str], bool] = lambda key: False,
         refused: Callable[[Account], object] = lambda account: None,
+        prepare: Callable[[Account], Account] = lambda account: account,
     ) -> None:
-        """*lost(key)*: whether another shard owns the account now (its saves are dropped);
-        *refused(account)*: the store refused this snapshot (another shard claimed it)."""
+        """*refused(account)*: the store refused this snapshot (another shard claimed it);
+        *prepare(account)*: what to write of a snapshot, at each try."""
         self.store = store
         self.reactor = reactor
         self.metrics = metrics
-        self.lost = lost
         self.refused = refused
+        self.prepare = prepare
+        #: Accounts (lower-cased) another shard owns now: their saves are dropped.
+        #: A shard adds those it lost; a login that loaded one takes it out again.
+        self.lost: set[str] = set()
         self.pools = [ThreadPool(1, 1, name=f"mudserver-save-{i}") for i in range(threads)]
         self._pending: set[defer.Deferred[None]] = set()
         #: Account (lower-cased) -> number of its newest snapshot not yet
@@ -121,10 +132,19 @@ class SaveQueue:
         self._retired.add(_version(name, record))
 
     def _is_retired(self, account: Account) -> bool:
-        return bool(self._retired) and _version(account.name, account.password) in self._retired
+        """Whether *account* carries a retired record, as taken or as *prepare* makes it
+        (a snapshot older than a re-hash gets the record the operator then retired)."""
+        if not self._retired:
+            return False
+        return any(
+            _version(a.name, a.password) in self._retired for a in (account, self.prepare(account))
+        )
 
     def save(self, account: Account) -> None:
         """Write *account* on its pool (inside :meth:`batch`: with the rest of the batch)."""
+        if account.name.lower() in self.lost:
+            self.log.warn("not saving {name}: another shard owns it now", name=account.name)
+            return
         if self._is_retired(account):
             self.log.info("not saving {name}: the operator retired that version", name=account.name)
             return
@@ -177,7 +197,7 @@ class SaveQueue:
         delay = SAVE_RETRY[0]
         while True:
             snapshots = [(n, a) for n, a in snapshots if self.newest.get(a.name.lower()) == n]
-            for number, account in [(n, a) for n, a in snapshots if self.lost(a.name.lower())]:
+            for number, account in [(n, a) for n, a in snapshots if a.name.lower() in self.lost]:
                 self.log.warn("not saving {name}: another shard owns it now", name=account.name)
                 snapshots.remove((number, account))
                 self._settle(account.name.lower(), number)
@@ -186,7 +206,7 @@ class SaveQueue:
                 self._settle(account.name.lower(), number)
             if not snapshots:
                 return
-            accounts = [a for _, a in snapshots]
+            accounts = [self.prepare(a) for _, a in snapshots]
             try:
                 seconds, refused = await threads.deferToThreadPool(
                     reactor, self.pools[index], self._timed_write, accounts

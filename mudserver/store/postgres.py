@@ -161,14 +161,18 @@ def _account(row: tuple[Any, ...]) -> Account:
 class PostgresStore(PasswordChecks):
     """Accounts in the table ``mudserver_accounts`` of one PostgreSQL database."""
 
-    def __init__(self, conninfo: str, hash_params: PasswordParams = DEFAULT_PARAMS) -> None:
-        """Remember where; nothing connects until :meth:`initialize` or a first call."""
+    def __init__(
+        self, conninfo: str, hash_params: PasswordParams = DEFAULT_PARAMS, fenced: bool = False
+    ) -> None:
+        """Remember where; nothing connects until :meth:`initialize` or a first call.
+
+        *fenced* (a shard): saves land only where the row still holds the token
+        the account was loaded with (see ``_FENCED_SAVE``).
+        """
         self.conninfo = conninfo
         self._init_passwords(hash_params)
         self._connections = Connections(conninfo)
-        #: For a shard: saves land only where the row still holds the token
-        #: the account was loaded with (see ``_FENCED_SAVE``).
-        self.fenced = False
+        self.fenced = fenced
 
     def describe(self) -> str:
         """Host, port, database and user, without the password."""
