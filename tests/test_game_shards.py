@@ -7,6 +7,7 @@ the player reads at each login shows the data that shard loaded.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from mudserver.store.postgres import PostgresStore
@@ -22,6 +23,26 @@ def visit(client: LineClient) -> str:
     return client.read_until(lambda line: line.startswith("msg 0,,"))[-1]
 
 
+def saved_visits(pg_url: str, want: int, timeout: float = 10.0) -> int | None:
+    """The visits PostgreSQL holds for x, once it holds *want* or *timeout* s passed.
+
+    A ``bye`` is answered before the save it queued is written (on the save
+    thread), and the servers are killed, not stopped, when the test leaves
+    them: so the test waits for the save while they run.
+    """
+    store = PostgresStore(pg_url, CHEAP)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            account = store.load("x")
+            visits = None if account is None else account.data.get("visits")
+            if visits == want or time.monotonic() > deadline:
+                return visits
+            time.sleep(0.05)
+    finally:
+        store.close()
+
+
 def test_player_data_follows_a_takeover_to_the_other_shard(pg_url: str, tmp_path: Path) -> None:
     make_accounts(pg_url, ["x"])
     with two_shards(tmp_path, pg_url, "--game=sample") as (a, b):
@@ -34,10 +55,10 @@ def test_player_data_follows_a_takeover_to_the_other_shard(pg_url: str, tmp_path
                     assert visit(again).endswith("(visit 3)")
                     again.send("bye")
                     again.read_until(lambda line: line.startswith("bye "))
+        assert saved_visits(pg_url, 3) == 3
     store = PostgresStore(pg_url, CHEAP)
     try:
         account = store.load("x")
     finally:
         store.close()
-    assert account is not None and account.data["visits"] == 3
-    assert account.data["last_place"] == [0.0, 0.0]
+    assert account is not None and account.data["last_place"] == [0.0, 0.0]

@@ -11,7 +11,8 @@ is all I/O, in the order that keeps every save:
    a flood of sign-ups can neither starve logins nor take the cores from the
    tick.  A record made with older or weaker parameters than the store's is
    hashed again right there, with the password just proven right.  A failed
-   login writes nothing.
+   login writes nothing.  The console's password resets and account
+   listings take their turn there too, as logins (:meth:`Logins.for_console`).
 2. **Claim** (a shard only): own the account on this shard, taking it from
    another one, before reading it (:class:`~mudserver.shell.shard.Shard`).
 3. **The newest position**: read the account again on its save thread,
@@ -199,6 +200,16 @@ class Logins:
         d = self._on_pool(Kind.LOGIN, check)
         return d.addCallback(self._swap_record, name)
 
+    def for_console(self, work: Callable[..., T], *args: Any) -> defer.Deferred[T]:
+        """Run *work* with *args* on the login pool in its turn with the logins: the console's
+        password resets (a hash) and account listings.
+
+        They count against ``--password-work`` like a login, never beside it:
+        the console adds no thread and no hash beyond the cap, and a flood
+        of sign-ups cannot hold up an operator's reset.
+        """
+        return self._on_pool(Kind.LOGIN, work, *args)
+
     def abandoned(self, name: str) -> None:
         """A checked login that never joined (its connection went away): give it back."""
         if self.shard is not None:
@@ -214,12 +225,12 @@ class Logins:
 
     # -- the pipeline --------------------------------------------------------------------
 
-    def _on_pool(self, kind: Kind, work: Callable[[], T]) -> defer.Deferred[T]:
-        """Run *work* on the login pool once :attr:`work` gives *kind* a slot."""
+    def _on_pool(self, kind: Kind, work: Callable[..., T], *args: Any) -> defer.Deferred[T]:
+        """Run *work* with *args* on the login pool once :attr:`work` gives *kind* a slot."""
         result: defer.Deferred[T] = defer.Deferred()
 
         def start() -> None:
-            job = threads.deferToThreadPool(self.reactor, self.pool, work)
+            job = threads.deferToThreadPool(self.reactor, self.pool, work, *args)
             job.addBoth(finished)
             job.chainDeferred(result)
 

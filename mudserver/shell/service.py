@@ -113,7 +113,8 @@ class GameService(Service):
         if shard is not None and self.shard is not None:
             from mudserver.shell.shard import ShardWatch
 
-            self.watch = ShardWatch(self.shard, shard.listener, self.game)
+            hearing = None if shard.hearing is None else shard.hearing(self.game)
+            self.watch = ShardWatch(self.shard, shard.listener, self.game, hearing)
         self.factory = MudFactory(self.game, self.logins, reactor, presentation=presentation)
         self._ticker = task.LoopingCall(self._tick)
         self._ticker.clock = reactor

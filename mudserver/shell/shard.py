@@ -15,7 +15,13 @@ each stands on what is made before it:
   one's game: a takeover asked for closes the player here with ``bye
   replaced``, a say heard from elsewhere is told to every player, and a lock
   lost with a broken connection (taken by another shard meanwhile) closes
-  its player unsaved.  It is made after the game, with it.
+  its player unsaved.  It also hands the other channels its listener hears
+  (the console's requests and answers, ban changes: :class:`Hearing`) to
+  their handlers.  It is made after the game, with it.
+
+The ownership connection also holds the lock on the shard's own name, from
+the moment the options are read (:func:`mudserver.shell.cluster.claim_name`):
+the watch says in the log if the name was lost while the connection was down.
 
 All lock calls run on one thread of their own; the notifications arrive on
 another and are handed to the reactor.
@@ -24,8 +30,8 @@ another and are handed to the reactor.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet import defer, task, threads
@@ -36,6 +42,7 @@ from mudserver.core.game import Game
 from mudserver.shell.saves import SaveQueue
 from mudserver.store.base import StoreUnavailable
 from mudserver.store.ownership import (
+    SAY_CHANNEL,
     TAKEOVER_CHANNEL,
     Listener,
     Ownership,
@@ -43,12 +50,27 @@ from mudserver.store.ownership import (
     parse_takeover,
 )
 
-__all__ = ["CHECK_EVERY", "Shard", "ShardSetup", "ShardWatch"]
+__all__ = ["CHECK_EVERY", "Hearing", "Shard", "ShardSetup", "ShardWatch"]
 
 #: Seconds between checks that this shard's locks survived its connection.
 CHECK_EVERY = 2.0
 #: Seconds between two tries to claim an account another shard holds, at most.
 RETRY_MAX = 0.2
+
+#: Handles one notification's payload, on the reactor.
+Handler = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """What a shard's listener hears besides takeovers and says, and what handles it."""
+
+    #: Channel -> its handler.
+    heard: Mapping[str, Handler] = field(default_factory=dict)
+    #: Called whenever the listening connection is new (at start, and after it
+    #: was lost): notifications sent while it was down are lost, so what
+    #: depends on them reads again.
+    listening: Callable[[], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +78,16 @@ class ShardSetup:
     """What ``--shard`` gives the service: the shard's name and its two connections."""
 
     name: str
+    #: Holds the lock on the shard's name already, and the accounts' locks.
     ownership: Ownership
     listener: Listener
     takeover_timeout: float
     #: ``--say-scope cluster``: world-wide says reach the players of every shard.
     cluster_chat: bool = False
+    #: What else the listener hears.  Its handlers act on the game (the
+    #: console's relay, the ban list), so they are made with it: the service
+    #: calls this once it has made the game, and gives the result to the watch.
+    hearing: Callable[[Game], Hearing] | None = None
 
 
 class Shard:
@@ -123,10 +150,27 @@ class ShardWatch:
 
     log = Logger()
 
-    def __init__(self, shard: Shard, listener: Listener, game: Game) -> None:
+    def __init__(
+        self, shard: Shard, listener: Listener, game: Game, hearing: Hearing | None = None
+    ) -> None:
+        """*listener* listens on the takeover channel, on the say channel if says
+        cross shards, and on the channels of *hearing*, and on no other."""
         self.shard = shard
         self.listener = listener
         self.game = game
+        hearing = hearing or Hearing()
+        self._handlers: dict[str, Handler] = {
+            TAKEOVER_CHANNEL: self._asked,
+            SAY_CHANNEL: self._heard,
+            **hearing.heard,
+        }
+        channels = set(listener.channels)
+        if not ({TAKEOVER_CHANNEL, *hearing.heard} <= channels <= set(self._handlers)):
+            raise ValueError(
+                f"the listener must listen on {TAKEOVER_CHANNEL} and {sorted(hearing.heard)}, "
+                f"and on no other channel than {SAY_CHANNEL}"
+            )
+        self._listening = hearing.listening
         self._stopping = threading.Event()
         self._checker = task.LoopingCall(self._check)
         self._checker.clock = shard.reactor
@@ -144,6 +188,8 @@ class ShardWatch:
     def _listen(self) -> None:
         """The listening thread: hand each notification to the reactor until stopped."""
         delay = 0.5
+        connects = 0
+        reactor = self.shard.reactor
         while not self._stopping.is_set():
             try:
                 payloads = self.listener.wait(1.0)
@@ -152,9 +198,13 @@ class ShardWatch:
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            if self.listener.connects != connects and self._listening is not None:
+                reactor.callFromThread(self._listening)
+            connects = self.listener.connects
             for channel, payload in payloads:
-                handler = self._asked if channel == TAKEOVER_CHANNEL else self._heard
-                self.shard.reactor.callFromThread(handler, payload)
+                handler = self._handlers.get(channel)
+                if handler is not None:
+                    reactor.callFromThread(handler, payload)
         self.listener.close()
 
     def _asked(self, payload: str) -> None:
@@ -176,6 +226,15 @@ class ShardWatch:
         if parsed is not None and parsed[0] != self.shard.name:
             self.game.say_elsewhere(parsed[1], parsed[2])
 
+    def _name_kept(self, held: bool) -> None:
+        """Say so if the shard's name lock, held before the check, is gone after it."""
+        if held and not self.shard.ownership.named:
+            self.log.error(
+                "another shard named {name} took the name while this one's database "
+                "connection was down: two shards run under one name",
+                name=self.shard.name,
+            )
+
     def lose(self, names: list[str]) -> None:
         """Another shard owns these accounts now: close their players here, unsaved."""
         for name in names:
@@ -186,6 +245,13 @@ class ShardWatch:
                 session.close("replaced")
 
     def _check(self) -> None:
+        named = self.shard.ownership.named
+
+        def checked(lost: list[str]) -> list[str]:
+            self._name_kept(named)
+            return lost
+
         d = self.shard.on_thread(self.shard.ownership.check)
+        d.addCallback(checked)
         d.addCallbacks(self.lose, lambda f: f.trap(StoreUnavailable))
         d.addErrback(lambda f: self.log.failure("checking the shard's locks failed", f))

@@ -9,35 +9,49 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.application import service, strports
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
+from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web import server
 
 from mudserver.account import AccountError
 from mudserver.config import Presentation, SettingError, Settings, described, from_text
+from mudserver.core.game import Game
 from mudserver.game.loader import GameCode, GameError, load
 from mudserver.game.worldfile import WorldError
 from mudserver.limits.bans import BanError, BanList
-from mudserver.shell.adminsocket import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
+from mudserver.shell.accountdesk import AccountDesk
+from mudserver.shell.adminsocket import AdminFactory, admin_service, socket_in_use, socket_name
+from mudserver.shell.bankeeper import BanKeeper, FileBans, TableBans, read_bans
+from mudserver.shell.countdown import Countdown
 from mudserver.shell.gamehost import GameHost
 from mudserver.shell.metrics import MetricsResource
+from mudserver.shell.operations import Operations
 from mudserver.shell.service import GameService
-from mudserver.store.base import Store
+from mudserver.store.base import Store, StoreUnavailable
 from mudserver.store.files import FileStore
 from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
 from mudserver.store.spec import FILES, is_database, open_store
 
+if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra
+    from mudserver.shell.relay import Relay
+
 __all__ = ["Options", "makeService"]
 
+_log = Logger()
 DEFAULT_PORT = "tcp:4000:backlog=1024"
 DEFAULT_WEB = "tcp:4001"
-#: What ``--shard`` accepts: it becomes a Prometheus label value and a log word.
+#: What ``--shard`` accepts: it becomes a Prometheus label value, a log word
+#: and part of the admin socket's file name.
 SHARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+#: The ban file in the data directory (with the file store).
+BANS_FILE = "bans.json"
 
 #: The options made from :mod:`mudserver.config`'s descriptions, one per setting.
 _DESCRIBED = [*described(Settings), *described(Presentation)]
@@ -60,7 +74,8 @@ class Options(usage.Options):
             "admin",
             None,
             None,
-            f"UNIX socket of the operator's console (default DATA/{ADMIN_SOCKET}); 'none': off.",
+            "UNIX socket of the operator's console (default DATA/admin.sock, or "
+            "DATA/admin-NAME.sock for --shard NAME); 'none': off.",
         ],
         [
             "shard",
@@ -154,11 +169,13 @@ class Options(usage.Options):
             self["presentation"] = from_text(Presentation, self)
         except SettingError as e:
             raise usage.UsageError(e.option) from None
-        self._admin_options()
         self._shard_options()
         self["account_store"] = _open_store(
             self["store"], self["data"], self["hash_params"], fenced=self["shard"] is not None
         )
+        self._claim_shard()  # after the store: its schema holds the table of shards
+        self._ban_options()
+        self._admin_options()
         self["game_code"] = self._game_code()
 
     def _game_code(self) -> GameCode | None:
@@ -190,22 +207,49 @@ class Options(usage.Options):
         if not is_database(self["store"]):
             raise usage.UsageError("--shard needs a PostgreSQL --store shared by the shards")
 
-    def _admin_options(self) -> None:
-        """Load the ban list and settle the admin socket's path, or stop with one line."""
-        data = Path(self["data"])
-        self["bans_path"] = data / BANS_FILE
+    def _claim_shard(self) -> None:
+        """Hold the shard's name from here on: a second shard of the name stops in one line."""
+        shard = self["shard"]
+        if shard is None:
+            return
+        from mudserver.shell.cluster import NameTaken, claim_name
+
         try:
-            self["bans"] = BanList.load(self["bans_path"])
-        except (BanError, OSError) as e:
+            self["claimed"] = claim_name(self["store"], shard, socket.gethostname())
+        except (NameTaken, StoreUnavailable) as e:
+            raise usage.UsageError(f"--shard {shard}: {e}") from None
+
+    def _ban_options(self) -> None:
+        """Read the bans: the ban file, or the store's table; stop with one line if damaged."""
+        self["bans_path"] = Path(self["data"]) / BANS_FILE
+        self["ban_table"] = None
+        try:
+            if self["account_store"] is None:
+                self["bans"] = BanList.load(self["bans_path"])
+                return
+            from mudserver.store.bans import BanTable
+
+            self["ban_table"] = table = BanTable(self["store"])
+            self["bans"] = BanList(read_bans(table.load(), table.describe()))
+        except (BanError, OSError, StoreUnavailable) as e:
             raise usage.UsageError(f"cannot read the ban list: {e}") from None
+
+    def _admin_options(self) -> None:
+        """Settle the admin socket's path, or stop with one line."""
         admin = self["admin"]
         if admin is not None and admin.lower() == "none":
             self["admin"] = None
             return
-        path = os.path.abspath(admin or data / ADMIN_SOCKET)
+        path = os.path.abspath(admin or Path(self["data"]) / socket_name(self["shard"]))
         # sockaddr_un holds 108 bytes, the final NUL included.
         if len(os.fsencode(path)) > 107:
             raise usage.UsageError(f"--admin path is too long for a UNIX socket: {path}")
+        pid = socket_in_use(path)
+        if pid is not None:
+            raise usage.UsageError(
+                f"the admin socket {path} belongs to another running server (pid {pid}): "
+                "give each server its own --data (or each shard its own --shard name)"
+            )
         self["admin"] = path
 
     def _hash_params(self) -> Argon2Params:
@@ -268,28 +312,36 @@ def check_endpoint(option: str, description: str) -> None:
 
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
+    from twisted.internet import reactor as default_reactor  # installed by twistd by now
+
+    reactor: Any = default_reactor
     top = service.MultiService()
     store: Store = options["account_store"] or FileStore(options["data"], options["hash_params"])
-    shard = None
-    if options["shard"] is not None:
-        from mudserver.shell.shard import ShardSetup
-        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
-
-        name, spec = options["shard"], options["store"]
-        cluster_chat = options["say-scope"] == "cluster"
-        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
-        shard = ShardSetup(
-            name,
-            Ownership(spec, name),
-            Listener(spec, channels),
-            options["takeover-timeout"],
-            cluster_chat,
-        )
     code, settings = options["game_code"], options["settings"]
     host = None if code is None else GameHost(settings, code, options["world"], options["data"])
+
+    def operations(game: Game) -> Operations:
+        """The console's commands on this server's game (who, kick, ..., reload)."""
+        countdown = Countdown(game, reactor, reactor.stop)
+        return Operations(game, reactor, countdown, reload=None if host is None else host.reload)
+
+    shard = console = None
+    if options["shard"] is not None:
+        from mudserver.shell.cluster import ShardConsole, shard_setup
+
+        claimed = options["claimed"]
+        console = ShardConsole(claimed[1], options["ban_table"], reactor, operations)
+        shard = shard_setup(
+            options["store"],
+            claimed,
+            options["takeover-timeout"],
+            options["say-scope"] == "cluster",
+            console,
+        )
     game = GameService(
         options["settings"],
         store,
+        reactor,
         rehash=not options["no-rehash"],
         presentation=options["presentation"],
         bans=options["bans"],
@@ -302,16 +354,28 @@ def makeService(options: Options) -> service.IService:
         except Exception as e:
             message = f"mudserver: --game {options['game']}: the game's set-up failed: {e}"
             raise SystemExit(message) from None
+    if options["ban_table"] is not None and options["bans_path"].exists():
+        _log.warn(
+            "{path} is not read with a PostgreSQL store: bans live in the database "
+            "(mudserver-db copy moves them there)",
+            path=options["bans_path"],
+        )
+    # A shard's console parts were made with its game (they handle what its
+    # listener hears); a lone server's are made here.
+    bans: BanKeeper
+    relay: Relay | None = None
+    if console is not None:
+        ops, bans, relay = console.operations, console.bans, console.relay
+    else:
+        ops = operations(game.game)
+        if options["ban_table"] is None:
+            bans = FileBans(game.game, reactor, options["bans_path"])
+        else:
+            bans = TableBans(game.game, reactor, options["ban_table"])
     game.setServiceParent(top)
     if options["admin"] is not None:
-        reactor: Any = game.reactor
-        admin = AdminFactory(
-            game.game,
-            reactor,
-            options["bans_path"],
-            reactor.stop,
-            reload=None if host is None else host.reload,
-        )
+        desk = AccountDesk(store, game.game, game.saves, game.logins, reactor, game.shard)
+        admin = AdminFactory(game.game, reactor, ops, bans, desk, relay)
         admin_service(admin, options["admin"]).setServiceParent(top)
     for description in options["ports"]:
         strports.service(description, game.factory).setServiceParent(top)
