@@ -37,6 +37,25 @@ class Grid:
         self._cells.setdefault(cell, {})[entity.id] = entity
         self._where[entity.id] = cell
 
+    def file(self, entity: Entity, x: float, y: float) -> None:
+        """File *entity* under the cell of (x, y): where it is, or its anchor."""
+        size = self.cell_size
+        cell = (math.floor(x / size), math.floor(y / size))
+        old = self._where.get(entity.id)
+        if cell == old:
+            return
+        if old is not None:
+            bucket = self._cells[old]
+            del bucket[entity.id]
+            if not bucket:
+                del self._cells[old]
+        bucket = self._cells.get(cell)
+        if bucket is None:
+            self._cells[cell] = {entity.id: entity}
+        else:
+            bucket[entity.id] = entity
+        self._where[entity.id] = cell
+
     def remove(self, entity: Entity) -> None:
         cell = self._where.pop(entity.id, None)
         if cell is None:
@@ -76,12 +95,15 @@ class Grid:
         """The entities filed under *cell*, by id (the cell must be non-empty)."""
         return self._cells[cell]
 
-    def within(self, x: float, y: float, radius: float) -> list[Entity]:
-        """The entities at most *radius* from (x, y) on the ground plane."""
+    def within(self, x: float, y: float, radius: float, slack: float = 0.0) -> list[Entity]:
+        """The entities at most *radius* from (x, y) on the ground plane, where they are now.
+
+        *slack*: how far an entity may be from where it is filed (its anchor).
+        """
         r2 = radius * radius
         found = []
         cells = self._cells
-        for cell in self.within_square(x, y, radius):
+        for cell in self.within_square(x, y, radius + slack):
             for e in cells[cell].values():
                 dx, dy = e.x - x, e.y - y
                 if dx * dx + dy * dy <= r2:
