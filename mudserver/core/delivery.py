@@ -1,9 +1,11 @@
 """Who is told what: one interface, two ways to decide, chosen once at start.
 
-The game asks a :class:`Delivery` four things: what a player who just
-joined sees, who must hear of a player that left, who hears a local
-``say``, and what each player gets at the end of a tick.  Two
-implementations answer them:
+The game asks a :class:`Delivery` what a player who just joined sees, who
+must hear of a thing or player that arrived or left, who hears a local
+``say``, what is near a spot, and what each player gets at the end of a
+tick.  Players *observe* (they are told what they see); the things of the
+game (its NPCs, creatures and objects) are seen but see nothing.  Two
+implementations answer:
 
 * :class:`ViewDelivery` (``--mode interest``, the default): a player is told
   about the entities within its view radius, at most ``--max-in-view`` of
@@ -47,12 +49,25 @@ class Delivery(Protocol):
         """
         ...
 
+    def add(self, entity: Entity) -> list[int]:
+        """Add a thing: seen by players, seeing nothing.
+
+        Returns the ids of the players that now see it: the caller sends
+        them ``ent`` (protocol 2 ones also its ``wlk``, if it walks already).
+        """
+        ...
+
     def leave(self, entity: Entity) -> list[int]:
-        """Remove a player's entity; return the ids of the players that must get ``del``."""
+        """Remove a player's or a thing's entity; return the ids of the players that must
+        get ``del``."""
         ...
 
     def hearers(self, speaker: Entity, radius: float) -> list[int]:
         """The ids of the players within *radius* of *speaker*, on the ground plane."""
+        ...
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
+        """Every entity, players and things, within *radius* of (x, y) on the ground plane now."""
         ...
 
     def in_view(self, entity: Entity) -> list[Entity]:
@@ -73,18 +88,25 @@ class Delivery(Protocol):
 class ViewDelivery:
     """Each player is told about what is within its view radius (and under the cap)."""
 
-    def __init__(self, radius: float, cap: int | None) -> None:
+    def __init__(self, world: World, radius: float, cap: int | None) -> None:
+        self.world = world
         self.interest = Interest(radius, cap)
 
     def join(self, entity: Entity, walks: bool) -> tuple[str, list[int]]:
         in_view, told = self.interest.add(entity, observer=True, walks=walks)
         return introductions(in_view, walks), told
 
+    def add(self, entity: Entity) -> list[int]:
+        return self.interest.add(entity, observer=False)[1]
+
     def leave(self, entity: Entity) -> list[int]:
         return self.interest.remove(entity)
 
     def hearers(self, speaker: Entity, radius: float) -> list[int]:
         return self.interest.hearers(speaker.x, speaker.y, radius)
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
+        return self.interest.near(x, y, radius)
 
     def in_view(self, entity: Entity) -> list[Entity]:
         return self.interest.in_view(entity.id)
@@ -110,14 +132,21 @@ class BroadcastDelivery:
         (self._walkers if walks else self._steppers).add(entity.id)
         return introductions(list(self.world), walks), told
 
+    def add(self, entity: Entity) -> list[int]:
+        return [*self._steppers, *self._walkers]
+
     def leave(self, entity: Entity) -> list[int]:
         self._steppers.discard(entity.id)
         self._walkers.discard(entity.id)
         return [*self._steppers, *self._walkers]
 
     def hearers(self, speaker: Entity, radius: float) -> list[int]:
+        players = self._steppers | self._walkers
+        return [e.id for e in self.near(speaker.x, speaker.y, radius) if e.id in players]
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
         r2 = radius * radius
-        return [e.id for e in self.world if (e.x - speaker.x) ** 2 + (e.y - speaker.y) ** 2 <= r2]
+        return [e for e in self.world if (e.x - x) ** 2 + (e.y - y) ** 2 <= r2]
 
     def in_view(self, entity: Entity) -> list[Entity]:
         return list(self.world)

@@ -196,6 +196,10 @@ class Interest:
         """Observers within *radius* of (x, y): who hears a local ``say``."""
         return [e.id for e in self.grid.within(x, y, radius) if e.id in self.seen]
 
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
+        """Every entity within *radius* of (x, y), observer or not."""
+        return self.grid.within(x, y, radius)
+
     # -- the tick ------------------------------------------------------------------
 
     def update(
