@@ -34,10 +34,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.core.session import Session
-from mudserver.store.accounts import Account
 
 DT = 0.1
 

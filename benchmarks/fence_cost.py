@@ -38,7 +38,8 @@ from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mudserver.store.accounts import Account, hash_password
+from mudserver.account import Account
+from mudserver.store.base import hash_password
 from mudserver.store.ownership import Ownership
 from mudserver.store.passwords import Argon2Params
 from mudserver.store.postgres import PostgresStore, account_key

@@ -35,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import itertools
 
-from mudserver.store.accounts import AccountStore
+from mudserver.store.files import FileStore
 
 PASSWORD = "correct horse"
 
 
 def make_accounts(data: Path, count: int) -> None:
-    store = AccountStore(data)
+    store = FileStore(data)
     with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         list(pool.map(lambda i: store.create(f"user{i}", PASSWORD), range(count)))
 
@@ -83,7 +83,7 @@ def server(data: Path, variant: str, count: int) -> None:
 
     kind = ReactorHashing if variant == "reactor" else GameService
     settings = Settings(max_connections_per_ip=count + 10, idle_timeout=300)
-    service = kind(settings, AccountStore(data), reactor)
+    service = kind(settings, FileStore(data), reactor)
     ticks: list[tuple[float, float]] = []
     original_tick = service._tick
 

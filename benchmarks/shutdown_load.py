@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mudserver.store.accounts import AccountStore
+from mudserver.store.files import FileStore
 from tests.crowd import KEEP_CHEAP_HASHES, Crowd, make_accounts
 from tests.support import running_server
 
@@ -61,7 +61,7 @@ def main() -> None:
             exited = time.monotonic() - stopped
             crowd.close()
         byes = sum(lines[-1] == "bye shutdown" for lines in crowd.lines if lines)
-        store = AccountStore(path / "data")
+        store = FileStore(path / "data")
         saved = 0
         for index, name in enumerate(names):
             account = store.load(name)

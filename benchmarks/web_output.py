@@ -19,11 +19,11 @@ from twisted.internet import defer, task
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.shell.factory import MudFactory
 from mudserver.shell.web import MudWebSocketFactory
-from mudserver.store.accounts import Account
 
 PEER = IPv4Address("TCP", "127.0.0.1", 50000)
 

@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mudserver.store.accounts import AccountStore, HashParams
+from mudserver.store.files import FileStore
+from mudserver.store.passwords import ScryptParams
 
 #: Cheap scrypt: a record's own params are used when it is verified.
-CHEAP = HashParams(n=2**4)
+CHEAP = ScryptParams(n=2**4)
 PASSWORD = "pw"
 #: Server option for crowds of cheap accounts: without it every first login
 #: would re-hash at the real cost (see README, "Accounts").
@@ -31,7 +32,7 @@ def make_accounts(data: Path, count: int, prefix: str = "p") -> list[str]:
     Threads, because each creation waits for two fsyncs and the file system
     commits concurrent ones together.
     """
-    store = AccountStore(data, CHEAP)
+    store = FileStore(data, CHEAP)
     names = [f"{prefix}{i}" for i in range(count)]
     missing = [name for name in names if not store.exists(name)]
     with ThreadPoolExecutor(16) as pool:

@@ -26,13 +26,15 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.python.failure import Failure
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.shell.factory import Authenticator, MudFactory
-from mudserver.store.accounts import Account, AccountStore, HashParams
+from mudserver.store.files import FileStore
+from mudserver.store.passwords import ScryptParams
 
 #: Password hashing cheap enough for tests that create and check many accounts.
-CHEAP = HashParams(n=2**4)
+CHEAP = ScryptParams(n=2**4)
 
 #: The accounts every harness knows, with their passwords (as in ``data/``).
 PASSWORDS = {"foo": "1234", "bar": "4321"}
@@ -76,7 +78,7 @@ def is_error(event: dict[str, Any]) -> bool:
 class StoreLogins:
     """Checks passwords against a real account store, answering at once."""
 
-    def __init__(self, store: AccountStore) -> None:
+    def __init__(self, store: FileStore) -> None:
         self.store = store
 
     def __call__(self, name: str, password: str) -> defer.Deferred[Account | None]:
@@ -197,7 +199,7 @@ class Harness:
         self,
         settings: Settings | None = None,
         *,
-        store: AccountStore | None = None,
+        store: FileStore | None = None,
         authenticate: Authenticator | None = None,
         transport_buffer_size: int = 64 * 1024,
         start: float = 0.0,

@@ -113,7 +113,8 @@ def start_cluster(settings: str = "") -> tuple[Cluster | None, str]:
 
 def make_accounts(url: str, names: list[str]) -> None:
     """Accounts *names* in the database at *url*, all with the tests' cheap password hash."""
-    from mudserver.store.accounts import Account, hash_password
+    from mudserver.account import Account
+    from mudserver.store.base import hash_password
     from mudserver.store.postgres import PostgresStore
     from tests.crowd import CHEAP, PASSWORD
 

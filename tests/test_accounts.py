@@ -1,4 +1,4 @@
-"""Tests for mudserver.store.accounts: hashing, validation, atomic storage."""
+"""Tests for mudserver.store.files: hashing, validation, atomic storage."""
 
 from __future__ import annotations
 
@@ -11,22 +11,14 @@ from typing import Any
 
 import pytest
 
-from mudserver.store import accounts, passwords
-from mudserver.store.accounts import (
-    DEFAULT_HASH_PARAMS,
-    Account,
-    AccountExists,
-    AccountStore,
-    CorruptAccount,
-    HashParams,
-    InvalidName,
-    hash_password,
-    valid_name,
-    verify_password,
-)
+from mudserver.account import Account, AccountExists, CorruptAccount, InvalidName, valid_name
+from mudserver.store import files, passwords
+from mudserver.store.base import hash_password, read_account, verify_password
+from mudserver.store.files import FileStore
+from mudserver.store.passwords import DEFAULT_PARAMS, ScryptParams
 
 #: Cheap scrypt so the suite stays fast; one test below uses the defaults.
-CHEAP = HashParams(n=2**4, r=8, p=1)
+CHEAP = ScryptParams(n=2**4, r=8, p=1)
 
 BAD_NAMES = [
     "",
@@ -49,8 +41,8 @@ BAD_NAMES = [
 ]
 
 
-def make_store(tmp_path: Path) -> AccountStore:
-    return AccountStore(tmp_path / "data", hash_params=CHEAP)
+def make_store(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "data", hash_params=CHEAP)
 
 
 def all_files(root: Path) -> set[Path]:
@@ -129,15 +121,15 @@ def test_odd_passwords_hash(tmp_path: Path) -> None:
 
 
 def test_verify_uses_record_params() -> None:
-    record = hash_password("pw", HashParams(n=2**5, r=4, p=2, dklen=20))
+    record = hash_password("pw", ScryptParams(n=2**5, r=4, p=2, dklen=20))
     assert record["dklen"] == 20 and record["n"] == 32
     assert verify_password("pw", record)
 
 
 def test_default_params_round_trip(tmp_path: Path) -> None:
     """One real-cost test: the shipped defaults work end to end."""
-    store = AccountStore(tmp_path)
-    assert store.hash_params == DEFAULT_HASH_PARAMS
+    store = FileStore(tmp_path)
+    assert store.hash_params == DEFAULT_PARAMS
     store.create("Real", "1234")
     text = (tmp_path / "users" / "real.json").read_text()
     record = json.loads(text)["password"]
@@ -163,7 +155,7 @@ def test_default_params_round_trip(tmp_path: Path) -> None:
 )
 def test_bad_hash_params(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        HashParams(**kwargs)
+        ScryptParams(**kwargs)
 
 
 # --- create / load / save --------------------------------------------------
@@ -190,9 +182,11 @@ def test_file_contents(tmp_path: Path) -> None:
     text = (store.users_dir / "foo.json").read_text()
     assert "hunter2" not in text
     data = json.loads(text)
-    assert data["version"] == 1
+    assert data["version"] == 2
     assert data["name"] == "Foo"
     assert data["position"] == [0.0, 0.0, 0.0]
+    assert data["data"] == {}
+    assert isinstance(data["created"], float)
     assert data["password"]["algorithm"] == "scrypt"
     assert {"salt", "hash", "n", "r", "p", "dklen"} <= set(data["password"])
 
@@ -216,7 +210,11 @@ def test_save_replaces_file_fully(tmp_path: Path) -> None:
     path.write_text(path.read_text() + " " * 5000)  # longer old file
     account.x = 1.0
     store.save(account)
-    assert json.loads(path.read_text()) == account.to_json()
+    written = json.loads(path.read_text())
+    assert written.pop("last_seen") > 0
+    expected = account.to_json()
+    del expected["last_seen"]
+    assert written == expected
     assert len(path.read_text()) < 1000
 
 
@@ -236,14 +234,14 @@ def test_create_does_not_clobber_concurrent_create(
     """Another process creates the file after our existence check: link must fail."""
     store = make_store(tmp_path)
     other = make_store(tmp_path)
-    real_hash = accounts.hash_password
+    real_hash = files.hash_password
 
-    def racing_hash(password: str, params: HashParams = CHEAP) -> dict[str, Any]:
-        monkeypatch.setattr(accounts, "hash_password", real_hash)
+    def racing_hash(password: str, params: ScryptParams = CHEAP) -> dict[str, Any]:
+        monkeypatch.setattr(files, "hash_password", real_hash)
         other.create("Race", "winner")
         return real_hash(password, params)
 
-    monkeypatch.setattr(accounts, "hash_password", racing_hash)
+    monkeypatch.setattr(files, "hash_password", racing_hash)
     with pytest.raises(AccountExists):
         store.create("race", "loser")
     assert store.authenticate("race", "winner") is not None
@@ -257,7 +255,7 @@ def test_load_unknown_is_none(tmp_path: Path) -> None:
 
 
 def test_users_dir_created(tmp_path: Path) -> None:
-    store = AccountStore(tmp_path / "a" / "b", CHEAP)
+    store = FileStore(tmp_path / "a" / "b", CHEAP)
     assert store.users_dir == tmp_path / "a" / "b" / "users"
     assert store.users_dir.is_dir()
 
@@ -373,8 +371,13 @@ CORRUPT_DATA: list[Any] = [
     None,
     mutate(lambda d: d.pop("position")),
     mutate(lambda d: d.update(extra=1)),
-    mutate(lambda d: d.update(version=2)),
+    mutate(lambda d: d.update(version=3)),
+    mutate(lambda d: d.update(version=1)),  # version 1 has no data or dates
     mutate(lambda d: d.update(version=True)),
+    mutate(lambda d: d.update(data=[1, 2])),
+    mutate(lambda d: d.update(data=None)),
+    mutate(lambda d: d.update(created="yesterday")),
+    mutate(lambda d: d.update(last_seen=float("nan"))),
     mutate(lambda d: d.update(name="../foo")),
     mutate(lambda d: d.update(name=7)),
     mutate(lambda d: d.update(position=[1.0, 2.0])),
@@ -401,7 +404,37 @@ CORRUPT_DATA: list[Any] = [
 @pytest.mark.parametrize("data", CORRUPT_DATA)
 def test_from_json_rejects(data: Any) -> None:
     with pytest.raises(CorruptAccount):
-        Account.from_json(data)
+        read_account(data)
+
+
+def test_a_version_1_file_is_read_with_empty_data(tmp_path: Path) -> None:
+    """Files written before per-player data still load, and are written as version 2."""
+    store = make_store(tmp_path)
+    old = {
+        "version": 1,
+        "name": "Old",
+        "password": hash_password("pw", CHEAP),
+        "position": [1.0, 2.0, 3.0],
+    }
+    (store.users_dir / "old.json").write_text(json.dumps(old))
+    account = store.authenticate("old", "pw")
+    assert account is not None
+    assert (account.x, account.y, account.z, account.data) == (1.0, 2.0, 3.0, {})
+    assert account.created is None
+    account.data["apples"] = 3
+    store.save(account)
+    data = json.loads((store.users_dir / "old.json").read_text())
+    assert data["version"] == 2 and data["data"] == {"apples": 3}
+    assert isinstance(data["last_seen"], float)
+
+
+def test_player_data_round_trips(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    account = store.create("Keeper", "pw")
+    account.data = {"apples": 2, "quests": {"sheep": [1, 2]}, "note": "ünï"}
+    store.save(account)
+    loaded = store.load("keeper")
+    assert loaded is not None and loaded.data == account.data
 
 
 def test_from_json_accepts_good() -> None:
@@ -491,7 +524,7 @@ def test_verify_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_stale_temp_files_of_a_crash_are_removed(tmp_path: Path) -> None:
-    store = AccountStore(tmp_path, CHEAP)
+    store = FileStore(tmp_path, CHEAP)
     store.create("foo", "pw")
     old = store.users_dir / ".abc.tmp"
     fresh = store.users_dir / ".def.tmp"

@@ -30,7 +30,7 @@ def admin(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``mudserver-admin`` for *server*'s data directory."""
     return subprocess.run(
-        [sys.executable, "-m", "mudserver.admin", f"--data={server.data}", *args],
+        [sys.executable, "-m", "mudserver.tools.admin", f"--data={server.data}", *args],
         env=dict(os.environ, PYTHONPATH=str(REPO)),
         capture_output=True,
         text=True,
@@ -229,14 +229,14 @@ def test_another_os_user_is_refused(tmp_path: Path) -> None:
             env = dict(os.environ, PYTHONPATH=str(REPO))
             as_nobody = [runuser, "-u", "nobody", "--", sys.executable]
             usable = subprocess.run(
-                [*as_nobody, "-c", "import mudserver.admin"],
+                [*as_nobody, "-c", "import mudserver.tools.admin"],
                 env=env,
                 capture_output=True,
                 timeout=15,
             )
             if usable.returncode == 0:
                 console = subprocess.run(
-                    [*as_nobody, "-m", "mudserver.admin", f"--socket={sock_path}", "who"],
+                    [*as_nobody, "-m", "mudserver.tools.admin", f"--socket={sock_path}", "who"],
                     env=env,
                     capture_output=True,
                     text=True,
@@ -251,7 +251,7 @@ def test_another_os_user_is_refused(tmp_path: Path) -> None:
 
 def test_the_console_says_when_no_server_runs(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mudserver.admin", f"--data={tmp_path}", "--json", "who"],
+        [sys.executable, "-m", "mudserver.tools.admin", f"--data={tmp_path}", "--json", "who"],
         env=dict(os.environ, PYTHONPATH=str(REPO)),
         capture_output=True,
         text=True,
@@ -263,7 +263,7 @@ def test_the_console_says_when_no_server_runs(tmp_path: Path) -> None:
     with socket.socket(socket.AF_UNIX) as stale:  # a socket file nobody listens on
         stale.bind(str(tmp_path / "admin.sock"))
     again = subprocess.run(
-        [sys.executable, "-m", "mudserver.admin", f"--data={tmp_path}", "who"],
+        [sys.executable, "-m", "mudserver.tools.admin", f"--data={tmp_path}", "who"],
         env=dict(os.environ, PYTHONPATH=str(REPO)),
         capture_output=True,
         text=True,

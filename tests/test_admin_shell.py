@@ -20,21 +20,21 @@ from twisted.internet import defer, task
 from twisted.protocols import amp
 from twisted.python import usage
 
-from mudserver import admin as cli
 from mudserver.config import Settings
 from mudserver.core.game import Game
-from mudserver.shell import admin
+from mudserver.shell import adminsocket
 from mudserver.shell.tap import Options
+from mudserver.tools import admin as cli
 from tests.support import REPO, TWISTD, free_port, running_server
 from tests.test_game import SaveRecorder
-from tests.test_operator import login
+from tests.test_moderation import login
 from tests.wsclient import WsLineClient
 
 
 class Console:
     """A client whose ``callRemote`` runs the server's responders in the same process."""
 
-    def __init__(self, protocol: admin.AdminProtocol) -> None:
+    def __init__(self, protocol: adminsocket.AdminProtocol) -> None:
         self.protocol = protocol
 
     def callRemote(self, command: type[amp.Command], **kwargs: Any) -> defer.Deferred[Any]:
@@ -45,7 +45,9 @@ class Console:
         return answer.addCallback(lambda box: command.parseResponse(box, self.protocol))
 
 
-def make_admin(tmp_path: Path, players: int = 0) -> tuple[admin.AdminProtocol, Game, list[str]]:
+def make_admin(
+    tmp_path: Path, players: int = 0
+) -> tuple[adminsocket.AdminProtocol, Game, list[str]]:
     game = Game(Settings(), SaveRecorder())
     for i in range(players):
         login(game, f"p{i:04}", (i, 0, 0))
@@ -58,9 +60,9 @@ def make_admin(tmp_path: Path, players: int = 0) -> tuple[admin.AdminProtocol, G
 
     clock = task.Clock()
     clock.advance(1000)
-    factory = admin.AdminFactory(game, clock, tmp_path / "bans.json", lambda: None, save)
+    factory = adminsocket.AdminFactory(game, clock, tmp_path / "bans.json", lambda: None, save)
     protocol = factory.buildProtocol(None)
-    assert isinstance(protocol, admin.AdminProtocol)
+    assert isinstance(protocol, adminsocket.AdminProtocol)
     return protocol, game, saved
 
 
@@ -82,8 +84,8 @@ def test_who_is_paged_under_amps_value_limit(tmp_path: Path) -> None:
     assert text.startswith("450 players online\n")
     # A page never asks for more than PAGE rows, whatever the client asks.
     page = protocol.who(offset=0, limit=10_000)
-    assert page["total"] == 450 and len(page["rows"]) == admin.PAGE
-    box = admin.Who.makeResponse(page, protocol)
+    assert page["total"] == 450 and len(page["rows"]) == adminsocket.PAGE
+    box = adminsocket.Who.makeResponse(page, protocol)
     assert len(box[b"rows"]) < 0xFFFF
     box.serialize()  # AMP refuses a value over 64 KiB here
 
@@ -177,7 +179,7 @@ def test_make_service_listens_on_the_admin_socket_by_default(tmp_path: Path) -> 
         for s in top
         if isinstance(s, StreamServerEndpointService) and isinstance(s.endpoint, UNIXServerEndpoint)
     ]
-    assert isinstance(console.factory, admin.AdminFactory)
+    assert isinstance(console.factory, adminsocket.AdminFactory)
     assert console.endpoint._address == str(tmp_path / "admin.sock")
     assert console.endpoint._mode == 0o600
 
@@ -213,7 +215,14 @@ def test_a_banned_address_gets_bye_banned_over_websocket(tmp_path: Path) -> None
     web = free_port()
     with running_server(tmp_path, f"--web=tcp:{web}:interface=127.0.0.1") as server:
         subprocess.run(
-            [sys.executable, "-m", "mudserver.admin", f"--data={server.data}", "ban", "127.0.0.1"],
+            [
+                sys.executable,
+                "-m",
+                "mudserver.tools.admin",
+                f"--data={server.data}",
+                "ban",
+                "127.0.0.1",
+            ],
             env=dict(os.environ, PYTHONPATH=str(REPO)),
             check=True,
             timeout=15,

@@ -17,7 +17,18 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "mudserver"
 
 #: Packages and modules that must not import Twisted.
-SANS_IO = ["wire", "core", "limits", "store", "config.py", "gcschedule.py"]
+SANS_IO = ["wire", "core", "limits", "store", "account.py", "config.py", "gcschedule.py"]
+
+#: Floors and what each may not import: the account value stands below the
+#: core, the limits and the stores, so none of those reach into a store for
+#: it; the core is driven by the shell, never the other way round.
+FORBIDDEN = {
+    "account.py": ["mudserver"],
+    "wire": ["mudserver.core", "mudserver.store", "mudserver.shell", "mudserver.limits"],
+    "limits": ["mudserver.core", "mudserver.store", "mudserver.shell"],
+    "core": ["mudserver.store", "mudserver.shell", "mudserver.tools", "mudserver.client"],
+    "store": ["mudserver.core", "mudserver.shell", "mudserver.limits"],
+}
 
 
 def sans_io_modules() -> list[Path]:
@@ -61,6 +72,24 @@ def test_the_list_of_sans_io_modules_is_not_empty() -> None:
 @pytest.mark.parametrize("path", sans_io_modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_sans_io_module_imports_no_twisted(path: Path) -> None:
     found = twisted_imports(path)
+    assert not found, "\n".join(found)
+
+
+def modules_of(name: str) -> list[Path]:
+    path = PACKAGE / name
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+@pytest.mark.parametrize("floor", sorted(FORBIDDEN))
+def test_each_floor_imports_only_what_stands_below_it(floor: str) -> None:
+    found = []
+    for path in modules_of(floor):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, name in sorted(imported_names(tree)):
+            for banned in FORBIDDEN[floor]:
+                if name == banned or name.startswith(banned + "."):
+                    found.append(f"{path.relative_to(PACKAGE.parent)}:{line}: imports {name}")
+    assert modules_of(floor), floor
     assert not found, "\n".join(found)
 
 

@@ -20,7 +20,7 @@ from tests.test_terminal import make_display
 
 def admin(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mudserver.admin", f"--data={server.data}", *args],
+        [sys.executable, "-m", "mudserver.tools.admin", f"--data={server.data}", *args],
         env=dict(os.environ, PYTHONPATH=str(REPO)),
         capture_output=True,
         text=True,

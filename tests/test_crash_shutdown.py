@@ -14,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-from mudserver.store.accounts import AccountStore
+from mudserver.store.files import FileStore
 from tests.crowd import KEEP_CHEAP_HASHES, Crowd, make_accounts, progress
 from tests.support import running_server
 
@@ -24,7 +24,7 @@ KILL_BUDGET = 25.0  # seconds for all rounds together
 
 def test_sigkill_at_random_moments_never_corrupts_saves(tmp_path: Path) -> None:
     names = make_accounts(tmp_path / "data", 50)
-    store = AccountStore(tmp_path / "data")
+    store = FileStore(tmp_path / "data")
     rng = random.Random(4)
     last = [0.0] * len(names)
     kills = advanced_rounds = 0
@@ -95,7 +95,7 @@ def test_sigterm_with_hundreds_of_players_saves_all_and_exits(tmp_path: Path) ->
     assert status in (0, -signal.SIGTERM)  # twistd re-raises the signal once it has stopped
     assert took < 10
     assert [lines[-1] for lines in crowd.lines] == ["bye shutdown"] * len(names)
-    store = AccountStore(tmp_path / "data")
+    store = FileStore(tmp_path / "data")
     for index, name in enumerate(names):
         account = store.load(name)
         assert account is not None

@@ -1,7 +1,7 @@
 """Tests for mudserver.core.game and mudserver.core.session: the sans-IO heart of the server.
 
 Sessions talk to a fake Peer that records what would go on the wire, saves go
-to a recording callable, and logins are checked against a real AccountStore
+to a recording callable, and logins are checked against a real FileStore
 and reported with ``session.login_checked`` exactly as the Twisted shell does.
 Assertions are on the wire lines a client would read.
 """
@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.core.session import LoginAttempt, Session, State
-from mudserver.store.accounts import Account, AccountStore, HashParams
+from mudserver.store.files import FileStore
+from mudserver.store.passwords import ScryptParams
 from mudserver.wire.encoding import split_line
 
-CHEAP = HashParams(n=2**4)
+CHEAP = ScryptParams(n=2**4)
 
 
 class FakePeer:
@@ -78,7 +80,7 @@ class SaveRecorder:
 class Table:
     """A game, its account store and helpers to connect and log in."""
 
-    def __init__(self, store: AccountStore, settings: Settings, save: SaveRecorder) -> None:
+    def __init__(self, store: FileStore, settings: Settings, save: SaveRecorder) -> None:
         self.store = store
         self.saves = save
         self.game = Game(settings, save)
@@ -109,8 +111,8 @@ class Table:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AccountStore:
-    store = AccountStore(tmp_path, CHEAP)
+def store(tmp_path: Path) -> FileStore:
+    store = FileStore(tmp_path, CHEAP)
     store.create("foo", "1234")
     store.create("bar", "4321")
     return store
@@ -122,7 +124,7 @@ def saves() -> SaveRecorder:
 
 
 @pytest.fixture
-def table(store: AccountStore, saves: SaveRecorder) -> Table:
+def table(store: FileStore, saves: SaveRecorder) -> Table:
     return Table(store, Settings(), saves)
 
 
@@ -298,7 +300,7 @@ def test_pos_never_shows_negative_zero(table: Table) -> None:
     assert foo_peer.new_lines() == ["pos 1,0.00,0.00,0.00"]
 
 
-def test_mov_bounds_come_from_the_settings(store: AccountStore, saves: SaveRecorder) -> None:
+def test_mov_bounds_come_from_the_settings(store: FileStore, saves: SaveRecorder) -> None:
     table = Table(store, Settings(bounds=10.0), saves)
     foo, peer = table.login("foo", "1234")
     peer.new_lines()
@@ -348,7 +350,7 @@ def test_the_says_of_a_tick_arrive_in_order_in_one_send(table: Table) -> None:
         assert peer.new_sends() == ["say 1,foo,one\nsay 2,bar,two\nsay 1,foo,three\n"]
 
 
-def test_say_length_comes_from_the_settings(store: AccountStore, saves: SaveRecorder) -> None:
+def test_say_length_comes_from_the_settings(store: FileStore, saves: SaveRecorder) -> None:
     table = Table(store, Settings(max_say=3), saves)
     foo, peer = table.login("foo", "1234")
     peer.new_lines()
@@ -427,7 +429,7 @@ def test_saved_at_login_and_at_leave_where_it_stood(table: Table, saves: SaveRec
     assert saves.saved[0] is not foo.account
 
 
-def test_a_real_store_brings_a_player_back_where_it_left(store: AccountStore) -> None:
+def test_a_real_store_brings_a_player_back_where_it_left(store: FileStore) -> None:
     table = Table(store, Settings(), SaveRecorder(then=store.save))
     foo, _ = table.login("foo", "1234")
     table.send(foo, "mov 1.5,0,-2")
@@ -609,7 +611,7 @@ def test_idl_gets_no_answer(table: Table) -> None:
 
 @pytest.mark.parametrize("limit", [1, 3])
 def test_too_many_failed_logins_end_with_bye_badlogin(
-    store: AccountStore, saves: SaveRecorder, limit: int
+    store: FileStore, saves: SaveRecorder, limit: int
 ) -> None:
     table = Table(store, Settings(max_failed_logins=limit), saves)
     session, peer = table.connect()

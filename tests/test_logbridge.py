@@ -19,7 +19,7 @@ from twisted.logger import LogLevel, formatEventAsClassicLogText
 from mudserver.config import Settings
 from mudserver.shell.logbridge import LogBridge, TwistedLogHandler, twisted_level
 from mudserver.shell.service import GameService
-from mudserver.store.accounts import AccountStore
+from mudserver.store.files import FileStore
 from tests.harness import CHEAP, log_events
 
 Event = dict[str, Any]
@@ -150,7 +150,7 @@ def test_a_broken_record_is_reported_by_logging_not_raised(events: list[Event]) 
 
 
 def test_the_service_bridges_while_it_runs(tmp_path: Path, events: list[Event]) -> None:
-    service = GameService(Settings(), AccountStore(tmp_path, CHEAP), Clock())
+    service = GameService(Settings(), FileStore(tmp_path, CHEAP), Clock())
     core = logging.getLogger("mudserver.core.game")
     core.info("before start")
     service.startService()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mudserver.account import Account
 from mudserver.config import Settings
-from mudserver.store.accounts import Account
 from tests.harness import Harness, PendingLogins
 
 

@@ -1,4 +1,4 @@
-"""Tests for the mudserver.mkuser command-line tool."""
+"""Tests for the mudserver.tools.mkuser command-line tool."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mudserver.mkuser import main
-from mudserver.store.accounts import AccountStore, HashParams
+from mudserver.store.files import FileStore
+from mudserver.store.passwords import ScryptParams
+from mudserver.tools.mkuser import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CHEAP = HashParams(n=2**4)
+CHEAP = ScryptParams(n=2**4)
 
 
 def test_creates_account(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -22,7 +23,7 @@ def test_creates_account(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     out, err = capsys.readouterr()
     assert out == f"created account Foo in {data / 'users' / 'foo.json'}\n"
     assert err == ""
-    store = AccountStore(data, CHEAP)
+    store = FileStore(data, CHEAP)
     account = store.authenticate("foo", "1234")
     assert account is not None
     assert account.name == "Foo"
@@ -87,7 +88,7 @@ def test_module_entry_point(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     data = tmp_path / "data"
     result = subprocess.run(
-        [sys.executable, "-m", "mudserver.mkuser", "Baz", "pw", "--data", str(data)],
+        [sys.executable, "-m", "mudserver.tools.mkuser", "Baz", "pw", "--data", str(data)],
         capture_output=True,
         text=True,
         env=env,
@@ -97,10 +98,10 @@ def test_module_entry_point(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"created account Baz in {data / 'users' / 'baz.json'}\n"
-    assert AccountStore(data, CHEAP).authenticate("BAZ", "pw") is not None
+    assert FileStore(data, CHEAP).authenticate("BAZ", "pw") is not None
 
     again = subprocess.run(
-        [sys.executable, "-m", "mudserver.mkuser", "baz", "pw", "--data", str(data)],
+        [sys.executable, "-m", "mudserver.tools.mkuser", "baz", "pw", "--data", str(data)],
         capture_output=True,
         text=True,
         env=env,

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mudserver.store.accounts import AccountStore, CorruptAccount
+from mudserver.account import CorruptAccount
+from mudserver.store.files import FileStore
 from mudserver.store.passwords import (
     ARGON2_MINIMUM,
     DEFAULT_PARAMS,
@@ -172,7 +173,7 @@ def test_hostile_hash_strings_never_crash(text: str) -> None:
 def test_unknown_name_costs_one_argon2_verify(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = AccountStore(tmp_path, CHEAP)
+    store = FileStore(tmp_path, CHEAP)
     store.create("foo", "right")
     calls: list[str] = []
     real = argon2.PasswordHasher.verify
@@ -189,7 +190,7 @@ def test_unknown_name_costs_one_argon2_verify(
 
 
 def test_upgrade_password_rewrites_only_the_old_record(tmp_path: Path) -> None:
-    store = AccountStore(tmp_path, CHEAP)
+    store = FileStore(tmp_path, CHEAP)
     shutil.copy(REPO / "data" / "users" / "foo.json", store.users_dir / "foo.json")
     account = store.authenticate("foo", "1234")
     assert account is not None and store.needs_rehash(account)
@@ -210,7 +211,7 @@ def test_upgrade_password_rewrites_only_the_old_record(tmp_path: Path) -> None:
 
 
 def test_corrupt_record_is_a_corrupt_account(tmp_path: Path) -> None:
-    store = AccountStore(tmp_path, CHEAP)
+    store = FileStore(tmp_path, CHEAP)
     store.create("foo", "pw")
     path = store.users_dir / "foo.json"
     data = json.loads(path.read_text())

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from mudserver.mkuser import main as mkuser
-from mudserver.store.accounts import AccountStore
+from mudserver.store.files import FileStore
 from mudserver.store.postgres import SCHEMA_VERSION, PostgresStore
+from mudserver.tools.mkuser import main as mkuser
 from tests.crowd import CHEAP
 from tests.support import REPO, LineClient, free_port, running_server
 
 
 def dbtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mudserver.dbtool", *args],
+        [sys.executable, "-m", "mudserver.tools.dbtool", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -101,7 +101,7 @@ def test_move_to_the_database_play_and_move_back(pg_url: str, tmp_path: Path) ->
     back = tmp_path / "back"
     done = dbtool("copy", pg_url, str(back))
     assert done.returncode == 0, done.stderr
-    files = AccountStore(back, CHEAP)
+    files = FileStore(back, CHEAP)
     foo = files.authenticate("foo", "1234")
     assert foo is not None and (foo.x, foo.y, foo.z) == (5.0, 0.0, 0.0)
     assert foo.password["algorithm"] == "argon2id"  # re-hashed at the login above

@@ -16,15 +16,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from mudserver.store.accounts import (
-    Account,
-    AccountExists,
-    AccountStore,
-    CorruptAccount,
-    InvalidName,
-    hash_password,
-)
-from mudserver.store.base import Store, StoreUnavailable
+from mudserver.account import Account, AccountExists, CorruptAccount, InvalidName
+from mudserver.store.base import Store, StoreUnavailable, hash_password
+from mudserver.store.files import FileStore
 from mudserver.store.postgres import RAISE_LEASE, SCHEMA_VERSION, PostgresStore, SchemaError
 from mudserver.store.spec import StoreSpecError, is_database, open_store
 from tests.crowd import CHEAP
@@ -47,7 +41,7 @@ def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def test_both_stores_satisfy_the_interface(store: PostgresStore, tmp_path: Any) -> None:
     assert isinstance(store, Store)
-    assert isinstance(AccountStore(tmp_path, CHEAP), Store)
+    assert isinstance(FileStore(tmp_path, CHEAP), Store)
 
 
 def test_store_specs() -> None:
@@ -263,5 +257,32 @@ def test_a_version_1_database_is_migrated_with_its_accounts(pg_url: str) -> None
             9.0,
             0,
         )
+        assert (old.data, old.created) == ({}, None)  # schema 3: made before dates were kept
+        old.data = {"apples": 2}
+        store.save(old)
+        again = store.load("old")
+        assert again is not None and again.data == {"apples": 2} and again.last_seen
+    finally:
+        store.close()
+
+
+def test_player_data_and_dates_round_trip(pg_url: str) -> None:
+    """The game's per-player data is saved with the position, by upsert and fenced."""
+    store = PostgresStore(pg_url, CHEAP)
+    try:
+        store.initialize()
+        account = store.create("Keeper", "pw")
+        account.data = {"apples": 3, "seen": ["sign"], "note": "ünï"}
+        store.save(account)
+        loaded = store.load("keeper")
+        assert loaded is not None and loaded.data == account.data
+        assert loaded.created is not None and loaded.last_seen is not None
+        store.fenced = True
+        loaded.data["apples"] = 4
+        assert store.save_many([loaded]) == []
+        again = store.load("keeper")
+        assert again is not None and again.data["apples"] == 4
+        with pytest.raises(psycopg.errors.CheckViolation):
+            sql(pg_url, "UPDATE mudserver_accounts SET data = '[1]'")
     finally:
         store.close()

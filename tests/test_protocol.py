@@ -1,7 +1,7 @@
 """MudFactory/MudProtocol over an in-memory transport and a fake clock.
 
 Each test drives real :class:`~mudserver.core.game.Game` and
-:class:`~mudserver.store.accounts.AccountStore` objects through the Twisted protocol
+:class:`~mudserver.store.files.FileStore` objects through the Twisted protocol
 with ``StringTransport`` and ``task.Clock``, and asserts on the bytes a client
 would see.  No reactor runs: timers fire only when a test advances the clock,
 and the game ticks only when a test calls :meth:`Harness.tick` (there is no
@@ -21,9 +21,10 @@ import pytest
 from twisted.internet import defer
 from twisted.internet.error import ConnectionAborted
 
+from mudserver.account import Account
 from mudserver.config import Settings
-from mudserver.shell.server import OUTPUT_OVERFLOW, OutputWatcher
-from mudserver.store.accounts import Account, AccountStore
+from mudserver.shell.protocol import OUTPUT_OVERFLOW, OutputWatcher
+from mudserver.store.files import FileStore
 from tests.harness import CHEAP, PASSWORDS, Harness, PendingLogins, log_events
 
 
@@ -33,7 +34,7 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
     def make(**kwargs: Any) -> Harness:
-        store = AccountStore(tmp_path / str(len(made)) / "data", CHEAP)
+        store = FileStore(tmp_path / str(len(made)) / "data", CHEAP)
         for name, password in PASSWORDS.items():
             store.create(name, password)
         harness = Harness(kwargs.pop("settings", Settings()), store=store, **kwargs)

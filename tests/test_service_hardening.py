@@ -24,11 +24,12 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEventAsClassicLogText
 from twisted.python.failure import Failure
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.shell.service import GameService
-from mudserver.store import accounts
-from mudserver.store.accounts import Account, AccountStore
+from mudserver.store import files
 from mudserver.store.base import Store
+from mudserver.store.files import FileStore
 from mudserver.store.passwords import Argon2Params
 from tests.harness import CHEAP, log_events
 
@@ -129,7 +130,7 @@ def connect(service: GameService, host: str = "10.0.0.1") -> tuple[Any, StringTr
 
 
 def playing_service(tmp_path: Path) -> tuple[GameService, FakeReactor, StringTransport]:
-    store = AccountStore(tmp_path, CHEAP)
+    store = FileStore(tmp_path, CHEAP)
     store.create("foo", "pw")
     service, reactor = synchronous_service(store)
     protocol, transport = connect(service)
@@ -172,7 +173,7 @@ def test_failed_save_keeps_the_good_file_and_is_retried(
     service, reactor, _ = playing_service(tmp_path)
     store = service.store
     with monkeypatch.context() as patch:
-        patch.setattr(accounts.os, function, fail_with(error))
+        patch.setattr(files.os, function, fail_with(error))
         reactor.advance(1.0)  # autosave: the write fails
     assert any("could not save" in line for line in as_lines(logged))
     assert not any("Traceback" in line for line in as_lines(logged))
@@ -187,7 +188,7 @@ def test_failed_save_keeps_the_good_file_and_is_retried(
 
 def test_autosave_spreads_the_saves_over_its_interval(tmp_path: Path) -> None:
     """With --autosave 30, a step each second saves a thirtieth of the players."""
-    store = AccountStore(tmp_path, CHEAP)
+    store = FileStore(tmp_path, CHEAP)
     service, reactor = synchronous_service(store, Settings(autosave=30.0, idle_timeout=100.0))
     saved: list[str] = []
     service.save = lambda account: saved.append(account.name)  # type: ignore[method-assign]
@@ -233,7 +234,7 @@ def test_a_shutdown_that_times_out_still_finishes(
 def test_passwords_are_hashed_on_the_login_pool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = AccountStore(tmp_path, CHEAP)
+    store = FileStore(tmp_path, CHEAP)
     store.create("foo", "pw")
     reactor = FakeReactor()
     service = GameService(Settings(), store, reactor)
@@ -256,7 +257,7 @@ def test_passwords_are_hashed_on_the_login_pool(
 
 def test_garbage_is_collected_between_ticks_not_during_them(tmp_path: Path) -> None:
     was_enabled = gc.isenabled()
-    service = GameService(Settings(), AccountStore(tmp_path, CHEAP), FakeReactor())
+    service = GameService(Settings(), FileStore(tmp_path, CHEAP), FakeReactor())
     reactor: FakeReactor = service.reactor  # type: ignore[assignment]
     service.startService()
     try:
@@ -284,8 +285,8 @@ CURRENT = Argon2Params(time_cost=1, memory_cost=8)
 def test_an_old_hash_is_hashed_on_the_login_pool_and_written_on_the_save_pool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    AccountStore(tmp_path, CHEAP).create("foo", "pw")
-    store = AccountStore(tmp_path, CURRENT)
+    FileStore(tmp_path, CHEAP).create("foo", "pw")
+    store = FileStore(tmp_path, CURRENT)
     reactor = FakeReactor()
     service = GameService(Settings(), store, reactor)
     threads_of: dict[str, list[str]] = {"hash": [], "upgrade": []}
@@ -314,8 +315,8 @@ def test_an_old_hash_is_hashed_on_the_login_pool_and_written_on_the_save_pool(
 def test_a_failed_rehash_write_is_made_good_by_the_next_save(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logged: list[str]
 ) -> None:
-    AccountStore(tmp_path, CHEAP).create("foo", "pw")
-    store = AccountStore(tmp_path, CURRENT)
+    FileStore(tmp_path, CHEAP).create("foo", "pw")
+    store = FileStore(tmp_path, CURRENT)
     service, reactor = synchronous_service(store)
     monkeypatch.setattr(store, "upgrade_password", fail_with(errno.ENOSPC))
     protocol, transport = connect(service)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.core.session import TRANSITIONS, Action, LoginAttempt, Session, State
-from mudserver.store.accounts import Account
 from mudserver.wire.commands import Command, Connect, Idle, Move, Quit, Say, Who
 
 #: One well-formed line per command class.

@@ -10,15 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mudserver.account import Account
 from mudserver.shell.saves import SAVE_RETRY
 from mudserver.shell.service import GameService
-from mudserver.store.accounts import Account, AccountStore
 from mudserver.store.base import StoreUnavailable
+from mudserver.store.files import FileStore
 from tests.harness import CHEAP
 from tests.test_service_hardening import FakeReactor, connect, stop, synchronous_service
 
 
-class FlakyStore(AccountStore):
+class FlakyStore(FileStore):
     """A file store that can be switched off like a database."""
 
     down = False

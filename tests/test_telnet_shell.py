@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mudserver.config import Presentation, Settings
-from mudserver.store.accounts import AccountStore
+from mudserver.store.files import FileStore
 from mudserver.wire.gmcp import decode
 from mudserver.wire.telnet import DO, DONT, GMCP, IAC, MSSP, NOP, WILL, WONT, subnegotiation
 from tests.harness import CHEAP, Client, Harness
@@ -23,7 +23,7 @@ def cmd(verb: int, option: int) -> bytes:
 
 def harness_with_accounts(tmp_path: Path, settings: Settings) -> Harness:
     """A harness whose store holds foo/1234 and bar/4321."""
-    store = AccountStore(tmp_path / "data", CHEAP)
+    store = FileStore(tmp_path / "data", CHEAP)
     store.create("foo", "1234")
     store.create("bar", "4321")
     return Harness(settings, store=store)

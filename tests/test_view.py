@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.core.session import Session, State
-from mudserver.store.accounts import Account
 from tests.support import LineClient, running_server
 
 

@@ -12,11 +12,11 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.core.interest import Interest
 from mudserver.core.session import Session
-from mudserver.store.accounts import Account
 
 DT = 0.1
 SPEED = 5.0

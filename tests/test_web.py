@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from mudserver.store.accounts import AccountStore, HashParams
+from mudserver.store.files import FileStore
+from mudserver.store.passwords import ScryptParams
 from mudserver.wire.encoding import dequote, enquote
 from tests.support import REPO, LineClient, free_port, running_server
 from tests.tlscert import make_certificate
@@ -134,7 +135,7 @@ def _web(tmp_path: Path) -> tuple[str, str]:
 
 def test_two_browsers_and_a_socket_client_play_together(tmp_path: Path, browser: Any) -> None:
     shutil.copytree(REPO / "data", tmp_path / "data")
-    AccountStore(tmp_path / "data", HashParams(n=2**4)).create("baz", "pw")
+    FileStore(tmp_path / "data", ScryptParams(n=2**4)).create("baz", "pw")
     option, url = _web(tmp_path)
     with running_server(tmp_path, option) as server:
         foo, bar = Page(browser, url, DESKTOP), Page(browser, url, PHONE)

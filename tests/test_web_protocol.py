@@ -23,12 +23,12 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.web.server import Site
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.shell.factory import MudFactory
 from mudserver.shell.tap import Options, makeService
 from mudserver.shell.web import MudWebSocket, MudWebSocketFactory, text_frames
-from mudserver.store.accounts import Account
 from tests.support import LineClient, free_port, running_server
 from tests.wsclient import (
     BINARY,

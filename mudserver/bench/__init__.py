@@ -153,9 +153,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    from mudserver.account import AccountError
     from mudserver.bench import report
     from mudserver.bench.runner import BOT_HASH, RunConfig, ensure_accounts, run, shard_prefixes
-    from mudserver.store.accounts import DEFAULT_HASH_PARAMS, AccountError
+    from mudserver.store.passwords import DEFAULT_PARAMS
     from mudserver.store.spec import is_database, open_store
 
     modes = [m for m in args.mode.split(",") if m]
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     data = args.data or scratch / "data"
     # Origin accounts get names of their own: scattered ones stay scattered.
     prefix = ("real" if args.real_hash else "bot") + ("o" if args.spawn == "origin" else "")
-    params = DEFAULT_HASH_PARAMS if args.real_hash else BOT_HASH
+    params = DEFAULT_PARAMS if args.real_hash else BOT_HASH
     try:
         store = open_store(args.store, data, params)
     except AccountError as e:

@@ -12,9 +12,10 @@ import random
 import string
 import time
 
+from mudserver.account import Account
 from mudserver.bench.bots import account_name
-from mudserver.store.accounts import Account, AccountStore, hash_password
-from mudserver.store.base import Store
+from mudserver.store.base import Store, hash_password
+from mudserver.store.files import FileStore
 from mudserver.store.passwords import Argon2Params, PasswordParams
 
 __all__ = ["BOT_HASH", "ensure_accounts", "saved_since", "shard_prefixes"]
@@ -78,7 +79,7 @@ def saved_since(store: Store, names: list[str], seconds: float) -> int:
     The file store's answer is each file's modification time; PostgreSQL's
     is the ``saved`` column that every write sets.
     """
-    if isinstance(store, AccountStore):
+    if isinstance(store, FileStore):
         since = time.time() - seconds
         count = 0
         for name in names:

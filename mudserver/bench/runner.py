@@ -220,7 +220,8 @@ def run(cfg: RunConfig, store: Store | None = None) -> list[dict[str, Any]]:
             )
             shard.swarm = SwarmProcess(swarm_config, cfg.bots_cpu)
         swarms = [shard.swarm for shard in shards if shard.swarm is not None]
-        ready = wait_ready(swarms, cfg)
+        label = None if cfg.quiet else f"{cfg.mode:>9} v{cfg.protocol}"
+        ready = wait_ready(swarms, cfg.count, cfg.count / cfg.rate + 120, label)
         overflows = listen_overflows() - overflows
         time.sleep(cfg.warmup)
         _measure(cfg, shards, store)

@@ -8,13 +8,10 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from mudserver.bench.bots import SwarmConfig
 from mudserver.bench.server import REPO, pin
-
-if TYPE_CHECKING:
-    from mudserver.bench.runner import RunConfig
 
 __all__ = ["SwarmProcess", "wait_ready"]
 
@@ -60,18 +57,24 @@ class SwarmProcess:
             self.process.wait(10)
 
 
-def wait_ready(swarms: list[SwarmProcess], cfg: RunConfig) -> list[dict[str, Any]]:
-    """Poll the swarms until every bot is in (or failed), drawing a progress bar."""
-    deadline = time.monotonic() + cfg.count / cfg.rate + 120
-    wanted = cfg.count * len(swarms)
+def wait_ready(
+    swarms: list[SwarmProcess], count: int, timeout: float, label: str | None
+) -> list[dict[str, Any]]:
+    """Poll the swarms of *count* bots each until every bot is in (or failed).
+
+    Draws a progress bar behind *label* (``None``: quietly); gives up after
+    *timeout* seconds.
+    """
+    deadline = time.monotonic() + timeout
+    wanted = count * len(swarms)
     while time.monotonic() < deadline:
         time.sleep(0.5)
         progress = [swarm.ask("progress")["progress"] for swarm in swarms]
-        if not cfg.quiet:
+        if label is not None:
             playing = sum(p["playing"] for p in progress)
             done = int(40 * playing / wanted)
             sys.stderr.write(
-                f"\r{cfg.mode:>9} v{cfg.protocol} N={wanted:<6} "
+                f"\r{label} N={wanted:<6} "
                 f"[{'#' * done}{'.' * (40 - done)}] "
                 f"{playing}/{wanted} in, {sum(p['refused'] for p in progress)} refused, "
                 f"{sum(p['dropped'] for p in progress)} dropped, "
@@ -79,7 +82,7 @@ def wait_ready(swarms: list[SwarmProcess], cfg: RunConfig) -> list[dict[str, Any
             )
             sys.stderr.flush()
         if all(p["ready"] for p in progress):
-            if not cfg.quiet:
+            if label is not None:
                 sys.stderr.write("\n")
             return progress
     raise RuntimeError(f"bots not all logged in after {deadline} s")

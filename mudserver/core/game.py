@@ -1,6 +1,6 @@
 """The game: the world, the players in it, and who gets told what.
 
-:class:`Game` is the sans-IO heart of the server.  Sessions join and leave it,
+:class:`Game` is the sans-IO heart of the server.  Clients join and leave it,
 it steps the world on :meth:`tick` and sends each playing session the changes
 of that tick in one piece, and it hands snapshots of accounts to a ``save``
 callable whenever a player's progress must be made durable.  Where and how a
@@ -8,29 +8,29 @@ snapshot is written (a thread, a file) is the shell's business; who is told
 about which entity is its :class:`~mudserver.core.delivery.Delivery`'s.
 
 The game reads its sessions (account, entity, protocol version) and calls
-their methods (``send``, ``close``); it never writes their fields.
+their methods (``send``, ``close``); it never writes their fields.  What it
+needs of one is :class:`Client`, so that the game stands below the session
+module that drives it, not beside it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.delivery import BroadcastDelivery, Delivery, ViewDelivery
 from mudserver.core.stats import Stats
 from mudserver.core.world import Entity, World
 from mudserver.limits.bans import BanList
 from mudserver.limits.throttle import LoginThrottle
-from mudserver.store.accounts import Account
 from mudserver.wire import replies
 
-if TYPE_CHECKING:
-    from mudserver.core.session import Session
-
-__all__ = ["Game", "PLAYER"]
+__all__ = ["PLAYER", "WHO_MAX_NAMES", "Client", "Game"]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,35 @@ PLAYER = "player"
 #: The protocol version whose clients follow walks instead of every step.
 WALKING_PROTOCOL = "2"
 
+#: Names one ``who`` reply may carry: with 2,000 players in view a reply
+#: listing all of them would be ~20 KB, and a client repeating ``who`` at
+#: the line rate would turn that into a flood of the server's own making.
+WHO_MAX_NAMES = 20
+
 SaveFunction = Callable[[Account], object]
 Position = tuple[float, float, float]
+
+
+class Client(Protocol):
+    """What the game needs of a connection's session (:class:`~mudserver.core.session.Client`)."""
+
+    #: The account it plays, once logged in.
+    account: Account | None
+    #: Its player in the world, once logged in.
+    entity: Entity | None
+    #: The protocol version it speaks (``"1"`` or ``"2"``).
+    version: str
+    #: Its address, and the time of its last line (for the operator's ``who``).
+    host: str
+    last_input: float
+
+    def send(self, text: str) -> None:
+        """Queue one or more complete lines for it."""
+        ...
+
+    def close(self, reason: str) -> None:
+        """Say ``bye reason`` and close it (it leaves the game)."""
+        ...
 
 
 class Game:
@@ -52,9 +79,9 @@ class Game:
         self.world = World()
         self._save = save
         #: Every open session, logged in or not.
-        self.sessions: set[Session] = set()
+        self.sessions: set[Client] = set()
         #: Playing sessions by lower-cased account name: one per account.
-        self._players: dict[str, Session] = {}
+        self._players: dict[str, Client] = {}
         #: Set by :meth:`shutdown`: everybody is leaving, nobody needs ``del``.
         self.stopping = False
         #: Failed logins by address and by account, shared by every session.
@@ -70,15 +97,15 @@ class Game:
             else BroadcastDelivery(self.world)
         )
         #: Playing sessions by entity id, to deliver what ``delivery`` decides.
-        self._by_entity: dict[int, Session] = {}
+        self._by_entity: dict[int, Client] = {}
         #: Position each player was last saved at, to know when to autosave.
-        self._saved_at: dict[Session, Position | None] = {}
+        self._saved_at: dict[Client, Position | None] = {}
         #: Counters for the metrics endpoint.
         self.stats = Stats()
         #: Lines for the next tick's write, by session: chat and others'
         #: arrivals and departures ride along with the moves, so that each
         #: client gets at most one write per tick however busy the world is.
-        self._outbox: dict[Session, list[str]] = {}
+        self._outbox: dict[Client, list[str]] = {}
         #: Banned names and addresses, checked at ``con`` and at connect.
         self.bans = BanList()
         #: Told the account name of every player that left, after its last
@@ -91,15 +118,33 @@ class Game:
         """The number of players in the game."""
         return len(self._players)
 
-    def players(self) -> Iterator[Session]:
+    def players(self) -> Iterator[Client]:
         return iter(list(self._players.values()))
 
-    def player(self, name: str) -> Session | None:
+    def player(self, name: str) -> Client | None:
         return self._players.get(name.lower())
 
-    def in_view(self, session: Session) -> list[Entity]:
+    def in_view(self, session: Client) -> list[Entity]:
         """The entities *session*'s player has been told about, itself included."""
         return [] if session.entity is None else self.delivery.in_view(session.entity)
+
+    def who_reply(self, session: Client) -> str:
+        """A player's ``who``: players online, players in view, the nearest names.
+
+        At most :data:`WHO_MAX_NAMES` names, nearest first (the player itself
+        not counted), so the reply is bounded however big the crowd.  The work
+        is not: it is linear in the players in view, which is why the session
+        lets ``who`` through at the ``say`` rate only.
+        """
+        me = session.entity
+        if me is None:
+            return replies.who(len(self), 0, [])
+        others = [e for e in self.in_view(session) if e is not me and e.kind == PLAYER]
+        x, y = me.x, me.y
+        nearest = heapq.nsmallest(
+            WHO_MAX_NAMES, others, key=lambda e: (e.x - x) * (e.x - x) + (e.y - y) * (e.y - y)
+        )
+        return replies.who(len(self), len(others), [e.name for e in nearest])
 
     def broadcast(self, line: str) -> None:
         """Queue *line* for every player, for the next tick."""
@@ -117,7 +162,7 @@ class Game:
 
     # -- joining and leaving ---------------------------------------------------
 
-    def join(self, session: Session, account: Account) -> Entity:
+    def join(self, session: Client, account: Account) -> Entity:
         """Put *account*'s player into the world for *session* and tell everybody.
 
         If the account is already playing elsewhere, that session is closed
@@ -140,7 +185,7 @@ class Game:
         self._snapshot(account, entity, session)
         return entity
 
-    def leave(self, session: Session) -> None:
+    def leave(self, session: Client) -> None:
         """Take *session*'s player out of the world, tell everybody, save it."""
         entity, account = session.entity, session.account
         if entity is None or account is None:
@@ -160,7 +205,7 @@ class Game:
 
     # -- actions -----------------------------------------------------------------
 
-    def walk(self, session: Session, dest: Position) -> None:
+    def walk(self, session: Client, dest: Position) -> None:
         """Send *session*'s player toward *dest*; the next ticks move it.
 
         A protocol-2 player turns at most once per ``turn_interval``.
@@ -214,12 +259,12 @@ class Game:
 
     # -- persistence ---------------------------------------------------------------
 
-    def save(self, session: Session) -> None:
+    def save(self, session: Client) -> None:
         """Hand a snapshot of *session*'s account, at its current position, to the store."""
         if session.entity is not None and session.account is not None:
             self._snapshot(session.account, session.entity, session)
 
-    def _snapshot(self, account: Account, entity: Entity, session: Session) -> None:
+    def _snapshot(self, account: Account, entity: Entity, session: Client) -> None:
         self._saved_at[session] = entity.position
         x, y, z = entity.position
         self._save(dataclasses.replace(account, x=x, y=y, z=z))

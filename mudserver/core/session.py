@@ -43,10 +43,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from mudserver.account import Account
 from mudserver.config import PROTOCOL_VERSIONS
-from mudserver.core.operator import who_reply
 from mudserver.limits.ratelimit import FloodGuard, TokenBucket, Verdict
-from mudserver.store.accounts import Account
 from mudserver.wire import replies
 from mudserver.wire.commands import (
     Command,
@@ -250,7 +249,7 @@ class Session:
                 # Linear in the players in view: limited like say.
                 if not self.say_bucket.allow(self.last_input):
                     raise CommandError("toofast", "too many who; this one was dropped")
-                self.send(who_reply(self.game, self))
+                self.send(self.game.who_reply(self))
             case Action.QUIT, _:
                 self.close("quit")
             case Action.NOT_LOGGED, _:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mudserver.store.accounts import valid_name
+from mudserver.account import valid_name
 
 __all__ = ["Ban", "BanList", "BanError", "parse_target", "parse_duration", "write_atomically"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from mudserver.store.accounts import valid_name
+from mudserver.account import valid_name
 
 __all__ = ["FailureCounter", "LoginThrottle"]
 

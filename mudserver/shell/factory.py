@@ -1,6 +1,6 @@
 """Who may connect, and what the connections share: :class:`MudFactory`.
 
-It builds a :class:`~mudserver.shell.server.MudProtocol` per connection and
+It builds a :class:`~mudserver.shell.protocol.MudProtocol` per connection and
 carries what they share (the game, the clock, the password checker, the
 server's name for MUD clients), refuses a banned address or one over the
 connection caps with a one-line :class:`RefusedProtocol`, logs refusals at a
@@ -19,11 +19,11 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mudserver.account import Account
 from mudserver.config import Presentation
 from mudserver.core.game import Game
 from mudserver.limits.connlimit import ConnectionLimits
-from mudserver.shell.server import MudProtocol
-from mudserver.store.accounts import Account
+from mudserver.shell.protocol import MudProtocol
 
 __all__ = ["REFUSAL_LOG_INTERVAL", "Authenticator", "MudFactory", "RefusedProtocol"]
 

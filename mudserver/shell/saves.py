@@ -40,8 +40,8 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
+from mudserver.account import Account
 from mudserver.shell.metrics import Metrics
-from mudserver.store.accounts import Account
 from mudserver.store.base import Store, StoreUnavailable
 
 __all__ = ["SAVE_RETRY", "SaveQueue"]

@@ -22,6 +22,7 @@ from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
+from mudserver.account import Account, CorruptAccount
 from mudserver.config import Presentation, Settings
 from mudserver.core.game import Game
 from mudserver.gcschedule import GcSchedule
@@ -29,7 +30,6 @@ from mudserver.shell.factory import MudFactory
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.saves import SaveQueue
-from mudserver.store.accounts import Account, CorruptAccount
 from mudserver.store.base import Store
 
 if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra

@@ -20,13 +20,14 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 from twisted.web import server
 
+from mudserver.account import AccountError
 from mudserver.config import TELNET_OFFERS, Presentation, Settings
 from mudserver.limits.bans import BanError, BanList
-from mudserver.shell.admin import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
+from mudserver.shell.adminsocket import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
-from mudserver.store.accounts import AccountError, AccountStore
 from mudserver.store.base import Store
+from mudserver.store.files import FileStore
 from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
 from mudserver.store.spec import FILES, is_database, open_store
 
@@ -293,7 +294,7 @@ def check_endpoint(option: str, description: str) -> None:
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
-    store: Store = options["account_store"] or AccountStore(options["data"], options["hash_params"])
+    store: Store = options["account_store"] or FileStore(options["data"], options["hash_params"])
     game = GameService(
         options["settings"],
         store,

@@ -6,7 +6,7 @@ carries protocol version 1 unchanged: one line per text message, in both
 directions, without the line ending.
 
 A browser is a client like any other.  Behind every WebSocket runs a real
-:class:`~mudserver.shell.server.MudProtocol`, built by the game's own
+:class:`~mudserver.shell.protocol.MudProtocol`, built by the game's own
 :class:`~mudserver.shell.factory.MudFactory`, so it is counted, logged, timed out,
 limited and shut down exactly like a TCP client.  The only new code
 is :class:`LineTransport`, which looks like a TCP transport to that protocol:
@@ -46,7 +46,7 @@ from twisted.python.failure import Failure
 from twisted.web import pages, resource, server, static
 
 from mudserver.shell.factory import MudFactory
-from mudserver.shell.server import MudProtocol
+from mudserver.shell.protocol import MudProtocol
 
 __all__ = [
     "STATIC",

@@ -1,6 +1,6 @@
 """What the server needs from an account store, whichever engine keeps it.
 
-Two stores satisfy :class:`Store`: :class:`~mudserver.store.accounts.AccountStore`
+Two stores satisfy :class:`Store`: :class:`~mudserver.store.files.FileStore`
 (one JSON file per account, the default) and
 :class:`~mudserver.store.postgres.PostgresStore` (one row per account, shared
 by several server processes).  The shell calls every method from worker
@@ -9,13 +9,22 @@ threads, never from the reactor, so each may block.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
-from mudserver.store.accounts import Account, AccountError
-from mudserver.store.passwords import PasswordParams
+from mudserver.account import Account, AccountError, CorruptAccount
+from mudserver.store import passwords
+from mudserver.store.passwords import DEFAULT_PARAMS, InvalidPasswordRecord, PasswordParams
 
-__all__ = ["Store", "StoreUnavailable"]
+__all__ = [
+    "PasswordChecks",
+    "Store",
+    "StoreUnavailable",
+    "hash_password",
+    "read_account",
+    "verify_password",
+]
 
 
 class StoreUnavailable(AccountError):
@@ -90,3 +99,77 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
         ...
+
+
+def read_account(data: Any) -> Account:
+    """An account from its stored JSON form, its password record checked too.
+
+    CorruptAccount for anything :meth:`Account.from_json` refuses and for a
+    password record of an unknown algorithm or with bad parameters.
+    """
+    account = Account.from_json(data)
+    try:
+        passwords.parse_record(account.password)
+    except InvalidPasswordRecord as exc:
+        raise CorruptAccount(str(exc)) from None
+    return account
+
+
+def hash_password(password: str, params: PasswordParams = DEFAULT_PARAMS) -> dict[str, Any]:
+    """A fresh password record (see :func:`mudserver.store.passwords.hash_password`)."""
+    return passwords.hash_password(password, params)
+
+
+def verify_password(password: str, record: dict[str, Any]) -> bool:
+    """Whether *password* matches *record*; CorruptAccount for a malformed record."""
+    try:
+        return passwords.verify_password(password, record)
+    except InvalidPasswordRecord as exc:
+        raise CorruptAccount(str(exc)) from None
+
+
+class PasswordChecks:
+    """The password work every store does alike, over the store's own :meth:`load`.
+
+    Hashing and verifying are the same whatever keeps the records (files or
+    PostgreSQL); only how an account is read differs.  A store calls
+    :meth:`_init_passwords` in its ``__init__``.
+    """
+
+    hash_params: PasswordParams
+    _dummy_record: dict[str, Any]
+
+    def _init_passwords(self, hash_params: PasswordParams) -> None:
+        self.hash_params = hash_params
+        #: What unknown names are verified against (see :meth:`authenticate`).
+        self._dummy_record = hash_password(secrets.token_urlsafe(16), hash_params)
+
+    def load(self, name: str) -> Account | None:
+        raise NotImplementedError
+
+    def authenticate(self, name: str, password: str) -> Account | None:
+        """The Account if *password* is right, else None.
+
+        Unknown and invalid names are verified against a dummy record so they
+        cost the same hashing work as a wrong password at the current
+        parameters (timing must not reveal which names exist).  CorruptAccount
+        propagates so the server can log it.
+        """
+        account = self.load(name)
+        if account is None:
+            verify_password(password, self._dummy_record)
+            return None
+        if verify_password(password, account.password):
+            return account
+        return None
+
+    def needs_rehash(self, account: Account) -> bool:
+        """Whether *account*'s password record is older or weaker than :attr:`hash_params`."""
+        try:
+            return passwords.needs_rehash(account.password, self.hash_params)
+        except InvalidPasswordRecord as exc:
+            raise CorruptAccount(str(exc)) from None
+
+    def hash(self, password: str) -> dict[str, Any]:
+        """A new password record with the current parameters (slow: not on the reactor)."""
+        return hash_password(password, self.hash_params)

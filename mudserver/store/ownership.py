@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from mudserver.store.accounts import valid_name
+from mudserver.account import valid_name
 from mudserver.store.base import StoreUnavailable
 from mudserver.store.postgres import CONNECT_TIMEOUT, RAISE_LEASE, account_key
 

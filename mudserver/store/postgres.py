@@ -42,18 +42,16 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from mudserver.store.accounts import (
+from mudserver.account import (
     NAME_RULE,
     Account,
     AccountError,
     AccountExists,
     CorruptAccount,
     InvalidName,
-    PasswordChecks,
-    hash_password,
     valid_name,
 )
-from mudserver.store.base import StoreUnavailable
+from mudserver.store.base import PasswordChecks, StoreUnavailable, hash_password, read_account
 from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key"]
@@ -61,7 +59,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key"]
 T = TypeVar("T")
 
 #: The schema this code reads and writes; :data:`MIGRATIONS` gets a database there.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Key of the advisory lock held while the schema is created or migrated.
 SCHEMA_LOCK = 0x6D75_6473  # "muds"
 #: Seconds to wait for a connection before calling the database unavailable.
@@ -84,15 +82,24 @@ MIGRATIONS: list[str] = [
     """,
     # 2: the fencing token of shards' saves.
     "ALTER TABLE mudserver_accounts ADD COLUMN lease bigint NOT NULL DEFAULT 0",
+    # 3: the game's per-player data, and when an account was made (NULL: before
+    # this version).  ``saved`` already says when it was last seen.
+    """
+    ALTER TABLE mudserver_accounts
+        ADD COLUMN data jsonb NOT NULL DEFAULT '{}'::jsonb
+            CONSTRAINT data_is_an_object CHECK (jsonb_typeof(data) = 'object'),
+        ADD COLUMN created timestamptz;
+    ALTER TABLE mudserver_accounts ALTER COLUMN created SET DEFAULT now()
+    """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 _UPSERT = """
-    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
-    VALUES (%s, %s, %s, %s, %s, %s)
+    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z, data)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (name_key) DO UPDATE SET
         name = EXCLUDED.name, password = EXCLUDED.password,
-        x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, saved = now()
+        x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, data = EXCLUDED.data, saved = now()
 """
 #: A shard's save: the position (and password record) of accounts whose row
 #: still holds the token the shard read when it claimed them.  One statement
@@ -101,11 +108,12 @@ _UPSERT = """
 #: loaded them), so there is nothing to insert.
 _FENCED_SAVE = """
     UPDATE mudserver_accounts AS a SET
-        name = r.name, password = r.password::jsonb, x = r.x, y = r.y, z = r.z, saved = now()
+        name = r.name, password = r.password::jsonb, x = r.x, y = r.y, z = r.z,
+        data = r.data::jsonb, saved = now()
     FROM unnest(
         %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], %s::float8[],
-        %s::bigint[]
-    ) AS r(name_key, name, password, x, y, z, lease)
+        %s::text[], %s::bigint[]
+    ) AS r(name_key, name, password, x, y, z, data, lease)
     WHERE a.name_key = r.name_key AND a.lease = r.lease
     RETURNING a.name_key
 """
@@ -113,10 +121,13 @@ _FENCED_SAVE = """
 #: new token, which its saves of the account must then match.
 RAISE_LEASE = "UPDATE mudserver_accounts SET lease = lease + 1 WHERE name_key = %s RETURNING lease"
 _INSERT = """
-    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z)
-    VALUES (%s, %s, %s, %s, %s, %s)
+    INSERT INTO mudserver_accounts (name_key, name, password, x, y, z, data, created)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, COALESCE(to_timestamp(%s), now()))
 """
-_SELECT = "SELECT name, password, x, y, z, lease FROM mudserver_accounts"
+_SELECT = (
+    "SELECT name, password, x, y, z, data, extract(epoch FROM created),"
+    " extract(epoch FROM saved), lease FROM mudserver_accounts"
+)
 
 
 def account_key(name: str) -> int:
@@ -136,7 +147,7 @@ class SchemaError(AccountError):
 def _row(account: Account) -> tuple[Any, ...]:
     """The parameters of one row, refusing anything :meth:`PostgresStore.load` would reject."""
     try:
-        Account.from_json(account.to_json())
+        read_account(account.to_json())
     except CorruptAccount as exc:
         raise ValueError(f"refusing to write invalid account: {exc}") from None
     return (
@@ -146,14 +157,23 @@ def _row(account: Account) -> tuple[Any, ...]:
         account.x,
         account.y,
         account.z,
+        Jsonb(account.data),
     )
 
 
 def _account(row: tuple[Any, ...]) -> Account:
     """An Account from a row, checked as strictly as an account file."""
-    name, password, x, y, z, lease = row
-    account = Account.from_json(
-        {"version": 1, "name": name, "password": password, "position": [x, y, z]}
+    name, password, x, y, z, data, created, saved, lease = row
+    account = read_account(
+        {
+            "version": 2,
+            "name": name,
+            "password": password,
+            "position": [x, y, z],
+            "data": data,
+            "created": None if created is None else float(created),
+            "last_seen": None if saved is None else float(saved),
+        }
     )
     account.lease = int(lease)
     return account
@@ -327,7 +347,8 @@ class PostgresStore(PasswordChecks):
         return account
 
     def insert(self, account: Account) -> None:
-        row = _row(account)
+        """Add *account* as it is; its creation date is kept, or now for a new one."""
+        row = (*_row(account), account.created)
         try:
             self._run(lambda c: c.execute(_INSERT, row))
         except psycopg.errors.UniqueViolation:
@@ -382,6 +403,7 @@ class PostgresStore(PasswordChecks):
             [row[3] for row in rows],
             [row[4] for row in rows],
             [row[5] for row in rows],
+            [json.dumps(a.data) for a in accounts],
             [a.lease for a in accounts],
         ]
         written = {

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 
-from mudserver.store.accounts import AccountError, AccountStore
+from mudserver.account import AccountError
 from mudserver.store.base import Store
+from mudserver.store.files import FileStore
 from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
 
 __all__ = ["FILES", "StoreSpecError", "is_database", "open_store"]
@@ -42,7 +43,7 @@ def open_store(
     a wrong address or a schema newer than this code is reported here.
     """
     if spec.strip().lower() == FILES:
-        return AccountStore(data, hash_params)
+        return FileStore(data, hash_params)
     if not is_database(spec):
         raise StoreSpecError(
             f"{spec!r} is neither 'files', a postgresql:// URI nor a libpq 'key=value' string"

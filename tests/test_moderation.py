@@ -1,4 +1,4 @@
-"""Tests for mudserver.core.operator and the game's side of the console.
+"""Tests for mudserver.core.moderation and the game's side of the console.
 
 Sans-IO: a real Game with sessions on fake peers, logins reported with
 ``login_checked`` as the shell does; assertions are on the lines a client
@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from twisted.internet import task
 from twisted.internet.testing import StringTransport
 
+from mudserver.account import Account
 from mudserver.config import Settings
-from mudserver.core import operator
-from mudserver.core.game import Game
+from mudserver.core import moderation
+from mudserver.core.game import WHO_MAX_NAMES, Game
 from mudserver.core.session import Session, State
 from mudserver.limits.bans import BanError
-from mudserver.shell.admin import Countdown
+from mudserver.shell.adminsocket import Countdown
 from mudserver.shell.factory import MudFactory
-from mudserver.store.accounts import Account
 from mudserver.wire.encoding import split_line
 
 from .test_game import FakePeer, SaveRecorder
@@ -55,7 +55,7 @@ def test_who_rows_list_every_player_with_address_version_position_and_idle(game:
     login(game, "zed", (1, 2, 3), host="192.0.2.1")
     bar, _ = login(game, "bar", (4, 5, 6))
     bar.line_received(b"idl", now=7.0)
-    rows = operator.who_rows(game, now=10.0)
+    rows = moderation.who_rows(game, now=10.0)
     assert [(r.name, r.host, r.version, (r.x, r.y, r.z), r.idle) for r in rows] == [
         ("bar", "127.0.0.1", "1", (4, 5, 6), 3.0),
         ("zed", "192.0.2.1", "1", (1, 2, 3), 9.0),
@@ -66,17 +66,17 @@ def test_kick_says_why_then_bye_kicked_and_saves_where_it_stood(
     game: Game, saves: SaveRecorder
 ) -> None:
     _, peer = login(game, "foo", (3, 4, 0))
-    assert operator.kick(game, "FOO", "griefing")
+    assert moderation.kick(game, "FOO", "griefing")
     assert peer.new_lines() == ["sys kicked: griefing", "bye kicked"]
     assert peer.closed == 1
     assert saves.positions("foo")[-1] == (3, 4, 0)
     assert game.player("foo") is None
-    assert not operator.kick(game, "foo")
+    assert not moderation.kick(game, "foo")
 
 
 def test_a_name_ban_kicks_the_player_and_refuses_its_next_con(game: Game) -> None:
     _, peer = login(game, "foo")
-    ban, closed = operator.ban(game, "Foo", now=100.0, duration=60.0, reason="spam")
+    ban, closed = moderation.ban(game, "Foo", now=100.0, duration=60.0, reason="spam")
     assert (ban.kind, ban.target, ban.until) == ("name", "foo", 160.0)
     assert closed == ["foo"]
     assert peer.new_lines() == ["sys banned: spam", "bye banned"]
@@ -95,7 +95,7 @@ def test_an_address_ban_closes_every_connection_from_it(game: Game) -> None:
     _, outside = login(game, "bar", host="192.0.2.1")
     lurker_peer = FakePeer()
     Session(game, lurker_peer, "l", host="10.9.9.9")  # connected, not logged in
-    _, closed = operator.ban(game, "10.0.0.0/8", now=0.0)
+    _, closed = moderation.ban(game, "10.0.0.0/8", now=0.0)
     assert sorted(closed) == ["10.9.9.9", "foo"]
     assert inside.new_lines() == ["bye banned"]
     assert lurker_peer.lines() == ["bye banned"]
@@ -104,14 +104,14 @@ def test_an_address_ban_closes_every_connection_from_it(game: Game) -> None:
 
 def test_a_bad_ban_target_changes_nothing(game: Game) -> None:
     with pytest.raises(BanError):
-        operator.ban(game, "bad!", now=0.0)
+        moderation.ban(game, "bad!", now=0.0)
     assert len(game.bans) == 0
 
 
 def test_announce_reaches_every_player_on_the_next_tick(game: Game) -> None:
     _, foo = login(game, "foo")
     _, bar = login(game, "bar", (5000, 0, 0))  # far out of view: still told
-    assert operator.announce(game, "restart at 18:00, 50% off") == 2
+    assert moderation.announce(game, "restart at 18:00, 50% off") == 2
     game.tick(0.1)
     assert foo.new_lines() == ["sys restart at 18:00%2C 50%25 off"]
     assert [split_line(x).args() for x in bar.new_lines()] == [["restart at 18:00, 50% off"]]
@@ -144,10 +144,10 @@ def test_who_in_a_crowd_of_2000_is_bounded() -> None:
     (line,) = peer.new_lines()
     online, in_view, *names = split_line(line).args()
     assert online == "2000"
-    assert int(in_view) > 3 * operator.WHO_MAX_NAMES
-    assert len(names) == operator.WHO_MAX_NAMES
+    assert int(in_view) > 3 * WHO_MAX_NAMES
+    assert len(names) == WHO_MAX_NAMES
     # However big the crowd: "who ", two numbers of at most 10 digits, the names.
-    assert len(line) <= 4 + 2 * 11 + operator.WHO_MAX_NAMES * 25
+    assert len(line) <= 4 + 2 * 11 + WHO_MAX_NAMES * 25
 
 
 @settings(max_examples=30, deadline=None)
@@ -161,7 +161,7 @@ def test_who_names_at_most_the_bound_nearest_first(spots: list[tuple[int, int]])
     (line,) = peer.new_lines()
     online, in_view, *names = split_line(line).args()
     assert int(online) == len(spots) + 1
-    assert len(names) == min(int(in_view), operator.WHO_MAX_NAMES)
+    assert len(names) == min(int(in_view), WHO_MAX_NAMES)
     distances = [spots[int(n[1:])][0] ** 2 + spots[int(n[1:])][1] ** 2 for n in names]
     assert distances == sorted(distances)
 
@@ -192,12 +192,12 @@ def test_who_takes_no_arguments(game: Game) -> None:
 
 
 def test_countdown_marks() -> None:
-    assert operator.countdown(45) == [45, 30, 10, 5]
-    assert operator.countdown(60) == [60, 30, 10, 5]
-    assert operator.countdown(3) == [3]
-    assert operator.countdown(0) == []
-    assert operator.countdown_text(120, "update") == "server shutting down in 2 minutes: update"
-    assert operator.countdown_text(1) == "server shutting down in 1 second"
+    assert moderation.countdown(45) == [45, 30, 10, 5]
+    assert moderation.countdown(60) == [60, 30, 10, 5]
+    assert moderation.countdown(3) == [3]
+    assert moderation.countdown(0) == []
+    assert moderation.countdown_text(120, "update") == "server shutting down in 2 minutes: update"
+    assert moderation.countdown_text(1) == "server shutting down in 1 second"
 
 
 def test_the_countdown_announces_then_stops(game: Game) -> None:

@@ -1,45 +1,32 @@
-"""What the operator's console and the ``who`` command do to a game.
+"""What the operator's console does to a game: who is on, kick, ban, announce, countdown.
 
-The admin socket (:mod:`mudserver.shell.admin`) only turns requests into
+The admin socket (:mod:`mudserver.shell.adminsocket`) only turns requests into
 calls of these functions and their results into answers; everything it
-decides (who is listed, who is kicked by a ban, what a player's ``who``
-reply may hold) is here, sans-IO and testable with a plain
-:class:`~mudserver.core.game.Game`.  Only the game's public API is used:
-``players()``, ``player(name)``, ``sessions``, ``bans``, ``announce`` and
-``in_view``, and of a session ``account``, ``entity``, ``host``,
-``version``, ``last_input`` and ``close``.
+decides (who is listed, who is kicked by a ban) is here, sans-IO and testable
+with a plain :class:`~mudserver.core.game.Game`.  Only the game's public API
+is used: ``players()``, ``player(name)``, ``sessions``, ``bans`` and
+``announce``, and of a session what :class:`~mudserver.core.game.Client` holds.
 """
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mudserver.core.game import Game
+from mudserver.limits.bans import Ban
 from mudserver.wire import replies
 
-if TYPE_CHECKING:
-    from mudserver.core.game import Game
-    from mudserver.core.session import Session
-    from mudserver.limits.bans import Ban
-
 __all__ = [
-    "WHO_MAX_NAMES",
     "COUNTDOWN_MARKS",
     "PlayerRow",
     "who_rows",
-    "who_reply",
     "kick",
     "ban",
     "announce",
     "countdown",
     "countdown_text",
 ]
-
-#: Names one ``who`` reply may carry: with 2,000 players in view a reply
-#: listing all of them would be ~20 KB, and a client repeating ``who`` at
-#: the line rate would turn that into a flood of the server's own making.
-WHO_MAX_NAMES = 20
 
 #: Seconds before a shutdown at which players are warned (besides at its start).
 COUNTDOWN_MARKS = (3600, 1800, 900, 600, 300, 120, 60, 30, 10, 5)
@@ -82,25 +69,6 @@ def who_rows(game: Game, now: float) -> list[PlayerRow]:
         )
     rows.sort(key=lambda row: row.name.lower())
     return rows
-
-
-def who_reply(game: Game, session: Session) -> str:
-    """A player's ``who``: players online, players in view, the nearest names.
-
-    At most :data:`WHO_MAX_NAMES` names, nearest first (the player itself
-    not counted), so the reply is bounded however big the crowd.  The work
-    is not: it is linear in the players in view, which is why the session
-    lets ``who`` through at the ``say`` rate only.
-    """
-    me = session.entity
-    if me is None:
-        return replies.who(len(game), 0, [])
-    others = [e for e in game.in_view(session) if e is not me and e.kind == "player"]
-    x, y = me.x, me.y
-    nearest = heapq.nsmallest(
-        WHO_MAX_NAMES, others, key=lambda e: (e.x - x) * (e.x - x) + (e.y - y) * (e.y - y)
-    )
-    return replies.who(len(game), len(others), [e.name for e in nearest])
 
 
 def kick(game: Game, name: str, reason: str = "") -> bool:

@@ -10,18 +10,21 @@ settings, the clock and the password checker.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from twisted.internet.interfaces import IDelayedCall, IPushProducer
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from mudserver.account import Account
+from mudserver.config import Presentation
+from mudserver.core.game import Game
 from mudserver.core.session import LoginAttempt, Session
 from mudserver.shell.sendnow import direct_writer
-from mudserver.store.accounts import Account
 from mudserver.store.base import StoreUnavailable
 from mudserver.wire import mssp, replies
 from mudserver.wire.gmcp import GmcpChannel
@@ -36,10 +39,7 @@ from mudserver.wire.telnet import (
     subnegotiation,
 )
 
-if TYPE_CHECKING:
-    from mudserver.shell.factory import MudFactory
-
-__all__ = ["OUTPUT_OVERFLOW", "MudProtocol", "OutputWatcher"]
+__all__ = ["OUTPUT_OVERFLOW", "Hub", "MudProtocol", "OutputWatcher"]
 
 #: Why a connection ended whose client left more than ``max_output`` unread
 #: (the ``reason`` label of ``mudserver_disconnects``).
@@ -47,6 +47,36 @@ OUTPUT_OVERFLOW = "output overflow"
 
 #: The Telnet options the TCP port offers (see :mod:`mudserver.wire.telnet`).
 TELNET_OPTIONS = (MSSP, GMCP)
+
+
+class Hub(Protocol):
+    """What a connection needs from the factory that made it.
+
+    :class:`~mudserver.shell.factory.MudFactory` is one; saying here what a
+    connection uses keeps this module below the factory that imports it.
+    """
+
+    game: Game
+    clock: IReactorTime
+    presentation: Presentation
+    #: The transport's own buffer size, before unread output piles up in user space.
+    transport_buffer_size: int
+    connections: set[MudProtocol]
+    #: When the server started, and its name and version, for MSSP.
+    started: float
+    codebase: str
+
+    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
+        """Check a password off the reactor; the account, or ``None``."""
+        ...
+
+    def login_abandoned(self, name: str) -> object:
+        """A checked login never joined (its connection went away)."""
+        ...
+
+    def connection_closed(self, protocol: MudProtocol) -> None:
+        """*protocol*'s connection is gone: release what it held."""
+        ...
 
 
 @implementer(IPushProducer)
@@ -89,7 +119,7 @@ class MudProtocol(LineReceiver, TimeoutMixin):
 
     delimiter = b"\n"
     log = Logger()
-    factory: MudFactory
+    factory: Hub
     session: Session
     #: Set when the connection is aborted for unread output: nothing more is
     #: written to it, though the session may still send until connectionLost.

@@ -1,11 +1,11 @@
-"""Persistent player accounts: one JSON file per account.
+"""The file store: one JSON file per account under ``DATA/users/``.
 
-Plain Python, no Twisted, so the server, ``mudserver.mkuser`` and tests share it.
-Password hashing itself lives in :mod:`mudserver.store.passwords`.
-Why it is built this way:
+Plain Python, no Twisted, so the server, ``mudserver-mkuser`` and tests share
+it.  The account value is :mod:`mudserver.account`; password hashing is
+:mod:`mudserver.store.passwords`.  Why it is built this way:
 
-* Names are checked against :data:`NAME_RE` *before* any path is built, so no
-  client input can name a file outside ``users_dir``.
+* Names are checked against :data:`~mudserver.account.NAME_RE` *before* any
+  path is built, so no client input can name a file outside ``users_dir``.
 * Files are written to a fsynced temp file and then moved or linked into place,
   so a crash or a full disk never leaves a half-written account behind.
 * Only salted password hashes are stored, and an unknown name costs the same
@@ -17,152 +17,28 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
-import re
-import secrets
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mudserver.store import passwords
-from mudserver.store.passwords import (
-    DEFAULT_PARAMS,
-    InvalidPasswordRecord,
-    PasswordParams,
-    ScryptParams,
+from mudserver.account import (
+    NAME_RULE,
+    Account,
+    AccountExists,
+    CorruptAccount,
+    InvalidName,
+    valid_name,
 )
+from mudserver.store.base import PasswordChecks, hash_password, read_account
+from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
 
-__all__ = [
-    "DEFAULT_HASH_PARAMS",
-    "NAME_RE",
-    "Account",
-    "AccountError",
-    "AccountExists",
-    "AccountStore",
-    "CorruptAccount",
-    "HashParams",
-    "InvalidName",
-    "PasswordChecks",
-    "hash_password",
-    "valid_name",
-    "verify_password",
-]
+__all__ = ["FileStore"]
 
-#: Use with ``fullmatch``.  ``[A-Za-z0-9_]``, not ``\w``: ``\w`` also accepts
-#: Unicode letters (fullwidth ``ｆｏｏ``), which are ambiguous as file names.
-NAME_RE: re.Pattern[str] = re.compile(r"[A-Za-z0-9_]{1,24}")
-NAME_RULE = "names are 1-24 characters of A-Z, a-z, 0-9 and _"
-FORMAT_VERSION = 1
 #: Account files are tiny; a huge one is damage and must not eat memory.
 _MAX_FILE_BYTES = 1 << 20
-
-_ACCOUNT_KEYS = frozenset({"version", "name", "password", "position"})
-
-
-def valid_name(name: str) -> bool:
-    """Whether *name* is an acceptable account name (see :data:`NAME_RE`)."""
-    return isinstance(name, str) and NAME_RE.fullmatch(name) is not None
-
-
-class AccountError(Exception):
-    """Base class for every error this module raises on purpose."""
-
-
-class InvalidName(AccountError):
-    """A name does not match :data:`NAME_RE`; the message explains the rule."""
-
-
-class AccountExists(AccountError):
-    """An account with that name (compared case-insensitively) already exists."""
-
-
-class CorruptAccount(AccountError):
-    """An account file exists but cannot be parsed or has invalid fields."""
-
-
-#: The scrypt parameters of records made before Argon2id (tests make cheap ones).
-HashParams = ScryptParams
-DEFAULT_HASH_PARAMS = DEFAULT_PARAMS
-
-
-def hash_password(password: str, params: PasswordParams = DEFAULT_PARAMS) -> dict[str, Any]:
-    """A fresh password record (see :func:`mudserver.store.passwords.hash_password`)."""
-    return passwords.hash_password(password, params)
-
-
-def verify_password(password: str, record: dict[str, Any]) -> bool:
-    """Whether *password* matches *record*; CorruptAccount for a malformed record."""
-    try:
-        return passwords.verify_password(password, record)
-    except InvalidPasswordRecord as exc:
-        raise CorruptAccount(str(exc)) from None
-
-
-def _finite_float(value: Any, what: str) -> float:
-    """Convert a JSON number to a finite float, or raise CorruptAccount."""
-    if type(value) not in (int, float):
-        raise CorruptAccount(f"{what} must be a number")
-    try:
-        result = float(value)
-    except OverflowError:
-        raise CorruptAccount(f"{what} is out of range") from None
-    if not math.isfinite(result):
-        raise CorruptAccount(f"{what} must be finite")
-    return result
-
-
-@dataclass
-class Account:
-    """One player account: display name, password record and position."""
-
-    name: str
-    password: dict[str, Any]
-    x: float = 0.0
-    y: float = 0.0
-    z: float = 0.0
-    #: PostgreSQL's fencing token, as read (a shard's saves must match it;
-    #: see :mod:`mudserver.store.postgres`).  Not part of the account's data:
-    #: not written to files, not compared.
-    lease: int | None = field(default=None, compare=False, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        """The on-disk form; ``version`` lets the format evolve later."""
-        return {
-            "version": FORMAT_VERSION,
-            "name": self.name,
-            "password": dict(self.password),
-            "position": [self.x, self.y, self.z],
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Account:
-        """Build from parsed JSON, checking every field strictly.
-
-        Files may be hand-edited or damaged; a NaN position or unknown algorithm
-        must be reported here, not crash the game later.
-        """
-        if not isinstance(data, dict):
-            raise CorruptAccount("account data must be a JSON object")
-        if set(data) != _ACCOUNT_KEYS:
-            raise CorruptAccount(f"account needs exactly the keys {sorted(_ACCOUNT_KEYS)}")
-        if type(data["version"]) is not int or data["version"] != FORMAT_VERSION:
-            raise CorruptAccount(f"unsupported account version {data['version']!r}")
-        name = data["name"]
-        if not valid_name(name):
-            raise CorruptAccount(f"invalid account name {name!r}")
-        try:
-            passwords.parse_record(data["password"])
-        except InvalidPasswordRecord as exc:
-            raise CorruptAccount(str(exc)) from None
-        position = data["position"]
-        if not isinstance(position, list) or len(position) != 3:
-            raise CorruptAccount("position must be a list of 3 numbers")
-        x, y, z = (_finite_float(v, f"position[{i}]") for i, v in enumerate(position))
-        return cls(name=name, password=dict(data["password"]), x=x, y=y, z=z)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -176,54 +52,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class PasswordChecks:
-    """The password work every store does alike, over the store's own :meth:`load`.
-
-    Hashing and verifying are the same whatever keeps the records (files or
-    PostgreSQL); only how an account is read differs.  A store calls
-    :meth:`_init_passwords` in its ``__init__``.
-    """
-
-    hash_params: PasswordParams
-    _dummy_record: dict[str, Any]
-
-    def _init_passwords(self, hash_params: PasswordParams) -> None:
-        self.hash_params = hash_params
-        #: What unknown names are verified against (see :meth:`authenticate`).
-        self._dummy_record = hash_password(secrets.token_urlsafe(16), hash_params)
-
-    def load(self, name: str) -> Account | None:
-        raise NotImplementedError
-
-    def authenticate(self, name: str, password: str) -> Account | None:
-        """The Account if *password* is right, else None.
-
-        Unknown and invalid names are verified against a dummy record so they
-        cost the same hashing work as a wrong password at the current
-        parameters (timing must not reveal which names exist).  CorruptAccount
-        propagates so the server can log it.
-        """
-        account = self.load(name)
-        if account is None:
-            verify_password(password, self._dummy_record)
-            return None
-        if verify_password(password, account.password):
-            return account
-        return None
-
-    def needs_rehash(self, account: Account) -> bool:
-        """Whether *account*'s password record is older or weaker than :attr:`hash_params`."""
-        try:
-            return passwords.needs_rehash(account.password, self.hash_params)
-        except InvalidPasswordRecord as exc:
-            raise CorruptAccount(str(exc)) from None
-
-    def hash(self, password: str) -> dict[str, Any]:
-        """A new password record with the current parameters (slow: not on the reactor)."""
-        return hash_password(password, self.hash_params)
-
-
-class AccountStore(PasswordChecks):
+class FileStore(PasswordChecks):
     """Accounts stored as ``<data_dir>/users/<lowercased name>.json``."""
 
     def __init__(
@@ -278,7 +107,7 @@ class AccountStore(PasswordChecks):
         except (ValueError, RecursionError) as exc:  # includes UnicodeDecodeError
             raise CorruptAccount(f"{path}: not valid JSON: {exc}") from None
         try:
-            account = Account.from_json(data)
+            account = read_account(data)
         except CorruptAccount as exc:
             raise CorruptAccount(f"{path}: {exc}") from None
         if account.name.lower() != name.lower():
@@ -289,7 +118,7 @@ class AccountStore(PasswordChecks):
         """Serialisable form of *account*, refusing anything :meth:`load` would reject."""
         data = account.to_json()
         try:
-            Account.from_json(data)
+            read_account(data)
         except CorruptAccount as exc:
             raise ValueError(f"refusing to write invalid account: {exc}") from None
         return data
@@ -339,7 +168,12 @@ class AccountStore(PasswordChecks):
         if path.exists():  # cheap early answer; the link below is the real check
             raise AccountExists(f"account {name!r} already exists")
         account = Account(
-            name, hash_password(password, self.hash_params), float(x), float(y), float(z)
+            name,
+            hash_password(password, self.hash_params),
+            float(x),
+            float(y),
+            float(z),
+            created=time.time(),
         )
         tmp = self._write_temp(self._check_writable(account))
         try:
@@ -388,9 +222,15 @@ class AccountStore(PasswordChecks):
         return account
 
     def save(self, account: Account) -> None:
-        """Atomically replace the file: after a crash the old or new one is there."""
+        """Atomically replace the file: after a crash the old or new one is there.
+
+        The file records when it was written (``last_seen``): a player is
+        saved at login, while moving and at logout.
+        """
         path = self.path_for(account.name)
-        tmp = self._write_temp(self._check_writable(account))
+        data = self._check_writable(account)
+        data["last_seen"] = time.time()
+        tmp = self._write_temp(data)
         try:
             os.replace(tmp, path)
         except BaseException:

@@ -17,7 +17,7 @@ listens on a network, so there is no password to guess or to sniff.  Twisted
 sets the mode before ``listen()``, so there is no moment when the socket
 accepts connections with looser permissions.
 
-The commands call :mod:`mudserver.core.operator`; this module only moves
+The commands call :mod:`mudserver.core.moderation`; this module only moves
 arguments and answers, persists the ban list off the reactor thread, and
 drives the shutdown countdown with the reactor's clock.
 """
@@ -36,7 +36,7 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols import amp
 
-from mudserver.core import operator
+from mudserver.core import moderation
 from mudserver.core.game import Game
 from mudserver.limits.bans import BanError, write_atomically
 
@@ -145,7 +145,7 @@ class Cancel(amp.Command):
 
 
 class Countdown:
-    """Warns every player at the marks of :func:`operator.countdown`, then stops the server."""
+    """Warns every player at the marks of :func:`moderation.countdown`, then stops the server."""
 
     log = Logger()
 
@@ -168,8 +168,8 @@ class Countdown:
             raise ValueError(f"the countdown must be 0 to {MAX_COUNTDOWN:g} seconds")
         self._cancel_calls()
         self.log.info("shutdown in {seconds} s requested", seconds=seconds)
-        for remaining in operator.countdown(seconds):
-            text = operator.countdown_text(remaining, message)
+        for remaining in moderation.countdown(seconds):
+            text = moderation.countdown_text(remaining, message)
             self._calls.append(self.clock.callLater(seconds - remaining, self.game.announce, text))
         self._calls.append(self.clock.callLater(seconds, self._finish))
 
@@ -205,13 +205,13 @@ class AdminProtocol(amp.AMP):
 
     @Who.responder
     def who(self, offset: int, limit: int) -> dict[str, Any]:
-        rows = operator.who_rows(self._game, self.factory.clock.seconds())
+        rows = moderation.who_rows(self._game, self.factory.clock.seconds())
         page = rows[max(0, offset) : max(0, offset) + min(max(0, limit), PAGE)]
         return {"total": len(rows), "rows": [row.to_json() for row in page]}
 
     @Kick.responder
     def kick(self, name: str, reason: str) -> dict[str, Any]:
-        kicked = operator.kick(self._game, name, reason)
+        kicked = moderation.kick(self._game, name, reason)
         if kicked:
             self.factory.log.info("operator kicked {name}", name=name)
         return {"kicked": kicked}
@@ -225,7 +225,7 @@ class AdminProtocol(amp.AMP):
 
     async def _ban(self, target: str, duration: float | None, reason: str) -> dict[str, Any]:
         now = self.factory.clock.seconds()
-        made, closed = operator.ban(self._game, target, now, duration, reason)
+        made, closed = moderation.ban(self._game, target, now, duration, reason)
         self.factory.log.info(
             "operator banned {target} ({closed} connections closed)",
             target=made.target,
@@ -253,7 +253,7 @@ class AdminProtocol(amp.AMP):
 
     @Announce.responder
     def announce(self, text: str) -> dict[str, Any]:
-        return {"players": operator.announce(self._game, text)}
+        return {"players": moderation.announce(self._game, text)}
 
     @Shutdown.responder
     def shutdown(self, seconds: float, message: str) -> dict[str, Any]:

@@ -20,8 +20,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mudserver.store.accounts import AccountError, AccountExists, AccountStore
+from mudserver.account import AccountError, AccountExists
 from mudserver.store.base import Store
+from mudserver.store.files import FileStore
 from mudserver.store.spec import is_database, open_store
 
 __all__ = ["main"]
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _open(spec: str) -> Store:
     """A database for a URI or libpq string, else the file store of a data directory."""
-    return open_store(spec, "") if is_database(spec) else AccountStore(spec)
+    return open_store(spec, "") if is_database(spec) else FileStore(spec)
 
 
 def _copy(source: Store, target: Store) -> int:

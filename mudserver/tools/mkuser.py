@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m mudserver.mkuser NAME PASSWORD [--data DIR] [--store files|POSTGRESQL]
+    python -m mudserver.tools.mkuser NAME PASSWORD [--data DIR] [--store files|POSTGRESQL]
 
 The server has no registration command, so this is how accounts are made.
 It opens the store the way the server does (``--store``: the JSON files
@@ -17,14 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mudserver.store.accounts import (
-    NAME_RULE,
-    AccountError,
-    AccountExists,
-    AccountStore,
-    InvalidName,
-    valid_name,
-)
+from mudserver.account import NAME_RULE, AccountError, AccountExists, InvalidName, valid_name
+from mudserver.store.files import FileStore
 from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
 from mudserver.store.spec import FILES, open_store
 
@@ -106,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         store.close()
-    where = store.path_for(account.name) if isinstance(store, AccountStore) else store.describe()
+    where = store.path_for(account.name) if isinstance(store, FileStore) else store.describe()
     print(f"created account {account.name} in {where}")
     return 0
 

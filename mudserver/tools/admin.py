@@ -1,6 +1,6 @@
 """``mudserver-admin``: the operator's console of a running server.
 
-Talks AMP (see :mod:`mudserver.shell.admin`) over the server's UNIX socket,
+Talks AMP (see :mod:`mudserver.shell.adminsocket`) over the server's UNIX socket,
 ``DATA/admin.sock`` unless ``--socket`` says otherwise.  Output is for
 people by default and one JSON document with ``--json``, for scripts.
 
@@ -25,7 +25,7 @@ from twisted.internet.protocol import Factory
 from twisted.protocols import amp
 
 from mudserver.limits.bans import BanError, parse_duration
-from mudserver.shell import admin
+from mudserver.shell import adminsocket
 
 __all__ = ["main", "AdminError"]
 
@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="mudserver-admin", description="Operate a running mudserver."
     )
     parser.add_argument("--data", default="./data", help="the server's data directory")
-    parser.add_argument("--socket", help=f"the admin socket (default DATA/{admin.ADMIN_SOCKET})")
+    parser.add_argument(
+        "--socket", help=f"the admin socket (default DATA/{adminsocket.ADMIN_SOCKET})"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("who", help="players online")
@@ -84,7 +86,7 @@ async def _paged(proto: amp.AMP, command: type[amp.Command], key: str) -> list[d
     """Every row of a paged listing."""
     rows: list[dict[str, Any]] = []
     while True:
-        answer = await proto.callRemote(command, offset=len(rows), limit=admin.PAGE)
+        answer = await proto.callRemote(command, offset=len(rows), limit=adminsocket.PAGE)
         rows += answer[key]
         if not answer[key] or len(rows) >= answer["total"]:
             return rows
@@ -94,7 +96,7 @@ async def run(proto: amp.AMP, args: argparse.Namespace) -> tuple[Any, str]:
     """Do *args*' command; return (JSON result, text for people)."""
     match args.command:
         case "who":
-            rows = await _paged(proto, admin.Who, "rows")
+            rows = await _paged(proto, adminsocket.Who, "rows")
             lines = [f"{len(rows)} player{'' if len(rows) == 1 else 's'} online"]
             if rows:
                 lines.append(f"{'NAME':<20} {'ADDRESS':<39} {'V':<2} {'POSITION':<28} IDLE")
@@ -107,7 +109,7 @@ async def run(proto: amp.AMP, args: argparse.Namespace) -> tuple[Any, str]:
             return rows, "\n".join(lines)
         case "kick":
             answer = await proto.callRemote(
-                admin.Kick, name=args.name, reason=" ".join(args.reason)
+                adminsocket.Kick, name=args.name, reason=" ".join(args.reason)
             )
             if not answer["kicked"]:
                 raise AdminError(f"{args.name} is not online")
@@ -115,7 +117,7 @@ async def run(proto: amp.AMP, args: argparse.Namespace) -> tuple[Any, str]:
         case "ban":
             duration = parse_duration(args.duration) if args.duration else None
             answer = await proto.callRemote(
-                admin.Ban, target=args.target, duration=duration, reason=" ".join(args.reason)
+                adminsocket.Ban, target=args.target, duration=duration, reason=" ".join(args.reason)
             )
             made = answer["ban"][0]
             until = "for good" if made["until"] is None else f"for {args.duration}"
@@ -124,12 +126,12 @@ async def run(proto: amp.AMP, args: argparse.Namespace) -> tuple[Any, str]:
                 text += f"; disconnected {', '.join(answer['closed'])}"
             return {"ban": made, "closed": answer["closed"]}, text
         case "unban":
-            answer = await proto.callRemote(admin.Unban, target=args.target)
+            answer = await proto.callRemote(adminsocket.Unban, target=args.target)
             if not answer["lifted"]:
                 raise AdminError(f"{args.target} is not banned")
             return answer, f"lifted the ban of {args.target}"
         case "bans":
-            bans = await _paged(proto, admin.Bans, "bans")
+            bans = await _paged(proto, adminsocket.Bans, "bans")
             lines = [f"{len(bans)} ban{'' if len(bans) == 1 else 's'}"]
             for b in bans:
                 until = "for good" if b["until"] is None else f"until {_when(b['until'])}"
@@ -137,15 +139,15 @@ async def run(proto: amp.AMP, args: argparse.Namespace) -> tuple[Any, str]:
                 lines.append(f"{b['kind']:<8} {b['target']:<40} {until}{reason}")
             return bans, "\n".join(lines)
         case "announce":
-            answer = await proto.callRemote(admin.Announce, text=" ".join(args.text))
+            answer = await proto.callRemote(adminsocket.Announce, text=" ".join(args.text))
             return answer, f"announced to {answer['players']} players"
         case "shutdown":
             answer = await proto.callRemote(
-                admin.Shutdown, seconds=args.seconds, message=" ".join(args.message)
+                adminsocket.Shutdown, seconds=args.seconds, message=" ".join(args.message)
             )
             return answer, f"shutting down in {answer['seconds']:g} s"
         case "cancel":
-            answer = await proto.callRemote(admin.Cancel)
+            answer = await proto.callRemote(adminsocket.Cancel)
             if not answer["cancelled"]:
                 raise AdminError("no shutdown is counting down")
             return answer, "shutdown cancelled"
@@ -169,7 +171,7 @@ class _Console(amp.AMP):
 
 
 async def _main(reactor: Any, args: argparse.Namespace) -> None:
-    path = args.socket or str(Path(args.data) / admin.ADMIN_SOCKET)
+    path = args.socket or str(Path(args.data) / adminsocket.ADMIN_SOCKET)
     sock = connect(path)
     proto = _Console()
     try:
