@@ -81,7 +81,18 @@ def test_near_finds_players_and_things_where_they_are_now(mode: int) -> None:
     for _ in range(25):
         tick(world, delivery)
         for x, y, r in ((0.0, 0.0, 20.0), (10.0, 10.0, 35.0), (-100.0, 20.0, 50.0)):
-            expected = {
-                e.id for e in [player, *things] if (e.x - x) ** 2 + (e.y - y) ** 2 <= r * r
-            }
+            expected = {e.id for e in [player, *things] if (e.x - x) ** 2 + (e.y - y) ** 2 <= r * r}
             assert {e.id for e in delivery.near(x, y, r)} == expected
+
+
+def test_near_between_a_step_and_the_views_update_still_finds_fast_walkers() -> None:
+    """A game hook may ask right after the world stepped, before the views caught up."""
+    world = World()
+    delivery = ViewDelivery(world, 100.0, 50)
+    runner = world.spawn("thing", "runner", (0.0, 0.0, 0.0), speed=300.0)
+    delivery.add(runner)
+    world.walk(runner, (1000.0, 0.0, 0.0))
+    tick(world, delivery)
+    world.step(0.5)  # 150 units further, several cells: the grid has not been told yet
+    assert delivery.near(180.0, 0.0, 5.0) == [runner]
+    assert delivery.near(30.0, 0.0, 5.0) == []

@@ -90,7 +90,7 @@ class ViewDelivery:
 
     def __init__(self, world: World, radius: float, cap: int | None) -> None:
         self.world = world
-        self.interest = Interest(radius, cap)
+        self.interest = Interest(world, radius, cap)
 
     def join(self, entity: Entity, walks: bool) -> tuple[str, list[int]]:
         in_view, told = self.interest.add(entity, observer=True, walks=walks)
@@ -114,7 +114,7 @@ class ViewDelivery:
     def tick(
         self, moved: list[Entity], started: list[Entity], stopped: list[Entity]
     ) -> Mapping[int, list[str]]:
-        return self.interest.update(moved, started, stopped)
+        return self.interest.update(started, stopped, self.world.arrived)
 
 
 class BroadcastDelivery:

@@ -23,8 +23,7 @@ Pure Python; no clock of its own: time enters as arguments.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Generic, TypeVar
 
 __all__ = ["QUANTUM", "Wheel"]
@@ -37,18 +36,19 @@ QUANTUM = 0.025
 
 
 class Wheel(Generic[K]):
-    """Timers by key; :meth:`due` pops those whose time has come."""
+    """Timers by key; :meth:`due` pops those whose time has come.  Times are not negative."""
 
     def __init__(self, quantum: float = QUANTUM) -> None:
         if not quantum > 0:
             raise ValueError("quantum must be positive")
-        self._quantum = quantum
+        self._per_second = 1 / quantum
         #: Slot number -> keys filed there (a dict: insertion order, so runs repeat).
         self._slots: dict[int, dict[K, None]] = {}
         #: Key -> the time it is due.
         self._when: dict[K, float] = {}
-        #: The lowest slot that may still hold timers: everything before it was popped.
-        self._next = -math.inf
+        #: The lowest slot that may still hold timers: every one before it was popped.
+        #: A timer is filed in its time's slot, or this one if that was popped.
+        self._next = 0
 
     def __len__(self) -> int:
         return len(self._when)
@@ -60,52 +60,57 @@ class Wheel(Generic[K]):
         """When *key*'s timer is due, or ``None`` if it has none."""
         return self._when.get(key)
 
-    def _slot(self, when: float) -> int:
-        slot = math.floor(when / self._quantum)
-        # A time already passed goes to the first slot not yet popped.
-        return slot if slot >= self._next else int(self._next)
-
     def schedule(self, key: K, when: float) -> None:
         """Set *key*'s timer to *when* (seconds, finite), replacing any it had."""
-        old = self._when.get(key)
-        slot = self._slot(when)
+        per_second, first = self._per_second, self._next
+        slot = int(when * per_second)
+        if slot < first:
+            slot = first
+        when_of = self._when
+        old = when_of.get(key)
         if old is not None:
-            old_slot = self._slot(old)
+            old_slot = int(old * per_second)
+            if old_slot < first:
+                old_slot = first
+            when_of[key] = when
             if old_slot == slot:
-                self._when[key] = when
                 return
-            self._unfile(key, old_slot)
+            bucket = self._slots[old_slot]
+            del bucket[key]
+            if not bucket:
+                del self._slots[old_slot]
+        else:
+            when_of[key] = when
         bucket = self._slots.get(slot)
         if bucket is None:
             self._slots[slot] = {key: None}
         else:
             bucket[key] = None
-        self._when[key] = when
 
     def cancel(self, key: K) -> None:
         """Drop *key*'s timer (a no-op if it has none)."""
         old = self._when.pop(key, None)
         if old is not None:
-            self._unfile(key, self._slot(old))
-
-    def _unfile(self, key: K, slot: int) -> None:
-        bucket = self._slots[slot]
-        del bucket[key]
-        if not bucket:
-            del self._slots[slot]
+            slot = max(int(old * self._per_second), self._next)
+            bucket = self._slots[slot]
+            del bucket[key]
+            if not bucket:
+                del self._slots[slot]
 
     def due(self, now: float) -> list[K]:
         """Pop and return the keys whose time is at or before *now*, slot by slot."""
-        last = math.floor(now / self._quantum)
+        last = int(now * self._per_second)
         slots, when = self._slots, self._when
-        if not slots:
-            self._next = max(self._next, last)
-            return []
         first = self._next
+        if last < first:
+            return []
+        self._next = last
+        if not slots:
+            return []
         if last - first > len(slots):  # a long jump: only the slots that exist
-            numbers = sorted(s for s in slots if s <= last)
+            numbers: Iterable[int] = sorted(s for s in slots if s <= last)
         else:
-            numbers = range(int(first), last + 1)
+            numbers = range(first, last + 1)
         out: list[K] = []
         for slot in numbers:
             bucket = slots.pop(slot, None)
@@ -125,5 +130,4 @@ class Wheel(Generic[K]):
                     kept[key] = None
             if kept:
                 slots[slot] = kept
-        self._next = max(self._next, last)
         return out

@@ -37,13 +37,17 @@ Point = tuple[float, float, float]
 class Clock(Protocol):
     """What an entity reads the time from: its world."""
 
+    #: Seconds since the world began.
     time: float
+    #: The fastest speed any walk has had: how far anything may have gone in a second.
+    fastest: float
 
 
 class _Stopped:
     """The clock of an entity outside any world: time stands still."""
 
     time = 0.0
+    fastest = 0.0
 
 
 _NO_CLOCK = _Stopped()
@@ -164,6 +168,8 @@ class World:
     def __init__(self) -> None:
         #: Seconds stepped so far: the time every entity's position is computed for.
         self.time = 0.0
+        #: The fastest speed any walk has had (see :class:`Clock`).
+        self.fastest = 0.0
         self._last_dt = 0.0
         #: Entity id -> the world time its destination last changed.
         self._turned_at: dict[int, float] = {}
@@ -294,6 +300,8 @@ class World:
             return
         scale = speed / distance
         entity.vx, entity.vy, entity.vz = dx * scale, dy * scale, dz * scale
+        if speed > self.fastest:
+            self.fastest = speed
         entity.moving = True
         self._walking[eid] = entity
         # Arrived at the first step that leaves less than the tolerance to walk.
