@@ -149,8 +149,7 @@ class Interest(Pairs, Rescans):
         self._rescan(entity, now, out, joined)
         if observer:
             self._place(eid)
-        if entity.moving:
-            self._time_crossing(entity, now)
+        self._cross(entity, now, out, joined)  # times its first crossing if it walks
         self.views.join(joined, self._entities)
         told = [oid for oid in out if oid != eid]
         if not observer:
@@ -228,15 +227,13 @@ class Interest(Pairs, Rescans):
         joined: Joined = []
         self._settle_slots(now, out, joined)  # slots freed by those who left since
         turned: set[int] = set()
-        band = self._band
         for e in itertools.chain(started, stopped):
             eid = e.id
             if eid in turned or eid not in entities:
                 continue
             turned.add(eid)
             self._cross(e, now, out, joined)
-            for fid in list(band[eid]):
-                self._check(e, entities[fid], now, out, joined)
+            self._retime(e, now, out, joined)
         for eid in self._crossings.due(now):
             self._cross(entities[eid], now, out, joined)
         for key in self._pairs.due(now):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 
 from mudserver.core.cells import BAND, OUT, CellGeometry
-from mudserver.core.grid import STRIDE, Cell, Grid, split
+from mudserver.core.grid import STRIDE, Cell, Grid
 from mudserver.core.kinetics import NEXT_STEP, entry_time, exit_time
 from mudserver.core.views import Lines, Views
 from mudserver.core.wheel import Wheel
@@ -109,6 +109,59 @@ class Pairs:
         else:
             self._pairs.schedule(key, now + (t or NEXT_STEP))
 
+    def _retime(self, e: Entity, now: float, out: Lines, joined: Joined) -> None:
+        """*e*'s walk changed: measure, settle and time every band pair it is in.
+
+        :meth:`_check` for each of them, with what they share computed once:
+        a walk change is the most frequent event of a walking world.
+        """
+        eid = e.id
+        e_band = self._band[eid]
+        if not e_band:
+            return
+        if e.moving:
+            t = now - e.t0
+            ex, ey = e.x0 + e.vx * t, e.y0 + e.vy * t
+        else:
+            ex, ey = e.x0, e.y0
+        evx, evy = e.vx, e.vy
+        entities, views, cap = self._entities, self.views, self.cap
+        seen = views.seen
+        e_seen = seen.get(eid)
+        r2, exit2, entry2 = self._r2, self._exit2, self._entry2
+        schedule, cancel = self._pairs.schedule, self._pairs.cancel
+        idle: list[int] = []
+        for fid in e_band:
+            f = entities[fid]
+            if f.moving:
+                t = now - f.t0
+                dx, dy = f.x0 + f.vx * t - ex, f.y0 + f.vy * t - ey
+            else:
+                dx, dy = f.x0 - ex, f.y0 - ey
+            in_view = dx * dx + dy * dy <= r2
+            f_seen = seen.get(fid)
+            if f_seen is not None and in_view is not (eid in f_seen):
+                views.settle(fid, f_seen, e, in_view, out, joined)
+            if e_seen is not None and in_view is not (fid in e_seen):
+                views.settle(eid, e_seen, f, in_view, out, joined)
+            if cap is not None and not (
+                (e_seen is not None and (len(e_seen) <= cap or fid in e_seen))
+                or (f_seen is not None and (len(f_seen) <= cap or eid in f_seen))
+            ):
+                idle.append(fid)
+                continue
+            if in_view:
+                t = exit_time(dx, dy, f.vx - evx, f.vy - evy, exit2)
+            else:
+                t = entry_time(dx, dy, f.vx - evx, f.vy - evy, entry2)
+            key = eid << SHIFT | fid if eid < fid else fid << SHIFT | eid
+            if t == _INF:
+                cancel(key)
+            else:
+                schedule(key, now + (t or NEXT_STEP))
+        for fid in idle:
+            self._unband(eid, fid)
+
     def _settle(
         self, e: Entity, f: Entity, now: float, out: Lines, joined: Joined
     ) -> tuple[float, float, bool]:
@@ -169,16 +222,28 @@ class Pairs:
 
     # -- crossings -----------------------------------------------------------------
 
-    def _time_crossing(self, e: Entity, now: float) -> None:
-        """Time when *e*'s walk takes it out of the cell it is filed in."""
+    def _cross(self, e: Entity, now: float, out: Lines, joined: Joined) -> None:
+        """Refile *e* in the cell it is in now, settle the pairs whose class that changed,
+        and time when its walk takes it out of that cell."""
+        eid = e.id
         vx, vy = e.vx, e.vy
-        if not (vx or vy):
-            self._crossings.cancel(e.id)
-            return
-        t = now - e.t0
-        x, y = e.x0 + vx * t, e.y0 + vy * t
-        cx, cy = split(self.grid.where(e.id))
+        if e.moving:
+            t = now - e.t0
+            x, y = e.x0 + vx * t, e.y0 + vy * t
+        else:
+            x, y = e.x0, e.y0
         size = self._size
+        cx, cy = math.floor(x / size), math.floor(y / size)
+        new = cx * STRIDE + cy
+        old = self.grid.where(eid)
+        if new != old:
+            self.grid.file_cell(e, new)
+            if eid in self._open_grid:
+                self._open_grid.file_cell(e, new)
+            self._moved_cell(e, old, new, now, out, joined)
+        if not (vx or vy):
+            self._crossings.cancel(eid)
+            return
         when = _INF
         if vx > 0:
             when = ((cx + 1) * size - x) / vx
@@ -188,29 +253,8 @@ class Pairs:
             when = min(when, ((cy + 1) * size - y) / vy)
         elif vy < 0:
             when = min(when, (cy * size - y) / vy)
-        self._crossings.schedule(e.id, now + (when if when > 0 else NEXT_STEP))
-
-    def _cross(self, e: Entity, now: float, out: Lines, joined: Joined) -> None:
-        """Refile *e* in the cell it is in now, settle the pairs whose class that changed,
-        and time its next crossing."""
-        eid = e.id
-        if e.moving:
-            t = now - e.t0
-            x, y = e.x0 + e.vx * t, e.y0 + e.vy * t
-        else:
-            x, y = e.x0, e.y0
-        size = self._size
-        new = math.floor(x / size) * STRIDE + math.floor(y / size)
-        old = self.grid.where(eid)
-        if new != old:
-            self.grid.file_cell(e, new)
-            if eid in self._open_grid:
-                self._open_grid.file_cell(e, new)
-            self._moved_cell(e, old, new, now, out, joined)
-        if e.moving:
-            self._time_crossing(e, now)
-        else:
-            self._crossings.cancel(eid)
+        # At a border already (rounding): the next step finds it across.
+        self._crossings.schedule(eid, now + (when if when > 0 else NEXT_STEP))
 
     def _moved_cell(
         self, e: Entity, old: Cell, new: Cell, now: float, out: Lines, joined: Joined
