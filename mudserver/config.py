@@ -54,6 +54,13 @@ class Settings:
     say_rate: float = 1.0
     #: ``say`` and ``who`` lines a player may send at once before ``say_rate`` applies.
     say_burst: int = 5
+    #: ``use`` lines per second a player may send on average (``err toofast`` above it).
+    use_rate: float = 2.0
+    #: ``use`` lines a player may send at once before ``use_rate`` applies.
+    use_burst: int = 5
+    #: How near a thing must be, on the ground plane, for a player to use it
+    #: (``err toofar`` beyond it).
+    use_reach: float = 10.0
     #: Open connections the server accepts in total (``bye full`` above it).
     max_connections: int = 10_000
     #: Open connections the server accepts from one IP address.
@@ -80,6 +87,18 @@ class Settings:
     turn_interval: float = 0.3
     #: How far a ``say`` carries on the ground plane; 0 means world-wide.
     say_radius: float = 0.0
+    #: The most bytes a player's game data (``Player.data``) may take as JSON;
+    #: a larger value is not saved (the log says so) and the last one that
+    #: fitted is kept.
+    max_player_data: int = 64 * 1024
+    #: The most things (NPCs, creatures, objects) the game may have in the
+    #: world at once; a spawn past it fails with a log line.
+    max_things: int = 200_000
+    #: Failures in a row after which a thing's hook is switched off (the thing stands).
+    hook_failures: int = 3
+    #: Seconds of game code in one tick above which the slowest kinds are
+    #: logged (0: never).
+    game_budget: float = 0.02
     #: ``interest`` tells each player about what is in view; ``broadcast``
     #: tells everybody everything (the old, quadratic way, kept to compare).
     mode: str = "interest"
@@ -96,13 +115,15 @@ class Settings:
             "line_rate",
             "flood_time",
             "say_rate",
+            "use_rate",
+            "use_reach",
             "login_window",
             "view_radius",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number")
-        for name in ("say_radius", "turn_interval"):
+        for name in ("say_radius", "turn_interval", "game_budget"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number, 0 or more")
@@ -115,11 +136,15 @@ class Settings:
             "max_say",
             "line_burst",
             "say_burst",
+            "use_burst",
             "max_connections",
             "max_connections_per_ip",
             "login_failures_per_ip",
             "login_failures_per_account",
             "max_in_view",
+            "max_player_data",
+            "max_things",
+            "hook_failures",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -118,6 +118,9 @@ def running_server(
             f"--data={data}",
             # The browser client only where a test asks for it: no clash on its port.
             *(() if any(o.startswith("--web") for o in options) else ("--web=none",)),
+            # A world of players only, unless a test asks for a game: what the
+            # protocol's tests count and compare is then the players' own.
+            *(() if any(o.startswith("--game") for o in options) else ("--game=none",)),
             *options,
         ],
         cwd=tmp_path,

@@ -23,6 +23,7 @@ from mudserver.wire.commands import (
     Move,
     Quit,
     Say,
+    Use,
     parse_command,
 )
 from mudserver.wire.encoding import enquote
@@ -71,10 +72,48 @@ def error_code(line: str, *, bounds: float = BOUNDS, max_say: int = MAX_SAY) -> 
         ("IDL", Idle()),
         ("bye", Quit()),
         ("BYE", Quit()),
+        ("use 7", Use(7, "use", "")),
+        ("use 7,read", Use(7, "read", "")),
+        ("USE 7, Read ", Use(7, "read", "")),
+        ("use 9,ask,where is the well?", Use(9, "ask", "where is the well?")),
+        ("use 9,say,hello, world", Use(9, "say", "hello, world")),
+        ("use 9,say,100%25 sure%2C yes", Use(9, "say", "100% sure, yes")),
+        ("use 9,tell,", Use(9, "tell", "")),
     ],
 )
 def test_parses_into_typed_value(line: str, command: Command) -> None:
     assert parse(line) == command
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "use",
+        "use ",
+        "use x",
+        "use 0",
+        "use -3",
+        "use 1.5",
+        "use 99999999999999999999",
+        "use 7,",
+        "use 7,Read it",
+        "use 7,r%2Cead",
+        "use 7,a_very_long_verb_indeed",
+        "use 7,9lives",
+        "use 7,read," + "x" * (MAX_SAY + 1),
+    ],
+)
+def test_a_malformed_use_is_badarg(line: str) -> None:
+    assert error_code(line) == "badarg"
+
+
+@given(
+    st.integers(1, 2**63 - 1),
+    st.from_regex(commands.VERB_RE, fullmatch=True),
+    st.text(max_size=MAX_SAY),
+)
+def test_enquoted_use_arguments_are_decoded_exactly(target: int, verb: str, text: str) -> None:
+    assert parse(f"use {target},{verb},{enquote(text)}") == Use(target, verb, text)
 
 
 def test_numbers_with_spaces_are_accepted() -> None:

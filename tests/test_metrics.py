@@ -10,6 +10,11 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from mudserver.config import Settings
+from mudserver.core.stats import Stats
+from mudserver.game import Thing
+from mudserver.shell.metrics import Metrics
+from tests.gamekit import Playground
 from tests.support import LineClient, free_port, running_server
 
 
@@ -84,3 +89,40 @@ def test_tick_buckets_are_fine_where_p99_figures_lie() -> None:
     assert max(b - a for a, b in itertools.pairwise(bounds)) <= 0.0025 + 1e-12
     assert LONG_TICK in TICK_BUCKETS
     assert list(TICK_BUCKETS) == sorted(set(TICK_BUCKETS))
+
+
+def test_metrics_show_the_game(tmp_path: Path) -> None:
+    """The sample's things, their timers, and game code's time per class."""
+    port = free_port()
+    options = (f"--metrics=tcp:{port}:interface=127.0.0.1", "--game=sample")
+    with running_server(tmp_path, *options):
+        deadline = time.monotonic() + 10
+        samples = scrape(port)
+        while samples.get("mudserver_game_seconds_count[Dog]", 0) < 5:  # the dog steps
+            assert time.monotonic() < deadline
+            time.sleep(0.1)  # pacing the scrapes; the loop ends on what they show
+            samples = scrape(port)
+    assert samples["mudserver_things"] >= 10  # the world file's, and a fallen apple or more
+    assert samples["mudserver_game_timers"] >= 5  # sheep, the tree, the guard
+    assert samples["mudserver_game_hooks_switched_off_total"] == 0
+
+
+class Broken(Thing):
+    def step(self, dt: float) -> None:
+        raise ValueError("no")
+
+
+def test_metrics_count_game_code_failures_by_class_and_hook(tmp_path: Path) -> None:
+    game = Playground(tmp_path, (Broken,), '[things.b]\nclass = "Broken"\nat = [0, 0]\n')
+    game.tick(5)
+    metrics = Metrics(Stats(), lambda: 0, lambda: 0, 0.1, runtime=game.runtime)
+    metrics.game_tick({"Broken": 0.002})
+    families = {
+        s.name + "".join(f"[{v}]" for v in s.labels.values()): s.value
+        for f in text_string_to_metric_families(metrics.text().decode())
+        for s in f.samples
+    }
+    assert families["mudserver_game_errors_total[step][Broken]"] == Settings().hook_failures
+    assert families["mudserver_game_hooks_switched_off_total"] == 1
+    assert families["mudserver_things"] == 1
+    assert families["mudserver_game_seconds_count[Broken]"] == 1

@@ -33,6 +33,13 @@ OPTIONS: dict[str, tuple[str, str, float | int]] = {
     "flood-time": ("2.5", "flood_time", 2.5),
     "say-rate": ("0.5", "say_rate", 0.5),
     "say-burst": ("3", "say_burst", 3),
+    "use-rate": ("4", "use_rate", 4.0),
+    "use-burst": ("2", "use_burst", 2),
+    "use-reach": ("3.5", "use_reach", 3.5),
+    "max-player-data": ("1000", "max_player_data", 1000),
+    "max-things": ("50", "max_things", 50),
+    "hook-failures": ("5", "hook_failures", 5),
+    "game-budget": ("0.5", "game_budget", 0.5),
     "max-connections": ("77", "max_connections", 77),
     "max-connections-per-ip": ("7", "max_connections_per_ip", 7),
     "login-failures-per-ip": ("4", "login_failures_per_ip", 4),
@@ -100,7 +107,9 @@ def test_non_finite_is_refused(option: str, value: str) -> None:
         parse(f"--{option}", value)
 
 
-@pytest.mark.parametrize("option", sorted(set(OPTIONS) - {"say-radius", "turn-interval"}))
+@pytest.mark.parametrize(
+    "option", sorted(set(OPTIONS) - {"say-radius", "turn-interval", "game-budget"})
+)
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_zero_or_negative_is_refused(option: str, value: str) -> None:
     with pytest.raises(usage.UsageError):

@@ -62,15 +62,15 @@ class Reference:
         changes = []
         for hid in sorted(now):
             before = self.inside.get(hid, set())
-            changes += [(hid, tid, True) for tid in now[hid] - before]
-            changes += [(hid, tid, False) for tid in before - now[hid]]
+            changes += [(hid, tid, False) for tid in sorted(before - now[hid])]
+            changes += [(hid, tid, True) for tid in sorted(now[hid] - before)]
         self.inside = now
-        return sorted(changes)
+        return changes
 
 
 def run(operations: list[tuple]) -> None:
     world = World()
-    traps, reference = Proximity(world, MAX_RADIUS), Reference()
+    traps, reference = Proximity(MAX_RADIUS, world), Reference()
     live: list[Entity] = []
     for op in operations:
         if op[0] == "thing":
@@ -109,7 +109,8 @@ def run(operations: list[tuple]) -> None:
             e = live.pop(op[1] % len(live))
             world.remove(e)
             traps.remove_trap(e)
-            traps.remove_target(e)
+            holders = [h.id for h in traps.remove_target(e)]
+            assert holders == sorted(h for h, ids in reference.inside.items() if e.id in ids)
             reference.traps.pop(e.id, None)
             reference.inside.pop(e.id, None)
             reference.targets.pop(e.id, None)
@@ -121,7 +122,7 @@ def run(operations: list[tuple]) -> None:
                 got = [(h.id, t.id, entered) for h, t, entered in traps.update()]
                 assert got == reference.update()
                 for hid, (h, _) in reference.traps.items():
-                    assert {t.id for t in traps.inside(h)} == reference.inside[hid]
+                    assert [t.id for t in traps.inside(h)] == sorted(reference.inside[hid])
 
 
 @settings(max_examples=150, deadline=None)
@@ -158,7 +159,7 @@ def test_walks_along_a_trap_edge_and_through_cell_corners() -> None:
 
 def test_a_trap_set_next_to_a_player_reports_it_at_the_next_update() -> None:
     world = World()
-    traps = Proximity(world, 100.0)
+    traps = Proximity(100.0, world)
     player = world.spawn("player", "p", (3.0, 4.0, 0.0))
     traps.add_target(player)
     door = world.spawn("thing", "door", (0.0, 0.0, 0.0))
@@ -173,7 +174,7 @@ def test_a_trap_set_next_to_a_player_reports_it_at_the_next_update() -> None:
 
 def test_removals_report_nothing() -> None:
     world = World()
-    traps = Proximity(world, 100.0)
+    traps = Proximity(100.0, world)
     player = world.spawn("player", "p", (0.0, 0.0, 0.0))
     door = world.spawn("thing", "door", (1.0, 0.0, 0.0))
     gate = world.spawn("thing", "gate", (2.0, 0.0, 0.0))
@@ -190,7 +191,7 @@ def test_removals_report_nothing() -> None:
 
 
 def test_a_trap_larger_than_the_view_is_refused() -> None:
-    traps = Proximity(World(), 100.0)
+    traps = Proximity(100.0, World())
     thing = Entity(1, "thing", "t")
     with pytest.raises(ValueError):
         traps.add_trap(thing, 100.5)
@@ -201,7 +202,7 @@ def test_a_trap_larger_than_the_view_is_refused() -> None:
 def test_traps_nobody_is_near_cost_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """10,000 standing traps, players walking far from them: no pair is ever measured."""
     world = World()
-    traps = Proximity(world, 100.0)
+    traps = Proximity(100.0, world)
     for i in range(10_000):
         traps.add_trap(world.spawn("thing", "rock", (i % 100 * 50.0, i // 100 * 50.0, 0.0)), 20.0)
     walkers = [world.spawn("player", "p", (-5_000.0, 100.0 * i, 0.0), speed=5.0) for i in range(50)]

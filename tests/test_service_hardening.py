@@ -192,7 +192,7 @@ def test_autosave_spreads_the_saves_over_its_interval(tmp_path: Path) -> None:
     service, reactor = synchronous_service(store, Settings(autosave=30.0, idle_timeout=100.0))
     saved: list[str] = []
     service.save = lambda account: saved.append(account.name)  # type: ignore[method-assign]
-    service.game._save = service.save
+    service.game.snapshots._save = service.save
     for i in range(60):
         store.create(f"p{i}", "pw")
     for i in range(60):

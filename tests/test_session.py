@@ -17,7 +17,7 @@ from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.game import Game
 from mudserver.core.session import TRANSITIONS, Action, LoginAttempt, Session, State
-from mudserver.wire.commands import Command, Connect, Idle, Move, Quit, Say, Who
+from mudserver.wire.commands import Command, Connect, Idle, Move, Quit, Say, Use, Who
 
 #: One well-formed line per command class.
 LINES: dict[type, bytes] = {
@@ -27,6 +27,7 @@ LINES: dict[type, bytes] = {
     Idle: b"idl",
     Quit: b"bye",
     Who: b"who",
+    Use: b"use 7,read",
 }
 
 COMMANDS = typing.get_args(Command)
@@ -96,6 +97,8 @@ def test_each_cell_does_what_the_table_says(state: State, command: type) -> None
             assert seen == ["say 1,foo,hello"]
         case Action.WHO:
             assert seen == ["who 1,0"]
+        case Action.USE:  # a world without a game's things: nothing to use
+            assert seen == ["err nosuch,there is no thing 7 here"]
         case Action.NOTHING:
             assert seen == []
         case Action.QUIT:
@@ -142,7 +145,15 @@ def test_section_9_of_the_protocol_document_is_the_same_table() -> None:
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     header = next(line for line in section.splitlines() if line.startswith("| Command"))
     states = [State[name.strip()] for name in header.strip("|").split("|")[1:]]
-    codes = {Connect: "con", Move: "mov", Say: "say", Idle: "idl", Quit: "bye", Who: "who"}
+    codes = {
+        Connect: "con",
+        Move: "mov",
+        Say: "say",
+        Idle: "idl",
+        Quit: "bye",
+        Who: "who",
+        Use: "use",
+    }
     assert set(codes) == set(COMMANDS)
     documented = {}
     for row in rows:

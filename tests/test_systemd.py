@@ -38,7 +38,7 @@ def test_the_server_takes_its_listening_socket_from_systemd(tmp_path: Path) -> N
         [
             *("sh", "-c", 'export LISTEN_PID=$$; exec "$@"', "sh"),
             *(TWISTD, "-n", "--pidfile=", f"--logfile={tmp_path / 'twistd.log'}", "mudserver"),
-            *("--port=systemd:domain=INET:index=0", f"--data={data}", "--web=none"),
+            *("--port=systemd:domain=INET:index=0", f"--data={data}", "--web=none", "--game=none"),
         ],
         cwd=tmp_path,
         # systemd 227 and later name every socket; Twisted 26 ignores unnamed

@@ -66,6 +66,9 @@ class ServerOptions:
     autosave: float | None = None
     #: The server's ``--max-in-view``; None keeps its default.
     max_in_view: int | None = None
+    #: The server's ``--game`` (``none``: players only) and ``--world`` file.
+    game: str = "none"
+    world_file: Path | None = None
     cpu: int | None = 0
     #: Names the server's log file.
     label: str = "server"
@@ -117,6 +120,8 @@ def start_server(options: ServerOptions) -> tuple[subprocess.Popen[bytes], int, 
         # meant for one attacker, and the total cap above the bots wanted.
         f"--max-connections-per-ip={o.count + 1000}",
         f"--max-connections={max(10_000, o.count + 1000)}",
+        f"--game={o.game}",
+        *(() if o.world_file is None else (f"--world={o.world_file}",)),
     ]
     if o.shard is not None:
         command.append(f"--shard={o.shard}")

@@ -15,7 +15,6 @@ module that drives it, not beside it.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import logging
 from collections.abc import Callable, Iterator
@@ -24,13 +23,15 @@ from typing import Protocol
 from mudserver.account import Account
 from mudserver.config import Settings
 from mudserver.core.delivery import BroadcastDelivery, Delivery, ViewDelivery
+from mudserver.core.snapshots import SaveFunction, Snapshots
 from mudserver.core.stats import Stats
 from mudserver.core.world import Entity, World
 from mudserver.limits.bans import BanList
 from mudserver.limits.throttle import LoginThrottle
 from mudserver.wire import replies
+from mudserver.wire.commands import CommandError
 
-__all__ = ["PLAYER", "WHO_MAX_NAMES", "Client", "Game"]
+__all__ = ["PLAYER", "WHO_MAX_NAMES", "Client", "Director", "Game"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ WALKING_PROTOCOL = "2"
 #: the line rate would turn that into a flood of the server's own making.
 WHO_MAX_NAMES = 20
 
-SaveFunction = Callable[[Account], object]
 Position = tuple[float, float, float]
 
 
@@ -71,13 +71,45 @@ class Client(Protocol):
         ...
 
 
+class Director(Protocol):
+    """What runs a game's code (:mod:`mudserver.game`): told what happens in the world.
+
+    Every call comes from the reactor's thread, between or within ticks; it
+    must not raise, except :meth:`use`, whose ``CommandError`` is the
+    player's answer.
+    """
+
+    def joined(self, client: Client, entity: Entity, account: Account) -> None:
+        """A player joined the world as *entity* (its ``wel`` is sent)."""
+        ...
+
+    def leaving(self, client: Client) -> None:
+        """A player is about to leave the world (it is still in it, its data not yet saved)."""
+        ...
+
+    def said(self, speaker: Entity, text: str) -> None:
+        """A player said *text* (its ``say`` lines are queued)."""
+        ...
+
+    def use(self, client: Client, target: int, verb: str, text: str) -> None:
+        """A player used thing *target*; ``CommandError`` if it cannot (``err``)."""
+        ...
+
+    def tick(self, dt: float) -> None:
+        """The world stepped by *dt*: run what is due (arrivals, traps, timers, steps)."""
+        ...
+
+
 class Game:
     """Every playing session and the world they share."""
 
-    def __init__(self, settings: Settings, save: SaveFunction) -> None:
+    def __init__(
+        self, settings: Settings, save: SaveFunction, director: Director | None = None
+    ) -> None:
         self.settings = settings
         self.world = World()
-        self._save = save
+        #: Runs the game's code; None: a world of players only (``--game none``).
+        self.director = director
         #: Every open session, logged in or not.
         self.sessions: set[Client] = set()
         #: Playing sessions by lower-cased account name: one per account.
@@ -98,8 +130,8 @@ class Game:
         )
         #: Playing sessions by entity id, to deliver what ``delivery`` decides.
         self._by_entity: dict[int, Client] = {}
-        #: Position each player was last saved at, to know when to autosave.
-        self._saved_at: dict[Client, Position | None] = {}
+        #: What each player was last saved with, and its snapshots.
+        self.snapshots = Snapshots(save, settings.max_player_data)
         #: Counters for the metrics endpoint.
         self.stats = Stats()
         #: Lines for the next tick's write, by session: chat and others'
@@ -174,15 +206,20 @@ class Game:
         previous = self._players.get(key)
         if previous is not None and previous.entity is not None:
             start = previous.entity.position
+            if previous.account is not None:
+                # Its data is newer than what the login read (saved as it leaves).
+                account.data = previous.account.data
             previous.close("replaced")
         entity = self.world.spawn(PLAYER, account.name, start, speed=self.settings.speed)
         self._players[key] = session
         self._by_entity[entity.id] = session
-        self._saved_at[session] = None
+        self.snapshots.start(session, account)
         view, told = self.delivery.join(entity, walks=session.version == WALKING_PROTOCOL)
         session.send(replies.wel(entity) + view)
         self._send_to(told, replies.ent(entity))
-        self._snapshot(account, entity, session)
+        self.snapshots.take(session, account, entity)
+        if self.director is not None:
+            self.director.joined(session, entity, account)
         return entity
 
     def leave(self, session: Client) -> None:
@@ -190,6 +227,8 @@ class Game:
         entity, account = session.entity, session.account
         if entity is None or account is None:
             return
+        if self.director is not None:
+            self.director.leaving(session)
         if self._players.get(account.name.lower()) is session:
             del self._players[account.name.lower()]
         self._by_entity.pop(entity.id, None)
@@ -198,10 +237,49 @@ class Game:
         observers = self.delivery.leave(entity)
         if not self.stopping:
             self._send_to(observers, replies.delete(entity.id))
-        self._snapshot(account, entity, session)
-        self._saved_at.pop(session, None)
+        self.snapshots.take(session, account, entity)
+        self.snapshots.forget(session)
         if self.on_leave is not None:
             self.on_leave(account.name)
+
+    # -- things --------------------------------------------------------------------
+
+    def add_thing(self, kind: str, name: str, position: Position, speed: float) -> Entity:
+        """Put a thing (not a player) into the world; the players that see it get ``ent``."""
+        entity = self.world.spawn(kind, name, position, speed=speed)
+        self._send_to(self.delivery.add(entity), replies.ent(entity))
+        return entity
+
+    def remove_thing(self, entity: Entity) -> None:
+        """Take a thing out of the world; the players that saw it get ``del``."""
+        if entity in self.world:
+            self.world.remove(entity)
+            self._send_to(self.delivery.leave(entity), replies.delete(entity.id))
+
+    def say_from(self, speaker: Entity, text: str, radius: float) -> None:
+        """A thing says *text*: heard within *radius* on the ground plane, or world-wide (0)."""
+        line = replies.say(speaker, text)
+        if radius:
+            self._send_to(self.delivery.hearers(speaker, radius), line)
+        else:
+            self.broadcast(line)
+
+    def tell(self, session: Client, sender: Entity | None, text: str) -> None:
+        """Queue a private ``msg`` for *session*'s player, from *sender* (None: the game)."""
+        line = (
+            replies.msg(sender.id, sender.name, text)
+            if sender is not None
+            else replies.msg(replies.ELSEWHERE, "", text)
+        )
+        self._outbox.setdefault(session, []).append(line)
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
+        """Every entity, players and things, within *radius* of (x, y) on the ground plane."""
+        return self.delivery.near(x, y, radius)
+
+    def session_of(self, entity: Entity) -> Client | None:
+        """The session playing *entity*, or None for a thing (or a player gone)."""
+        return self._by_entity.get(entity.id)
 
     # -- actions -----------------------------------------------------------------
 
@@ -227,6 +305,17 @@ class Game:
                 self.on_world_say(speaker.name, text)
         else:
             self._send_to(self.delivery.hearers(speaker, radius), line)
+        if self.director is not None:
+            self.director.said(speaker, text)
+
+    def use(self, session: Client, target: int, verb: str, text: str) -> None:
+        """*session*'s player uses thing *target*: the game's code answers.
+
+        ``CommandError`` (the player's ``err``) when there is no such thing.
+        """
+        if self.director is None:
+            raise CommandError("nosuch", f"there is no thing {target} here")
+        self.director.use(session, target, verb, text)
 
     def say_elsewhere(self, name: str, text: str) -> None:
         """Queue a world-wide say of *name*, a player on another shard, for every player."""
@@ -239,50 +328,58 @@ class Game:
     # -- time --------------------------------------------------------------------
 
     def tick(self, dt: float) -> None:
-        """Step the world by *dt* seconds and send each player what it must hear.
+        """Step the world by *dt* seconds, run the game's code, send each player its lines.
 
         Each line is formatted once per tick, and each session gets all its
-        lines, queued ones first, in a single ``send``: one write per client
-        per tick.
+        lines in a single ``send``: one write per client per tick.  What was
+        queued since the last tick comes first, then the tick's moves, then
+        what the game's code did in this tick (see the module docstring).
         """
         world = self.world
         moved = world.step(dt)
-        outbox, self._outbox = self._outbox, {}
+        lines = self.delivery.tick(moved, world.started, world.stopped)
+        before, self._outbox = self._outbox, {}
+        if self.director is not None:
+            self.director.tick(dt)
+        after, self._outbox = self._outbox, {}
         by_entity = self._by_entity
-        for entity_id, lines in self.delivery.tick(moved, world.started, world.stopped).items():
+        for entity_id, tick_lines in lines.items():
             session = by_entity.get(entity_id)
             if session is not None:
-                queued = outbox.pop(session, None) if outbox else None
-                session.send("".join(queued + lines if queued else lines))
-        for session, queued in outbox.items():
-            session.send("".join(queued))
+                queued = before.pop(session, None) if before else None
+                later = after.pop(session, None) if after else None
+                if queued is None and later is None:
+                    session.send("".join(tick_lines))
+                else:
+                    session.send("".join((queued or []) + tick_lines + (later or [])))
+        for session, queued in before.items():
+            later = after.pop(session, None) if after else None
+            session.send("".join(queued + later if later else queued))
+        for session, later in after.items():
+            session.send("".join(later))
 
     # -- persistence ---------------------------------------------------------------
 
     def save(self, session: Client) -> None:
-        """Hand a snapshot of *session*'s account, at its current position, to the store."""
+        """Hand a snapshot of *session*'s account, position and data as they are, to the store."""
         if session.entity is not None and session.account is not None:
-            self._snapshot(session.account, session.entity, session)
-
-    def _snapshot(self, account: Account, entity: Entity, session: Client) -> None:
-        self._saved_at[session] = entity.position
-        x, y, z = entity.position
-        self._save(dataclasses.replace(account, x=x, y=y, z=z))
+            self.snapshots.take(session, session.account, session.entity)
 
     def autosave(self, part: int = 0, parts: int = 1) -> int:
-        """Save the players that moved since their last save; return how many.
+        """Save the players that moved or whose data changed since their last save.
 
-        With *parts* > 1, only the players whose entity id is *part* modulo
-        *parts*: the shell saves the world one slice at a time, so that
-        thousands of saves never land on one tick.
+        Returns how many.  With *parts* > 1, only the players whose entity id
+        is *part* modulo *parts*: the shell saves the world one slice at a
+        time, so that thousands of saves never land on one tick.
         """
-        saved_at = self._saved_at
+        changed = self.snapshots.changed
         dirty = [
             s
             for s in self._players.values()
             if s.entity is not None
+            and s.account is not None
             and s.entity.id % parts == part
-            and s.entity.position != saved_at.get(s)
+            and changed(s, s.account, s.entity)
         ]
         for session in dirty:
             self.save(session)
@@ -292,7 +389,7 @@ class Game:
         """A save of *name* did not reach the disk: make the next autosave retry it."""
         session = self.player(name)
         if session is not None:
-            self._saved_at[session] = None
+            self.snapshots.failed(session)
 
     def shutdown(self) -> None:
         """Say ``bye shutdown`` to every connection; each player is saved as it leaves.

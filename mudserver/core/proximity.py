@@ -65,12 +65,12 @@ Change = tuple[Entity, Entity, bool]
 class Proximity:
     """Traps around holders, targets that enter and leave them.
 
-    *world* gives the time and the walk changes of each step; *max_radius*
-    (the view radius) bounds every trap's radius; *seed* makes the random
-    triggers of a run repeatable.
+    *max_radius* (the view radius) bounds every trap's radius; *world* gives
+    the time and the walk changes of each step (here, or to each
+    :meth:`update`); *seed* makes the random triggers of a run repeatable.
     """
 
-    def __init__(self, world: World, max_radius: float, seed: int = 0) -> None:
+    def __init__(self, max_radius: float, world: World | None = None, seed: int = 0) -> None:
         if not max_radius > 0:
             raise ValueError("max_radius must be positive")
         self.world = world
@@ -139,43 +139,56 @@ class Proximity:
         self._band_of_target[tid] = set()
         self._fresh[tid] = entity
 
-    def remove_target(self, entity: Entity) -> None:
-        """Stop tracking *entity*; nothing is reported for the traps it was inside."""
+    def remove_target(self, entity: Entity) -> list[Entity]:
+        """Stop tracking *entity*; return the holders of the traps it was inside, by id.
+
+        No change is reported for them by :meth:`update`: the caller knows.
+        """
         tid = entity.id
         if self._targets.pop(tid, None) is None:
-            return
+            return []
         self._target_grid.remove(entity)
-        for hid in self._holding.pop(tid):
+        holders = sorted(self._holding.pop(tid))
+        for hid in holders:
             del self._inside[hid][tid]
         for hid in self._band_of_target.pop(tid):
             self._band_of_holder[hid].discard(tid)
             self._pairs.cancel(hid << _SHIFT | tid)
         if tid not in self._traps:
             self._untrack(tid)
+        return [self._traps[hid][0] for hid in holders]
 
     def _untrack(self, eid: int) -> None:
         self._anchors.drop(eid)
         self._fresh.pop(eid, None)
 
     def inside(self, holder: Entity) -> list[Entity]:
-        """The targets inside *holder*'s trap as of the last update."""
-        return list(self._inside.get(holder.id, {}).values())
+        """The targets inside *holder*'s trap as of the last update, by id."""
+        inside = self._inside.get(holder.id, {})
+        return [inside[tid] for tid in sorted(inside)]
 
     # -- the step ----------------------------------------------------------------------
 
-    def update(self) -> list[Change]:
+    def update(self, world: World | None = None) -> list[Change]:
         """After a world step: (holder, target, entered) for each change since the last update.
 
-        Ordered by holder id, then target id.
+        By holder id; for each holder, the targets that left, then those that
+        entered, each by id.  *world*: the world that stepped, if not given
+        at construction.
         """
-        now = self.world.time
+        if world is not None:
+            self.world = world
+        if self.world is None:
+            raise ValueError("Proximity.update needs the world that stepped")
+        world = self.world
+        now = world.time
         done: set[int] = set()
         fresh, self._fresh = self._fresh, {}
         for e in fresh.values():
             self._rescan(e, now)
             done.add(e.id)
         anchors = self._anchors
-        for e in (*self.world.started, *self.world.stopped):
+        for e in (*world.started, *world.stopped):
             eid = e.id
             if eid in done or eid not in anchors:
                 continue
@@ -192,10 +205,8 @@ class Proximity:
         for key in self._pairs.due(now):
             self._check(traps[key >> _SHIFT], targets[key & _LOW], now)
         changes, self._changes = self._changes, {}
-        return [
-            (traps[key >> _SHIFT][0], targets[key & _LOW], entered)
-            for key, entered in sorted(changes.items())
-        ]
+        order = sorted(changes, key=lambda key: (key >> _SHIFT, changes[key], key & _LOW))
+        return [(traps[key >> _SHIFT][0], targets[key & _LOW], changes[key]) for key in order]
 
     def _entity(self, eid: int) -> Entity | None:
         trap = self._traps.get(eid)

@@ -55,6 +55,7 @@ from mudserver.wire.commands import (
     Move,
     Quit,
     Say,
+    Use,
     Who,
     parse_command,
 )
@@ -100,6 +101,8 @@ class Action(enum.Enum):
     SAY = "say"
     #: ``who``: the count online and names in view, within the ``say`` rate.
     WHO = "who"
+    #: ``use``: act on a thing, within the ``use`` rate; the game answers.
+    USE = "use"
     #: Nothing at all (a keepalive, or a line after the end).
     NOTHING = "nothing"
     #: ``bye quit``, leave the game, close.
@@ -121,6 +124,7 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
         Idle: (_.NOTHING, State.NEW),
         Quit: (_.QUIT, State.CLOSED),
         Who: (_.NOT_LOGGED, State.NEW),
+        Use: (_.NOT_LOGGED, State.NEW),
     },
     State.CHECKING: {
         Connect: (_.ALREADY, State.CHECKING),
@@ -129,6 +133,7 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
         Idle: (_.NOTHING, State.CHECKING),
         Quit: (_.QUIT, State.CLOSED),
         Who: (_.NOT_LOGGED, State.CHECKING),
+        Use: (_.NOT_LOGGED, State.CHECKING),
     },
     State.PLAYING: {
         Connect: (_.ALREADY, State.PLAYING),
@@ -137,6 +142,7 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
         Idle: (_.NOTHING, State.PLAYING),
         Quit: (_.QUIT, State.CLOSED),
         Who: (_.WHO, State.PLAYING),
+        Use: (_.USE, State.PLAYING),
     },
     State.CLOSED: {
         Connect: (_.NOTHING, State.CLOSED),
@@ -145,6 +151,7 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
         Idle: (_.NOTHING, State.CLOSED),
         Quit: (_.NOTHING, State.CLOSED),
         Who: (_.NOTHING, State.CLOSED),
+        Use: (_.NOTHING, State.CLOSED),
     },
 }
 del _
@@ -171,6 +178,7 @@ class Session:
         settings = game.settings
         self.flood = FloodGuard(settings.line_rate, settings.line_burst, settings.flood_time)
         self.say_bucket = TokenBucket(settings.say_rate, settings.say_burst)
+        self.use_bucket = TokenBucket(settings.use_rate, settings.use_burst)
         #: The time of the last line received (see :meth:`line_received`).
         self.last_input = 0.0
         self.state = State.NEW
@@ -250,6 +258,10 @@ class Session:
                 if not self.say_bucket.allow(self.last_input):
                     raise CommandError("toofast", "too many who; this one was dropped")
                 self.send(self.game.who_reply(self))
+            case Action.USE, Use(target, verb, text):
+                if not self.use_bucket.allow(self.last_input):
+                    raise CommandError("toofast", "too many use; this one was dropped")
+                self.game.use(self, target, verb, text)
             case Action.QUIT, _:
                 self.close("quit")
             case Action.NOT_LOGGED, _:

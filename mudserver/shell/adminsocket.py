@@ -39,6 +39,7 @@ from twisted.protocols import amp
 from mudserver.core import moderation
 from mudserver.core.game import Game
 from mudserver.limits.bans import BanError, write_atomically
+from mudserver.shell.gamehost import ReloadFailed
 
 __all__ = [
     "ADMIN_SOCKET",
@@ -52,12 +53,18 @@ __all__ = [
     "Announce",
     "Shutdown",
     "Cancel",
+    "Reload",
     "Countdown",
     "AdminProtocol",
     "AdminFactory",
     "admin_service",
     "endpoint_for",
 ]
+
+
+class NoGame(Exception):
+    """A reload asked of a server that runs no game."""
+
 
 #: Default names in the data directory.
 ADMIN_SOCKET = "admin.sock"
@@ -142,6 +149,17 @@ class Shutdown(amp.Command):
 class Cancel(amp.Command):
     arguments: ClassVar[Fields] = []
     response: ClassVar[Fields] = [(b"cancelled", amp.Boolean())]
+
+
+class Reload(amp.Command):
+    """Re-read the game's code and world file; a summary, or why nothing changed."""
+
+    arguments: ClassVar[Fields] = []
+    response: ClassVar[Fields] = [(b"summary", amp.Unicode())]
+    errors: ClassVar[dict[type[Exception], bytes]] = {
+        ReloadFailed: b"RELOAD_FAILED",
+        NoGame: b"NO_GAME",
+    }
 
 
 class Countdown:
@@ -264,6 +282,13 @@ class AdminProtocol(amp.AMP):
     def cancel(self) -> dict[str, Any]:
         return {"cancelled": self.factory.countdown.cancel()}
 
+    @Reload.responder
+    def reload(self) -> dict[str, Any]:
+        if self.factory.reload is None:
+            raise NoGame("this server runs no game (--game none)")
+        self.factory.log.info("operator reloads the game")
+        return {"summary": self.factory.reload()}
+
 
 class AdminFactory(Factory):
     """What every console connection shares: the game, the clock, the ban file."""
@@ -279,8 +304,12 @@ class AdminFactory(Factory):
         bans_path: Path,
         stop: Callable[[], object],
         save: Callable[[Path, str], defer.Deferred[None]] | None = None,
+        reload: Callable[[], str] | None = None,
     ) -> None:
+        """*reload*: reloads the game's code (``ReloadFailed``), or None with no game."""
         self.game = game
+        #: Reloads the game and says what it did.
+        self.reload = reload
         self.clock = clock
         self.bans_path = bans_path
         self.countdown = Countdown(game, clock, stop)

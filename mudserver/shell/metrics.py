@@ -9,7 +9,7 @@ scraped; the tick histogram is fed ten times a second by the service.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -19,6 +19,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from mudserver.core.stats import Stats
+from mudserver.game.runtime import Runtime
 
 __all__ = ["Metrics", "MetricsResource", "SAVE_BUCKETS", "TICK_BUCKETS"]
 
@@ -32,6 +33,11 @@ TICK_BUCKETS = (
     0.0475, 0.05, 0.0525, 0.055, 0.0575, 0.06, 0.065, 0.07, 0.075, 0.08, 0.085,
     0.09, 0.095, 0.1, 0.11, 0.12, 0.135, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4, 0.5,
     0.75, 1.0, 2.0,
+)  # fmt: skip
+#: Buckets of one kind's game code in one tick, in seconds: from a few
+#: microseconds (a timer or two) to the whole tick.
+GAME_BUCKETS = (
+    0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
 )  # fmt: skip
 #: Buckets of one write of saves (a transaction, or a batch of files) and of
 #: the reactor's share of an autosave step, in seconds.
@@ -83,6 +89,35 @@ class _StatsCollector(Collector):
         yield disconnects
 
 
+class _GameCollector(Collector):
+    """The game's counts, read at scrape time from its runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        runtime = self.runtime
+        yield GaugeMetricFamily(
+            "mudserver_things", "Things (not players) in the world.", len(runtime.things())
+        )
+        yield GaugeMetricFamily(
+            "mudserver_game_timers", "Timers of game code waiting.", runtime.timers.waiting
+        )
+        errors = CounterMetricFamily(
+            "mudserver_game_errors",
+            "Hooks of game code that raised, by class and hook.",
+            labels=["kind", "hook"],
+        )
+        for (kind, hook), count in sorted(runtime.guard.errors.items()):
+            errors.add_metric([kind, hook], count)
+        yield errors
+        yield CounterMetricFamily(
+            "mudserver_game_hooks_switched_off",
+            "Hooks of things switched off after failing repeatedly.",
+            runtime.guard.switched_off,
+        )
+
+
 class Metrics:
     """The registry of one server, and the tick measurements the service feeds it."""
 
@@ -93,6 +128,7 @@ class Metrics:
         connections: Callable[[], int],
         tick_interval: float,
         pending_saves: Callable[[], int] = lambda: 0,
+        runtime: Runtime | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         #: Labels added to every sample (``--shard``: ``{"shard": NAME}``).
@@ -140,6 +176,15 @@ class Metrics:
             buckets=SAVE_BUCKETS,
             registry=self.registry,
         )
+        self.game_seconds = Histogram(
+            "mudserver_game_seconds",
+            "Time of game code in one tick, by class of thing ('Rules' for the game's own).",
+            labelnames=["kind"],
+            buckets=GAME_BUCKETS,
+            registry=self.registry,
+        )
+        if runtime is not None:
+            self.registry.register(_GameCollector(runtime))
         self._recent: deque[float] = deque(maxlen=max(1, round(10 / tick_interval)))
         self.registry.register(
             _StatsCollector(
@@ -158,6 +203,11 @@ class Metrics:
         self._recent.append(seconds)
         if seconds > self.tick_interval:
             self.tick_overruns.inc()
+
+    def game_tick(self, spent: Mapping[str, float]) -> None:
+        """Record the seconds each kind of game code took in one tick."""
+        for kind, seconds in spent.items():
+            self.game_seconds.labels(kind).observe(seconds)
 
     def text(self) -> bytes:
         """The metrics in Prometheus' text exposition format, with :attr:`labels` on each."""

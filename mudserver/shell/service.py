@@ -27,6 +27,7 @@ from mudserver.config import Presentation, Settings
 from mudserver.core.game import Game
 from mudserver.gcschedule import GcSchedule
 from mudserver.shell.factory import MudFactory
+from mudserver.shell.gamehost import GameHost
 from mudserver.shell.logbridge import LogBridge
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.saves import SaveQueue
@@ -57,6 +58,7 @@ class GameService(Service):
         save_threads: int = 8,
         presentation: Presentation | None = None,
         rehash: bool = True,
+        host: GameHost | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -71,7 +73,9 @@ class GameService(Service):
         #: late save of an old account object never writes the old hash back.
         self._upgraded: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self.reactor: IReactorTime = reactor
-        self.game = Game(settings, self.save)
+        #: The game's code, if the server runs one (``--game``); started by :meth:`start_game`.
+        self.host = host
+        self.game = Game(settings, self.save, None if host is None else host.runtime)
         self.factory = MudFactory(self.game, self.authenticate, reactor, presentation=presentation)
         self.metrics = Metrics(
             self.game.stats,
@@ -79,6 +83,7 @@ class GameService(Service):
             lambda: len(self.factory.connections),
             1.0 / settings.tick_rate,
             pending_saves=lambda: len(self.saves.newest),
+            runtime=None if host is None else host.runtime,
         )
         self.saves = SaveQueue(
             store,
@@ -195,6 +200,8 @@ class GameService(Service):
         except Exception:
             self.log.failure("tick failed")
         self.metrics.tick(time.perf_counter() - started, time.thread_time() - cpu)
+        if self.host is not None:
+            self.metrics.game_tick(self.host.runtime.last_spent)
         self.gc_schedule.after_tick()
 
     def _autosave(self) -> None:

@@ -22,8 +22,11 @@ from twisted.web import server
 
 from mudserver.account import AccountError
 from mudserver.config import TELNET_OFFERS, Presentation, Settings
+from mudserver.game.loader import GameCode, GameError, load
+from mudserver.game.worldfile import WorldError
 from mudserver.limits.bans import BanError, BanList
 from mudserver.shell.adminsocket import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
+from mudserver.shell.gamehost import GameHost
 from mudserver.shell.metrics import MetricsResource
 from mudserver.shell.service import GameService
 from mudserver.store.base import Store
@@ -57,6 +60,9 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("flood-time", "flood_time", float, "Seconds over the line rate before 'bye flood'."),
     ("say-rate", "say_rate", float, "say and who lines per second a player may send on average."),
     ("say-burst", "say_burst", int, "say and who lines a player may send at once."),
+    ("use-rate", "use_rate", float, "use lines per second a player may send on average."),
+    ("use-burst", "use_burst", int, "use lines a player may send at once."),
+    ("use-reach", "use_reach", float, "How near a thing must be for a player to use it."),
     ("max-connections", "max_connections", int, "Open connections before 'bye full'."),
     ("max-connections-per-ip", "max_connections_per_ip", int, "Open connections per IP."),
     ("login-failures-per-ip", "login_failures_per_ip", int, "Failed logins per IP per window."),
@@ -71,6 +77,10 @@ _LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("max-in-view", "max_in_view", int, "Most entities a player is told about, nearest first."),
     ("turn-interval", "turn_interval", float, "Least seconds between two turns (protocol 2)."),
     ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
+    ("max-player-data", "max_player_data", int, "Most bytes of game data saved per player."),
+    ("max-things", "max_things", int, "Most things the game may have in the world at once."),
+    ("hook-failures", "hook_failures", int, "Failures in a row that switch a thing's hook off."),
+    ("game-budget", "game_budget", float, "Seconds of game code per tick before it is logged."),
     ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
 ]
 assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
@@ -132,6 +142,20 @@ class Options(usage.Options):
             "Argon2id memory in KiB for new password hashes.",
         ],
         ["hash-parallelism", None, ARGON2_MINIMUM.parallelism, "Argon2id lanes (threads)."],
+        [
+            "game",
+            None,
+            "sample",
+            "The game to run: an entry point of mudserver.games, a module's dotted name, "
+            "or none (a world of players only).",
+        ],
+        [
+            "world",
+            None,
+            None,
+            "The world file (TOML) of the game; default DATA/world.toml if it exists, "
+            "else the game's own.",
+        ],
     ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
 
     optFlags: ClassVar[list[list[str | None]]] = [
@@ -196,6 +220,16 @@ class Options(usage.Options):
         self._admin_options()
         self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
         self._shard_options()
+        self["game_code"] = self._game_code()
+
+    def _game_code(self) -> GameCode | None:
+        """Import the game and check its world file, or stop with one line that says why."""
+        if self["game"].lower() == "none":
+            return None
+        try:
+            return load(self["game"], self["world"], self["data"], self["settings"].bounds)
+        except (GameError, WorldError) as e:
+            raise usage.UsageError(str(e)) from None
 
     def _shard_options(self) -> None:
         """--shard needs a database; its name goes into log lines and metrics."""
@@ -295,12 +329,21 @@ def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
     top = service.MultiService()
     store: Store = options["account_store"] or FileStore(options["data"], options["hash_params"])
+    code, settings = options["game_code"], options["settings"]
+    host = None if code is None else GameHost(settings, code, options["world"], options["data"])
     game = GameService(
         options["settings"],
         store,
         rehash=not options["no-rehash"],
         presentation=options["presentation"],
+        host=host,
     )
+    if host is not None:
+        try:
+            host.start(game.game)
+        except Exception as e:
+            message = f"mudserver: --game {options['game']}: the game's set-up failed: {e}"
+            raise SystemExit(message) from None
     game.game.bans = options["bans"]
     if options["shard"] is not None:
         from mudserver.shell.shard import Shard
@@ -328,7 +371,13 @@ def makeService(options: Options) -> service.IService:
     game.setServiceParent(top)
     if options["admin"] is not None:
         reactor: Any = game.reactor
-        admin = AdminFactory(game.game, reactor, options["bans_path"], reactor.stop)
+        admin = AdminFactory(
+            game.game,
+            reactor,
+            options["bans_path"],
+            reactor.stop,
+            reload=None if host is None else host.reload,
+        )
         admin_service(admin, options["admin"]).setServiceParent(top)
     for description in options["ports"]:
         strports.service(description, game.factory).setServiceParent(top)

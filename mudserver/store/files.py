@@ -159,14 +159,10 @@ class FileStore(PasswordChecks):
     def create(
         self, name: str, password: str, x: float = 0.0, y: float = 0.0, z: float = 0.0
     ) -> Account:
-        """Create a new account; InvalidName or AccountExists on failure.
-
-        ``os.link`` of the finished temp file fails if the target exists, so a
-        concurrent creation is never clobbered and no half file ever appears.
-        """
-        path = self.path_for(name)
-        if path.exists():  # cheap early answer; the link below is the real check
+        """Create a new account; InvalidName or AccountExists on failure (see :meth:`insert`)."""
+        if self.exists(name):  # cheap early answer, before the slow hash; insert checks for real
             raise AccountExists(f"account {name!r} already exists")
+        self.path_for(name)  # InvalidName before the slow hash, too
         account = Account(
             name,
             hash_password(password, self.hash_params),
@@ -175,18 +171,15 @@ class FileStore(PasswordChecks):
             float(z),
             created=time.time(),
         )
-        tmp = self._write_temp(self._check_writable(account))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise AccountExists(f"account {name!r} already exists") from None
-        finally:
-            _unlink_quietly(tmp)
-        _fsync_dir(self.users_dir)
+        self.insert(account)
         return account
 
     def insert(self, account: Account) -> None:
-        """Add *account* with its password record as it is (copying from another store)."""
+        """Add *account* with its password record as it is; AccountExists if the name is taken.
+
+        ``os.link`` of the finished temp file fails if the target exists, so a
+        concurrent creation is never clobbered and no half file ever appears.
+        """
         path = self.path_for(account.name)
         tmp = self._write_temp(self._check_writable(account))
         try:

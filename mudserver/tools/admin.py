@@ -26,6 +26,7 @@ from twisted.protocols import amp
 
 from mudserver.limits.bans import BanError, parse_duration
 from mudserver.shell import adminsocket
+from mudserver.shell.gamehost import ReloadFailed
 
 __all__ = ["main", "AdminError"]
 
@@ -61,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     shutdown.add_argument("--in", dest="seconds", type=float, default=0.0)
     shutdown.add_argument("message", nargs="*")
     commands.add_parser("cancel", help="stop a shutdown countdown")
+    commands.add_parser(
+        "reload",
+        help="re-read the game's code and world file (players stay; a failure changes nothing)",
+    )
     return parser
 
 
@@ -151,6 +156,9 @@ async def run(proto: amp.AMP, args: argparse.Namespace) -> tuple[Any, str]:
             if not answer["cancelled"]:
                 raise AdminError("no shutdown is counting down")
             return answer, "shutdown cancelled"
+        case "reload":
+            answer = await proto.callRemote(adminsocket.Reload)
+            return answer, answer["summary"]
     raise AdminError(f"unknown command {args.command}")
 
 
@@ -212,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         nonlocal status
         try:
             await _main(reactor, args)
-        except (AdminError, BanError) as e:
+        except (AdminError, BanError, ReloadFailed, adminsocket.NoGame) as e:
             _fail(args, str(e))
             status = 1
         except amp.RemoteAmpError as e:

@@ -9,6 +9,7 @@ client is well formed.  It returns one of the command classes below or raises
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from mudserver.wire.encoding import dequote, split_line
@@ -21,12 +22,23 @@ __all__ = [
     "Idle",
     "Quit",
     "Who",
+    "Use",
     "Command",
     "parse_command",
+    "DEFAULT_VERB",
+    "VERB_RE",
 ]
 
 #: A number argument longer than this is refused before ``float()`` sees it.
 MAX_NUMBER_CHARS = 32
+
+#: What a ``use`` verb may be (after lower-casing): a short word, so that a
+#: game matches it against its own words without further checks.
+VERB_RE = re.compile(r"[a-z][a-z0-9_]{0,15}")
+#: The verb of a ``use`` that names none.
+DEFAULT_VERB = "use"
+#: The largest entity id a ``use`` may name (ids are positive 64-bit integers).
+MAX_ID = 2**63 - 1
 
 
 class CommandError(Exception):
@@ -78,7 +90,16 @@ class Who:
     """``who``: how many are online, and who is in view."""
 
 
-Command = Connect | Move | Say | Idle | Quit | Who
+@dataclass(frozen=True, slots=True)
+class Use:
+    """``use id[,verb[,text]]``: act on a thing in the world (the game decides what happens)."""
+
+    target: int
+    verb: str
+    text: str
+
+
+Command = Connect | Move | Say | Idle | Quit | Who | Use
 
 
 def _number(text: str, bounds: float) -> float:
@@ -138,7 +159,28 @@ def parse_command(line: str, *, bounds: float, max_say: int) -> Command:
         case "who":
             _no_args("who", raw.rest)
             return Who()
+        case "use":
+            return _use(raw.rest or "", max_say)
     shown = raw.code[:16]
     raise CommandError(
-        "badcmd", f"unknown command {shown!r}; commands are con, mov, say, idl, who, bye"
+        "badcmd", f"unknown command {shown!r}; commands are con, mov, say, use, idl, who, bye"
     )
+
+
+def _use(rest: str, max_text: int) -> Use:
+    """``use id[,verb[,text]]``: the text is everything after the second comma.
+
+    As with ``say``, a person may type ``use 7,say,hello, world``: commas in
+    the text need no escaping, and enquoted text from a program is decoded.
+    """
+    parts = rest.split(",", 2)
+    target_text = dequote(parts[0]).strip()
+    if not target_text.isdigit() or len(target_text) > 19 or not 0 < int(target_text) <= MAX_ID:
+        raise CommandError("badarg", "use needs the id of a thing: use id[,verb[,text]]")
+    verb = dequote(parts[1]).strip().lower() if len(parts) > 1 else DEFAULT_VERB
+    if not VERB_RE.fullmatch(verb):
+        raise CommandError("badarg", "a verb is a word of up to 16 letters, digits or _")
+    text = dequote(parts[2]) if len(parts) > 2 else ""
+    if len(text) > max_text:
+        raise CommandError("badarg", f"use text is limited to {max_text} characters")
+    return Use(int(target_text), verb, text)

@@ -21,6 +21,7 @@ __all__ = [
     "delete",
     "say",
     "say_elsewhere",
+    "msg",
     "err",
     "bye",
     "system",
@@ -126,8 +127,18 @@ def say(entity: Located, text: str) -> str:
     return format_line("say", entity.id, entity.name, text)
 
 
-#: The id a ``say`` carries for a speaker on another shard (entity ids are positive).
+#: The id a ``say`` carries for a speaker on another shard (entity ids are
+#: positive), and a ``msg`` from the game itself rather than from a thing.
 ELSEWHERE = 0
+
+
+def msg(sender_id: int, name: str, text: str) -> str:
+    """``msg id,name,text``: entity *sender_id* (``name``) tells you *text*, privately.
+
+    What a thing answers when it is used, or tells one player; id 0 is the
+    game itself (a rule, not a thing in the world).
+    """
+    return format_line("msg", sender_id, name, text)
 
 
 def say_elsewhere(name: str, text: str) -> str:
