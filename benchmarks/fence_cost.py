@@ -115,8 +115,7 @@ def per_batch(conn: psycopg.Connection[Any], batch: list[Account], pid: int) -> 
 def measure(url: str, names: list[str], size: int, repeat: int) -> list[float]:
     """Claim *names* as a shard does; the median ms of each way to write *size* of them."""
     owner = Ownership(url, "bench")
-    fenced, plain = PostgresStore(url), PostgresStore(url)
-    fenced.fenced = True
+    fenced, plain = PostgresStore(url, fenced=True), PostgresStore(url)
     conn = psycopg.connect(url, autocommit=True)
     try:
         for name in names:

@@ -26,10 +26,10 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.python.failure import Failure
 
-from mudserver.account import Account
+from mudserver.account import Account, AccountExists
 from mudserver.config import Settings
 from mudserver.core.game import Game
-from mudserver.shell.factory import Authenticator, MudFactory
+from mudserver.shell.factory import MudFactory
 from mudserver.store.files import FileStore
 from mudserver.store.passwords import ScryptParams
 
@@ -74,9 +74,34 @@ def is_error(event: dict[str, Any]) -> bool:
 
 # -- password checks -------------------------------------------------------------------
 
+#: Checks a name and password; fires with the account, or ``None``.
+Authenticator = Callable[[str, str], "defer.Deferred[Account | None]"]
+
+
+def _refused(*args: object) -> defer.Deferred[Any]:
+    return defer.fail(NotImplementedError("this test's logins cannot do that"))
+
+
+class Desk:
+    """A :class:`~mudserver.shell.protocol.LoginService` made of a test's password check.
+
+    Sign-ups and password changes go to the check's own ``sign_up`` and
+    ``change_password`` when it has them (:class:`StoreLogins`, :class:`FakeLogins`).
+    """
+
+    def __init__(self, authenticate: Authenticator) -> None:
+        self.authenticate = authenticate
+        self.sign_up = getattr(authenticate, "sign_up", _refused)
+        self.change_password = getattr(authenticate, "change_password", _refused)
+        #: Logins that were checked but never joined, as the connections reported them.
+        self.abandoned_names: list[str] = []
+
+    def abandoned(self, name: str) -> None:
+        self.abandoned_names.append(name)
+
 
 class StoreLogins:
-    """Checks passwords against a real account store, answering at once."""
+    """Checks, makes and changes passwords in a real account store, answering at once."""
 
     def __init__(self, store: FileStore) -> None:
         self.store = store
@@ -84,18 +109,49 @@ class StoreLogins:
     def __call__(self, name: str, password: str) -> defer.Deferred[Account | None]:
         return defer.succeed(self.store.authenticate(name, password))
 
+    def sign_up(self, name: str, password: str) -> defer.Deferred[Account]:
+        return defer.maybeDeferred(self.store.create, name, password)
+
+    def change_password(
+        self, name: str, old: str, new: str
+    ) -> defer.Deferred[dict[str, Any] | None]:
+        account = self.store.authenticate(name, old)
+        if account is None:
+            return defer.succeed(None)
+        record = self.store.hash(new)
+        self.store.upgrade_password(name, account.password, record)
+        return defer.succeed(record)
+
 
 class FakeLogins:
-    """Checks passwords against :data:`PASSWORDS`, answering at once and counting the calls."""
+    """Checks passwords against a copy of :data:`PASSWORDS`, answering at once and
+    counting the calls; sign-ups and password changes change the copy."""
 
     def __init__(self) -> None:
         self.checks: list[tuple[str, str]] = []
+        self.passwords = dict(PASSWORDS)
 
     def __call__(self, name: str, password: str) -> defer.Deferred[Account | None]:
         self.checks.append((name, password))
-        if PASSWORDS.get(name.lower()) == password:
+        if self.passwords.get(name.lower()) == password:
             return defer.succeed(Account(name.lower(), {}, 0.0, 0.0, 0.0))
         return defer.succeed(None)
+
+    def sign_up(self, name: str, password: str) -> defer.Deferred[Account]:
+        self.checks.append((name, password))
+        if name.lower() in self.passwords:
+            return defer.fail(AccountExists(name))
+        self.passwords[name.lower()] = password
+        return defer.succeed(Account(name, {}))
+
+    def change_password(
+        self, name: str, old: str, new: str
+    ) -> defer.Deferred[dict[str, Any] | None]:
+        self.checks.append((name, old))
+        if self.passwords.get(name.lower()) != old:
+            return defer.succeed(None)
+        self.passwords[name.lower()] = new
+        return defer.succeed({"fake": new})
 
 
 class PendingLogins:
@@ -212,8 +268,9 @@ class Harness:
         if authenticate is None:
             authenticate = StoreLogins(store) if store is not None else FakeLogins()
         self.authenticate = authenticate
+        self.login = Desk(authenticate)
         self.factory = MudFactory(
-            self.game, authenticate, self.clock, transport_buffer_size=transport_buffer_size
+            self.game, self.login, self.clock, transport_buffer_size=transport_buffer_size
         )
         self.clients: list[Client] = []
         self._port = 40000

@@ -70,6 +70,15 @@ class ServerProcess:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
+        """Wait until the log holds *text*: a line logged after the reply a test saw may
+        reach the file a moment after that reply reached the test (a loaded machine)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not logged:\n{self.log_text()[-2000:]}")
+            time.sleep(0.05)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Send *sig* and wait for the process to exit by itself; return its status."""
         if self.process.poll() is None:

@@ -22,7 +22,18 @@ from pathlib import Path
 
 import pytest
 
-from .support import REPO, SHARED_SERVER, LineClient, ServerProcess, running_server
+from mudserver.store.files import FileStore
+
+from .crowd import CHEAP
+from .support import (
+    REPO,
+    SHARED_SERVER,
+    TWISTD,
+    LineClient,
+    ServerProcess,
+    free_port,
+    running_server,
+)
 
 
 def admin(
@@ -270,3 +281,54 @@ def test_the_console_says_when_no_server_runs(tmp_path: Path) -> None:
         timeout=15,
     )
     assert "the server is not running" in again.stderr
+
+
+def test_accounts_reset_password_and_delete_with_files(server: ServerProcess) -> None:
+    FileStore(server.data, CHEAP).create("temp", "pw")
+    listed = json.loads(admin(server, "--json", "accounts").stdout)
+    assert [row["name"] for row in listed] == ["bar", "foo", "temp"]
+    assert listed[2]["created"] is not None and not listed[2]["damaged"]
+    text = admin(server, "accounts", "t*").stdout
+    assert text.startswith("1 account\nNAME") and "temp" in text
+    paged = json.loads(admin(server, "--json", "accounts", "--limit=1", "--after=bar").stdout)
+    assert [row["name"] for row in paged] == ["foo"]
+
+    with LineClient(server.host, server.port) as foo:
+        assert foo.login("foo", "1234").startswith("wel ")
+        reset = admin(server, "reset-password", "foo")
+        assert reset.returncode == 0, reset.stderr
+        assert foo.read_until(lambda line: line.startswith("bye "))[-2:] == [
+            "sys kicked: password reset",
+            "bye kicked",
+        ]
+    new = reset.stdout.split("new password of foo: ", 1)[1].split("\n", 1)[0]
+    assert len(new) >= 16 and "kicked it first" in reset.stdout
+    record = json.loads((server.data / "users" / "foo.json").read_text())["password"]
+    assert record["algorithm"] == "argon2id"
+    with LineClient(server.host, server.port) as client:
+        assert client.login("foo", "1234").startswith("err badlogin")
+        assert client.login("foo", new).startswith("wel ")
+
+    with LineClient(server.host, server.port) as temp:
+        assert temp.login("temp", "pw").startswith("wel ")
+        deleted = admin(server, "delete", "temp")
+        assert deleted.stdout.strip() == "deleted temp; kicked it first"
+        assert temp.read_until(lambda line: line.startswith("bye "))[-1] == "bye kicked"
+    assert not (server.data / "users" / "temp.json").exists()
+    # A second delete reads temp on its save thread, behind any save of it still
+    # queued: had the leave's save written temp back, this would delete it again.
+    missing = admin(server, "delete", "temp")
+    assert missing.returncode == 1 and "there is no account temp" in missing.stderr
+
+
+def test_a_second_server_on_one_data_directory_stops_in_one_line(server: ServerProcess) -> None:
+    second = subprocess.run(
+        [TWISTD, "-n", "--pidfile=", "mudserver", f"--data={server.data}",
+         f"--port=tcp:{free_port()}:interface=127.0.0.1", "--web=none"],
+        env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    said = second.stdout + second.stderr
+    assert second.returncode != 0
+    assert f"belongs to another running server (pid {server.process.pid})" in said
+    assert "Traceback" not in said
+    assert admin(server, "who").returncode == 0  # the first one carries on

@@ -22,7 +22,10 @@ from twisted.python import usage
 
 from mudserver.config import Settings
 from mudserver.core.game import Game
-from mudserver.shell import adminsocket
+from mudserver.shell import admincommands, adminsocket
+from mudserver.shell.bankeeper import FileBans
+from mudserver.shell.countdown import Countdown
+from mudserver.shell.operations import Operations
 from mudserver.shell.tap import Options
 from mudserver.tools import admin as cli
 from tests.support import REPO, TWISTD, free_port, running_server
@@ -60,14 +63,17 @@ def make_admin(
 
     clock = task.Clock()
     clock.advance(1000)
-    factory = adminsocket.AdminFactory(game, clock, tmp_path / "bans.json", lambda: None, save)
+    operations = Operations(game, clock, Countdown(game, clock, lambda: None))
+    bans = FileBans(game, clock, tmp_path / "bans.json", save)
+    desk: Any = None  # the account commands have tests of their own
+    factory = adminsocket.AdminFactory(game, clock, operations, bans, desk)
     protocol = factory.buildProtocol(None)
     assert isinstance(protocol, adminsocket.AdminProtocol)
     return protocol, game, saved
 
 
 def run(console: Console, *argv: str) -> tuple[Any, str]:
-    result = cli.run(console, cli.parse_args(list(argv)))  # type: ignore[arg-type]
+    result = cli.Console(console, cli.parse_args(list(argv))).run()  # type: ignore[arg-type]
     d = defer.ensureDeferred(result)
     outcome: list[Any] = []
     d.addBoth(outcome.append)
@@ -83,9 +89,9 @@ def test_who_is_paged_under_amps_value_limit(tmp_path: Path) -> None:
     assert [r["name"] for r in rows] == [f"p{i:04}" for i in range(450)]
     assert text.startswith("450 players online\n")
     # A page never asks for more than PAGE rows, whatever the client asks.
-    page = protocol.who(offset=0, limit=10_000)
-    assert page["total"] == 450 and len(page["rows"]) == adminsocket.PAGE
-    box = adminsocket.Who.makeResponse(page, protocol)
+    page = protocol.who(offset=0, limit=10_000).result
+    assert page["total"] == 450 and len(page["rows"]) == admincommands.PAGE
+    box = admincommands.Who.makeResponse(page, protocol)
     assert len(box[b"rows"]) < 0xFFFF
     box.serialize()  # AMP refuses a value over 64 KiB here
 
@@ -229,3 +235,34 @@ def test_a_banned_address_gets_bye_banned_over_websocket(tmp_path: Path) -> None
         )
         with WsLineClient(server.host, web) as browser:
             assert browser.read_line() == "bye banned"
+
+
+def test_shard_and_timeout_options_are_checked() -> None:
+    args = cli.parse_args(["--shard=a", "--shard=b", "--timeout=2", "who"])
+    assert (args.shards, args.timeout) == (["a", "b"], 2.0)
+    for wrong in (["--shard=a", "accounts"], ["--shard=a", "ban", "x"], ["--timeout=0", "who"]):
+        with pytest.raises(SystemExit):
+            cli.parse_args(wrong)
+
+
+def test_the_console_tries_the_named_shards_socket_first(tmp_path: Path) -> None:
+    for name in ("admin-a.sock", "admin-b.sock"):
+        (tmp_path / name).touch()
+    assert [p.name for p in cli.candidates(tmp_path, ["b"])] == [
+        "admin-b.sock",
+        "admin.sock",
+        "admin-a.sock",
+    ]
+    assert [p.name for p in cli.candidates(tmp_path, None)] == [
+        "admin.sock",
+        "admin-a.sock",
+        "admin-b.sock",
+    ]
+
+
+def test_a_lone_server_refuses_shard_options(tmp_path: Path) -> None:
+    protocol, _, _ = make_admin(tmp_path, players=1)
+    with pytest.raises(amp.RemoteAmpError, match="not a shard"):
+        run(Console(protocol), "--shard=a", "who")
+    rows, text = run(Console(protocol), "who")
+    assert "shard" not in rows[0] and text.startswith("1 player online\n")

@@ -241,8 +241,9 @@ def test_a_reload_under_200_players_drops_nobody(tmp_path: Path) -> None:
                 lambda: all(b",5.00,5.00,0.00\n" in r for r in crowd.received.values())
             )
             assert crowd.closed == set()
+            # Read while the crowd is still connected: once it hangs up, "left" is logged.
+            log = server.log_text()
+            assert " left (" not in log
+            assert log.count("took the new code") == 3
         finally:
             crowd.close()
-        log = server.log_text()
-        assert " left (" not in log
-        assert log.count("took the new code") == 3

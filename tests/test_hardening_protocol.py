@@ -20,17 +20,11 @@ from mudserver.config import Settings
 from tests.harness import FakeLogins, Harness, is_error, log_events, without_telnet_replies
 
 #: A server line: known code, optional args with no raw control characters.
-SERVER_LINE = re.compile(r"(wel|ent|pos|del|say|msg|err|bye)( [^\x00-\x1f\x7f]*)?")
+SERVER_LINE = re.compile(r"(wel|ent|pos|del|say|msg|err|ack|bye)( [^\x00-\x1f\x7f]*)?")
 ERR_CODES = {
-    "badcmd",
-    "badarg",
-    "badlogin",
-    "badproto",
-    "notlogged",
-    "already",
-    "toofast",
-    "nosuch",
-}
+    "badcmd", "badarg", "badlogin", "badproto", "notlogged", "already", "toofast",
+    "nosuch", "taken", "badname", "weakpass", "toomany", "badpass",
+}  # fmt: skip
 #: The plain-text MSSP reply a line ``MSSP-REQUEST`` gets (wire/mssp.py): no protocol line.
 MSSP_REPLY = re.compile(rb"\r\nMSSP-REPLY-START\r\n.*?MSSP-REPLY-END\r\n", re.S)
 BYE_REASONS = {"quit", "timeout", "toolong", "badlogin", "replaced", "shutdown", "flood", "full"}
@@ -245,6 +239,12 @@ FRAGMENTS = [
     b"con foo,1234,1\n",
     b"con foo,bad,1\n",
     b"con bar,4321,1\n",
+    b"new foo,long enough,1\n",
+    b"new newbie,long enough,2\n",
+    b"new bad name,long enough,1\n",
+    b"new short,pw,1\n",
+    b"pwd 1234,long enough\n",
+    b"pwd wrong,long enough\n",
     b"mov 1,2,3\n",
     b"mov nan,0,0\n",
     b"say hi, there\n",

@@ -21,7 +21,7 @@ from mudserver.core import moderation
 from mudserver.core.game import WHO_MAX_NAMES, Game
 from mudserver.core.session import Session, State
 from mudserver.limits.bans import BanError
-from mudserver.shell.adminsocket import Countdown
+from mudserver.shell.countdown import Countdown
 from mudserver.shell.factory import MudFactory
 from mudserver.wire.encoding import split_line
 

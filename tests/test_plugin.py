@@ -11,7 +11,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
-from mudserver.config import Presentation, Settings
+from mudserver.config import Presentation, Settings, command_line
 from mudserver.shell import tap
 from mudserver.shell.service import GameService
 
@@ -45,6 +45,11 @@ OPTIONS: dict[str, tuple[str, str, float | int]] = {
     "login-failures-per-ip": ("4", "login_failures_per_ip", 4),
     "login-failures-per-account": ("2", "login_failures_per_account", 2),
     "login-window": ("30", "login_window", 30.0),
+    "registration": ("closed", "registration", "closed"),
+    "min-password": ("12", "min_password", 12),
+    "signups-per-hour": ("10", "signups_per_hour", 10),
+    "password-work": ("4", "password_work", 4),
+    "signup-work": ("3", "signup_work", 3),
     "view-radius": ("50", "view_radius", 50.0),
     "max-in-view": ("20", "max_in_view", 20),
     "turn-interval": ("0.5", "turn_interval", 0.5),
@@ -67,6 +72,20 @@ def test_plugin_is_found() -> None:
 
 def test_every_limit_is_an_option() -> None:
     assert {field for _, field, _ in OPTIONS.values()} == set(Settings.__dataclass_fields__)
+
+
+def test_the_command_line_of_some_settings_gives_them_back() -> None:
+    """What a benchmark passes to the servers it starts (config.command_line) is read
+    back by the options into the same settings, and names only what differs."""
+    chosen = Settings(view_radius=7.5, max_in_view=3, mode="broadcast", autosave=2.0)
+    argv = command_line(chosen)
+    assert sorted(argv) == [
+        "--autosave=2.0",
+        "--max-in-view=3",
+        "--mode=broadcast",
+        "--view-radius=7.5",
+    ]
+    assert parse(*argv)["settings"] == chosen
 
 
 def test_defaults() -> None:
@@ -257,3 +276,26 @@ def test_hash_options_default_to_owasp_and_can_be_raised() -> None:
 def test_hash_options_below_the_minimum_are_refused(argv: list[str]) -> None:
     with pytest.raises(usage.UsageError, match="--hash"):
         parse(*argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--signup-work=2"], "^--signup-work must be below --password-work"),
+        (["--password-work=4", "--signup-work=4"], "^--signup-work must be below"),
+        (["--registration=maybe"], "^--registration must be one of open, closed$"),
+        (["--min-password=0"], "^--min-password must be a whole number, at least 1$"),
+    ],
+)
+def test_sign_up_limits_that_cannot_work_stop_the_server_in_one_line(
+    argv: list[str], message: str
+) -> None:
+    with pytest.raises(usage.UsageError, match=message):
+        parse(*argv)
+
+
+def test_one_hash_at_a_time_needs_sign_ups_closed() -> None:
+    with pytest.raises(usage.UsageError, match=r"^--signup-work must be below"):
+        parse("--password-work=1")
+    settings = parse("--password-work=1", "--registration=closed")["settings"]
+    assert (settings.password_work, settings.registration) == (1, "closed")

@@ -7,13 +7,16 @@ files gives the same accounts, positions and (re-hashed) passwords.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from mudserver.limits.bans import BanList
 from mudserver.store.files import FileStore
 from mudserver.store.postgres import SCHEMA_VERSION, PostgresStore
 from mudserver.tools.mkuser import main as mkuser
@@ -125,3 +128,19 @@ def test_a_bad_store_stops_the_server_with_one_line(tmp_path: Path) -> None:
         assert done.returncode != 0
         assert expected in done.stderr + done.stdout
         assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_copy_takes_the_bans_along_both_ways(pg_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(REPO / "data", data)
+    bans = BanList()
+    bans.add("griefer", now=time.time(), reason="grief")
+    bans.add("10.0.0.0/8", now=time.time(), duration=3600)
+    bans.save(data / "bans.json", time.time())
+    done = dbtool("copy", str(data), pg_url)
+    assert done.returncode == 0, done.stderr
+    assert "copied 2 bans" in done.stdout
+    back = tmp_path / "back"
+    assert dbtool("copy", pg_url, str(back)).returncode == 0
+    again = BanList.load(back / "bans.json").bans(time.time())
+    assert [(b.target, b.reason) for b in again] == [("griefer", "grief"), ("10.0.0.0/8", "")]

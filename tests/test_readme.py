@@ -36,3 +36,31 @@ def test_every_twistd_option_is_in_the_options_table() -> None:
     names |= {name[4:].replace("_", "-") for name in dir(options) if name.startswith("opt_")}
     names -= {"help", "version", "p", "d"}
     assert names - listed == set()
+
+
+def _options_table() -> dict[str, str]:
+    """README's options table: option name -> its default cell, backticks removed."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## Options", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `--([a-z-]+)` \| ([^|]+) \|", table, flags=re.M)
+    return {name: cell.strip().strip("`") for name, cell in rows}
+
+
+def test_the_options_table_shows_each_options_default() -> None:
+    """Every default in README's table is the option's own (derived from config.py)."""
+    from mudserver.shell.tap import DEFAULT_PORT, DEFAULT_WEB, Options
+
+    table = _options_table()
+    options = Options()
+    defaults = {name: default for name, _, default, *_ in options.optParameters}
+    defaults |= {name: "(off)" for name, *_ in options.optFlags}
+    defaults |= {"port": DEFAULT_PORT, "web": DEFAULT_WEB, "admin": "DATA/admin.sock"}
+    assert set(table) == set(defaults) - {"help", "version"}
+    for name, cell in table.items():
+        default = defaults[name]
+        if default is None:  # not given: "(none)", "(off)", or what the server does then
+            assert cell.startswith("(") and cell.endswith(")"), name
+        elif isinstance(default, int | float):
+            assert float(cell) == float(default), name
+        else:
+            assert cell == str(default), name

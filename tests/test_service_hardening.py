@@ -55,7 +55,7 @@ class FakeReactor(Clock):
 @contextmanager
 def real_threads(service: GameService) -> Iterator[None]:
     """The service's login and save pools running for real, stopped afterwards."""
-    pools = [service._login_pool, *service.saves.pools]
+    pools = [service.logins.pool, *service.saves.pools]
     for pool in pools:
         pool.start()
     try:
@@ -70,7 +70,7 @@ def answers(service: GameService, *logins: tuple[str, str]) -> list[Any]:
     reactor: FakeReactor = service.reactor  # type: ignore[assignment]
     results: list[Any] = []
     for name, password in logins:
-        service.authenticate(name, password).addCallback(results.append)
+        service.logins.authenticate(name, password).addCallback(results.append)
     while len(results) < len(logins):
         reactor.run_thread_calls()
     return results
@@ -114,7 +114,7 @@ def synchronous_service(
     reactor = FakeReactor()
     service = GameService(settings or Settings(autosave=1.0, speed=100.0), store, reactor)
     service.saves.pools = [SyncPool()]  # type: ignore[list-item]
-    service._login_pool = SyncPool()  # type: ignore[assignment]
+    service.logins.pool = SyncPool()  # type: ignore[assignment]
     reactor.callFromThread = lambda f, *args: f(*args)  # type: ignore[method-assign]
     service.startService()
     return service, reactor
@@ -191,8 +191,7 @@ def test_autosave_spreads_the_saves_over_its_interval(tmp_path: Path) -> None:
     store = FileStore(tmp_path, CHEAP)
     service, reactor = synchronous_service(store, Settings(autosave=30.0, idle_timeout=100.0))
     saved: list[str] = []
-    service.save = lambda account: saved.append(account.name)  # type: ignore[method-assign]
-    service.game.snapshots._save = service.save
+    service.game.snapshots._save = lambda account: saved.append(account.name)
     for i in range(60):
         store.create(f"p{i}", "pw")
     for i in range(60):
@@ -246,7 +245,7 @@ def test_passwords_are_hashed_on_the_login_pool(
         return authenticate(name, password)
 
     monkeypatch.setattr(store, "authenticate", spy)
-    # A verified account is read again on its save thread (see authenticate).
+    # A verified account is read again on its save thread (see Logins.authenticate).
     with real_threads(service):
         results = answers(service, ("foo", "pw"), ("nobody", "pw"))
     assert [r.name if r else r for r in results] in (["foo", None], [None, "foo"])
@@ -323,7 +322,7 @@ def test_a_failed_rehash_write_is_made_good_by_the_next_save(
     protocol.dataReceived(b"con foo,pw,1\nmov 10,0,0\n")
     assert transport.value().startswith(b"wel ")
     assert any("could not re-hash foo" in line for line in as_lines(logged))
-    # The save at join already carries the new hash (GameService.save swaps it in).
+    # The save at join already carries the new hash (PasswordRecords swaps it in).
     assert store.load("foo").password["algorithm"] == "argon2id"  # type: ignore[union-attr]
     reactor.advance(0.1)
     reactor.advance(0.1)
@@ -332,4 +331,4 @@ def test_a_failed_rehash_write_is_made_good_by_the_next_save(
     assert on_disk is not None and on_disk.password["algorithm"] == "argon2id"
     assert (on_disk.x, on_disk.y) == (10.0, 0.0)
     assert store.authenticate("foo", "pw") is not None
-    service.stopService()
+    stop(service)  # to the end: a service left running keeps its log bridge on

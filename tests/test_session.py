@@ -15,13 +15,27 @@ import pytest
 
 from mudserver.account import Account
 from mudserver.config import Settings
+from mudserver.core.admission import LoginAttempt, PasswordChange, SignUpAttempt
 from mudserver.core.game import Game
-from mudserver.core.session import TRANSITIONS, Action, LoginAttempt, Session, State
-from mudserver.wire.commands import Command, Connect, Idle, Move, Quit, Say, Use, Who
+from mudserver.core.session import TRANSITIONS, Action, Session, State
+from mudserver.wire.commands import (
+    ChangePassword,
+    Command,
+    Connect,
+    Idle,
+    Move,
+    Quit,
+    Say,
+    SignUp,
+    Use,
+    Who,
+)
 
 #: One well-formed line per command class.
 LINES: dict[type, bytes] = {
     Connect: b"con foo,1234,2",
+    SignUp: b"new baz,long enough,2",
+    ChangePassword: b"pwd 1234,long enough",
     Move: b"mov 3,4,0",
     Say: b"say hello",
     Idle: b"idl",
@@ -85,10 +99,17 @@ def test_each_cell_does_what_the_table_says(state: State, command: type) -> None
     game.tick(0.1)
     seen = peer.received
     assert session.state is after
-    assert (attempt is not None) == (action is Action.LOGIN)
+    work = (Action.LOGIN, Action.SIGN_UP, Action.CHANGE_PASSWORD)
+    assert (attempt is not None) == (action in work)
     match action:
         case Action.LOGIN:
             assert attempt == LoginAttempt("foo", "1234") and session.version == "2"
+            assert seen == []
+        case Action.SIGN_UP:
+            assert attempt == SignUpAttempt("baz", "long enough") and session.version == "2"
+            assert seen == []
+        case Action.CHANGE_PASSWORD:
+            assert attempt == PasswordChange("foo", "1234", "long enough")
             assert seen == []
         case Action.WALK:
             assert session.entity is not None and session.entity.dest == (3.0, 4.0, 0.0)
@@ -147,6 +168,8 @@ def test_section_9_of_the_protocol_document_is_the_same_table() -> None:
     states = [State[name.strip()] for name in header.strip("|").split("|")[1:]]
     codes = {
         Connect: "con",
+        SignUp: "new",
+        ChangePassword: "pwd",
         Move: "mov",
         Say: "say",
         Idle: "idl",
@@ -167,3 +190,15 @@ def test_section_9_of_the_protocol_document_is_the_same_table() -> None:
         for state, row in TRANSITIONS.items()
         for command, cell in row.items()
     }
+
+
+def test_one_password_change_at_a_time() -> None:
+    """A transport that feeds lines while a pwd is checked gets err toofast for a second."""
+    _, session, peer = in_state(State.PLAYING)
+    assert session.line_received(b"pwd 1234,long enough", 2.0) is not None
+    assert session.line_received(b"pwd 1234,other enough", 2.0) is None
+    assert [line.split(",")[0] for line in peer.received] == ["err toofast"]
+    session.password_changed({"new": "record"})
+    assert peer.received[-1] == "ack pwd" and session.state is State.PLAYING
+    assert session.account is not None and session.account.password == {"new": "record"}
+    assert session.line_received(b"pwd long enough,third one!", 3.0) is not None

@@ -297,7 +297,7 @@ def test_a_lock_lost_with_its_connection_closes_the_player_unsaved(
             )
             on_b.send("bye")
             on_b.read_until(lambda line: line == "bye quit")
-        assert "not saving x: another shard owns it now" in a.log_text()
+        a.wait_for_log("not saving x: another shard owns it now")
         a.stop()
         b.stop()  # its shutdown waits for the save of x's leave (the context would SIGKILL)
     assert saved_position(pg_url, "x") == (0.0, 8.0, 0.0)

@@ -99,9 +99,9 @@ def test_an_overtaken_snapshot_is_not_written_after_the_newer_one(tmp_path: Path
     service, reactor, store = service_on(tmp_path)
     password = store.load("foo").password  # type: ignore[union-attr]
     store.down = True
-    service.save(Account("foo", password, 1.0))  # fails, waits to retry
+    service.saves.save(Account("foo", password, 1.0))  # fails, waits to retry
     store.down = False
-    service.save(Account("foo", password, 2.0))  # lands at once
+    service.saves.save(Account("foo", password, 2.0))  # lands at once
     reactor.advance(SAVE_RETRY[1])
     assert [x for name, x in store.writes if name == "foo"] == [2.0]
     assert store.load("foo").x == 2.0  # type: ignore[union-attr]
@@ -155,7 +155,7 @@ def test_a_refused_save_of_an_earlier_player_leaves_the_current_one(tmp_path: Pa
     assert playing is not None and playing.account is not None
     playing.account.lease = 2
     store.refusing = frozenset({"foo"})
-    service.save(Account("foo", playing.account.password, 9.0, lease=1))
+    service.saves.save(Account("foo", playing.account.password, 9.0, lease=1))
     assert not transport.value().endswith(b"bye replaced\n")
     assert service.game.player("foo") is playing
     stop(service)

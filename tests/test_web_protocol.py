@@ -29,6 +29,7 @@ from mudserver.core.game import Game
 from mudserver.shell.factory import MudFactory
 from mudserver.shell.tap import Options, makeService
 from mudserver.shell.web import MudWebSocket, MudWebSocketFactory, text_frames
+from tests.harness import Desk
 from tests.support import LineClient, free_port, running_server
 from tests.wsclient import (
     BINARY,
@@ -67,7 +68,7 @@ class Browser:
             ok = password == "right"
             return defer.succeed(Account(name, {}) if ok else None)
 
-        self.mud = MudFactory(self.game, authenticate, self.clock)
+        self.mud = MudFactory(self.game, Desk(authenticate), self.clock)
         self.protocol = MudWebSocketFactory(self.mud).buildProtocol(PEER)
         assert isinstance(self.protocol, MudWebSocket)
         self.transport = TCPLikeTransport(peerAddress=PEER)
@@ -208,7 +209,7 @@ def test_a_binary_message_closes_with_1003() -> None:
 def test_login_is_checked_with_reading_paused() -> None:
     browser = Browser()
     pending: defer.Deferred[Account | None] = defer.Deferred()
-    browser.mud.authenticate = lambda name, password: pending
+    browser.mud.login.authenticate = lambda name, password: pending  # type: ignore[method-assign]
     browser.send(b"con foo,right,1")
     assert browser.transport.producerState == "paused"
     browser.send(b"say early")  # already read: held until the login is decided

@@ -17,12 +17,15 @@ of it at once, each with N bots of its own, and reports each shard.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from mudserver.config import SettingError, Settings, described
 
 __all__ = ["main"]
 
@@ -46,11 +49,17 @@ def _positive(text: str) -> float:
     return value
 
 
-def _cap(text: str) -> int:
+def _core(text: str) -> int | None:
+    """A CPU to pin a process to; -1 (None): any."""
     value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text!r}")
-    return value
+    return None if value < 0 else value
+
+
+#: The servers' settings a run may choose, each an option of its own described by
+#: the server (``mudserver.config``): ``--autosave 2`` is passed on as it is.  A
+#: ``--duration`` at least as long as the autosave interval also reports how many
+#: accounts the store shows saved within it.
+SERVER_SETTINGS = ("view_radius", "say_radius", "max_in_view", "turn_interval", "autosave")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,13 +96,6 @@ def _parser() -> argparse.ArgumentParser:
         "(default: 4, every 2-6 s; 0.1 is a new target about every tick)",
     )
     p.add_argument(
-        "--max-in-view",
-        type=_cap,
-        metavar="K",
-        help="passed to the server's --max-in-view (entities told to one client; "
-        "default: the server's own)",
-    )
-    p.add_argument(
         "--broadcast-max", type=int, default=2000, help="skip broadcast runs above this N"
     )
     p.add_argument("--walkers", type=float, default=1.0, help="fraction of bots that walk")
@@ -105,8 +107,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=200.0, help="new connections per second")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     p.add_argument("--duration", type=float, default=20.0, help="seconds measured")
-    p.add_argument("--view-radius", type=float, default=100.0)
-    p.add_argument("--say-radius", type=float, default=0.0, help="0: chat is world-wide")
     p.add_argument(
         "--real-hash",
         action="store_true",
@@ -130,20 +130,41 @@ def _parser() -> argparse.ArgumentParser:
         choices=("shard", "cluster"),
         help="the shards' --say-scope (default: the server's own)",
     )
+    for d in described(Settings):
+        if d.name in SERVER_SETTINGS:
+            p.add_argument(
+                f"--{d.option}",
+                type=d.kind,
+                help=f"the servers' --{d.option}: {d.help} [default: the server's, {d.default}]",
+            )
     p.add_argument(
-        "--autosave",
+        "--things",
+        type=int,
+        default=0,
+        help="wandering creatures in the servers' world (a game of mudserver.bench.things)",
+    )
+    p.add_argument(
+        "--standing",
+        type=int,
+        default=0,
+        help="standing things, each with a timer every --period seconds (random phase)",
+    )
+    p.add_argument("--period", type=_positive, default=30.0, help="the standing things' timer")
+    p.add_argument(
+        "--reload-every",
         type=_positive,
         metavar="SECONDS",
-        help="the servers' --autosave (default: the server's own, 30 s); a --duration at "
-        "least this long also reports how many accounts the store shows saved within it",
+        help="run mudserver-admin reload this often in the measured window",
     )
     p.add_argument("--data", type=Path, help="data directory for bot accounts")
     p.add_argument("--host", help="target a running server instead of starting one")
     p.add_argument("--port", type=int, default=4000)
     p.add_argument("--metrics-url", help="the running server's metrics, http://host:port/")
-    p.add_argument("--pid", type=int, help="the running server's pid, for CPU and RSS")
-    p.add_argument("--server-cpu", type=int, default=0, help="core for the server; -1: any")
-    p.add_argument("--bots-cpu", type=int, default=1, help="core for the bots; -1: any")
+    p.add_argument(
+        "--pid", dest="server_pid", type=int, help="the running server's pid, for CPU and RSS"
+    )
+    p.add_argument("--server-cpu", type=_core, default=0, help="core for the server; -1: any")
+    p.add_argument("--bots-cpu", type=_core, default=1, help="core for the bots; -1: any")
     p.add_argument("--json", type=Path, help="write the results here as JSON")
     p.add_argument("--plot", type=Path, help="draw tick p99 and bandwidth against N (PNG)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -160,6 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     from mudserver.store.spec import is_database, open_store
 
     modes = [m for m in args.mode.split(",") if m]
+    try:
+        chosen = {name: getattr(args, name) for name in SERVER_SETTINGS}
+        settings = Settings(**{name: value for name, value in chosen.items() if value is not None})
+        for mode in modes:
+            dataclasses.replace(settings, mode=mode)
+    except SettingError as e:
+        parser.error(e.option)
+    #: What a run takes from the command line as it is, by name (the rest is set below).
+    own = {"count", "protocol", "settings", "observers", "data", "workdir", "prefix"}
+    shared = [f for f in dataclasses.fields(RunConfig) if f.name in set(vars(args)) - own]
     if args.host and not args.data:
         parser.error("--host needs --data: the running server's data directory")
     if not 1 <= args.shards <= 26:
@@ -205,34 +236,13 @@ def main(argv: list[str] | None = None) -> int:
             if index and args.spawn == "origin":
                 accounts()  # back to 0,0,0: the last run saved where they walked
             cfg = RunConfig(
+                **{f.name: getattr(args, f.name) for f in shared},
                 count=n,
-                mode=mode,
                 protocol=protocol,
-                spawn=args.spawn,
-                retarget_every=args.retarget_every,
-                max_in_view=args.max_in_view,
-                walkers=args.walkers,
-                chatters=args.chatters,
+                settings=dataclasses.replace(settings, mode=mode),
                 observers=min(args.observers, n),
-                world=args.world,
-                rate=args.rate,
-                warmup=args.warmup,
-                duration=args.duration,
-                view_radius=args.view_radius,
-                say_radius=args.say_radius,
-                store=args.store,
-                shards=args.shards,
-                say_scope=args.say_scope,
-                autosave=args.autosave,
                 data=data,
                 workdir=scratch,
-                host=args.host,
-                port=args.port,
-                metrics_url=args.metrics_url,
-                server_pid=args.pid,
-                server_cpu=None if args.server_cpu < 0 else args.server_cpu,
-                bots_cpu=None if args.bots_cpu < 0 else args.bots_cpu,
-                quiet=args.quiet,
                 prefix=prefix,
             )
             try:

@@ -21,6 +21,8 @@ COLUMNS = [
     ("max in view", "max_in_view", "{}"),
     ("world", "world", "{:.0f}²"),
     ("say radius", "say_radius", "{:.0f}"),
+    ("things", "things", "{:,}"),
+    ("standing", "standing", "{:,}"),
     ("tick p50 ms", "tick_p50_ms", "{:.1f}"),
     ("tick p99 ms", "tick_p99_ms", "{:.1f}"),
     ("tick max ms", "tick_max_ms", "{:.1f}"),
@@ -44,6 +46,10 @@ COLUMNS = [
     ("failed logins", "failed_logins", "{}"),
     ("logins/s", "logins_per_s", "{:.0f}"),
     ("listen overflows", "listen_overflows", "{}"),
+    ("reloads", "reloads", "{}"),
+    ("reload held ms max", "reload_held_max_ms", "{:.0f}"),
+    ("tick max ms (reloads)", "reload_tick_max_ms", "{:.1f}"),
+    ("reloads failed", "reloads_failed", "{}"),
 ]
 
 
@@ -57,7 +63,17 @@ def _series(result: dict[str, Any]) -> str:
 
 
 #: Columns left out of a table where every row has this value (or none).
-QUIET = {"store": "files", "shard": None, "saved_within_autosave": None}
+QUIET = {
+    "store": "files",
+    "shard": None,
+    "saved_within_autosave": None,
+    "things": 0,
+    "standing": 0,
+    "reloads": None,
+    "reload_held_max_ms": None,
+    "reload_tick_max_ms": None,
+    "reloads_failed": None,
+}
 
 
 def table(results: list[dict[str, Any]]) -> str:

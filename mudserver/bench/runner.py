@@ -25,6 +25,7 @@ walk outward from there: the crowd at the start is what the server's
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from typing import Any
 
 from mudserver.bench.accounts import BOT_HASH, ensure_accounts, saved_since, shard_prefixes
 from mudserver.bench.bots import SPAWNS, SwarmConfig, account_name
+from mudserver.bench.scenario import GAME, Reloads, write_world
 from mudserver.bench.server import (
     ServerOptions,
     count_above,
@@ -68,15 +70,15 @@ class RunConfig:
     """Everything one run needs; the CLI fills it in."""
 
     count: int
-    mode: str = "interest"
+    #: The servers' settings (``mode``, ``view_radius``...): what differs from the
+    #: defaults is passed on to each server's command line.
+    settings: Settings = dataclasses.field(default_factory=Settings)
     #: Protocol version the bots log in with ("1" or "2").
     protocol: str = "2"
     #: Where the bots' accounts start: one of SPAWNS.
     spawn: str = "scattered"
     #: Mean seconds between two ``mov`` of a walker (each wait is 0.5 to 1.5 times it).
     retarget_every: float = 4.0
-    #: The server's ``--max-in-view``; ``None`` leaves the server's default.
-    max_in_view: int | None = None
     walkers: float = 1.0
     chatters: float = 0.01
     observers: int = 10
@@ -84,17 +86,12 @@ class RunConfig:
     rate: float = 200.0
     warmup: float = 5.0
     duration: float = 20.0
-    view_radius: float = 100.0
-    #: The server's ``--say-radius``; 0 keeps chat world-wide.
-    say_radius: float = 0.0
     #: The servers' ``--store``: ``files`` (under ``data``) or a PostgreSQL URI.
     store: str = "files"
     #: Shards sharing ``store`` (a database), each with ``count`` bots of its own.
     shards: int = 1
     #: The shards' ``--say-scope``; None keeps the server's default.
     say_scope: str | None = None
-    #: The servers' ``--autosave``; None keeps the server's default.
-    autosave: float | None = None
     data: Path | None = None
     workdir: Path = Path("/tmp")
     #: Target a running server instead of starting one.
@@ -108,6 +105,13 @@ class RunConfig:
     prefix: str = "bot"
     password: str = "bench"
     quiet: bool = False
+    #: Wandering creatures and standing things with a timer (every ``period`` s)
+    #: in the servers' world (``mudserver.bench.scenario``).
+    things: int = 0
+    standing: int = 0
+    period: float = 30.0
+    #: Seconds between two ``mudserver-admin reload`` in the window (None: none).
+    reload_every: float | None = None
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -133,6 +137,7 @@ class _Shard:
     after: dict[str, float] | None = None
     longest: float = 0.0
     pending_max: float = 0.0
+    reloads: Reloads | None = None
     #: CPU time of the server and of its bots when the window opened, then
     #: their share of a core over the window (percent).
     cpu: float = 0.0
@@ -160,29 +165,42 @@ def _start_shards(cfg: RunConfig) -> list[_Shard]:
         return [_Shard(None, prefixes[0], cfg.host, cfg.port, cfg.metrics_url, cfg.server_pid)]
     assert cfg.data is not None
     shards: list[_Shard] = []
+    world = None
+    if cfg.things or cfg.standing:
+        world = write_world(
+            cfg.workdir / "world.toml", cfg.things, cfg.standing, cfg.world / 2, cfg.period
+        )
     try:
         for index, prefix in enumerate(prefixes):
             name = f"shard{index + 1}" if cfg.shards > 1 else None
+            admin = None if cfg.reload_every is None else cfg.workdir / f"admin-{index}.sock"
             options = ServerOptions(
-                count=cfg.count,
-                mode=cfg.mode,
-                view_radius=cfg.view_radius,
-                say_radius=cfg.say_radius,
-                world=cfg.world,
+                settings=dataclasses.replace(
+                    cfg.settings,
+                    bounds=max(cfg.settings.bounds, cfg.world),
+                    # Every bot comes from 127.0.0.1: lift the per-address cap that is
+                    # meant for one attacker, and the total cap above the bots wanted.
+                    max_connections_per_ip=cfg.count + 1000,
+                    max_connections=max(cfg.settings.max_connections, cfg.count + 1000),
+                ),
                 # Shards share the accounts (the database), not their files.
                 data=cfg.data if name is None else cfg.data / name,
                 workdir=cfg.workdir,
                 store=cfg.store,
                 shard=name,
                 say_scope=cfg.say_scope if name is not None else None,
-                autosave=cfg.autosave,
-                max_in_view=cfg.max_in_view,
+                game=GAME if world is not None else "none",
+                world_file=world,
+                admin=admin,
                 cpu=None if cfg.server_cpu is None else (cfg.server_cpu + index) % _cores(),
-                label=f"server-{cfg.mode}-{cfg.protocol}-{cfg.count}"
+                label=f"server-{cfg.settings.mode}-{cfg.protocol}-{cfg.count}"
                 + (f"-{name}" if name else ""),
             )
             process, port, url = start_server(options)
-            shards.append(_Shard(name, prefix, "127.0.0.1", port, url, process.pid, process))
+            shard = _Shard(name, prefix, "127.0.0.1", port, url, process.pid, process)
+            if admin is not None and cfg.reload_every is not None:
+                shard.reloads = Reloads(admin, url, cfg.reload_every)
+            shards.append(shard)
     except BaseException:
         for shard in shards:
             shard.stop()
@@ -220,7 +238,7 @@ def run(cfg: RunConfig, store: Store | None = None) -> list[dict[str, Any]]:
             )
             shard.swarm = SwarmProcess(swarm_config, cfg.bots_cpu)
         swarms = [shard.swarm for shard in shards if shard.swarm is not None]
-        label = None if cfg.quiet else f"{cfg.mode:>9} v{cfg.protocol}"
+        label = None if cfg.quiet else f"{cfg.settings.mode:>9} v{cfg.protocol}"
         ready = wait_ready(swarms, cfg.count, cfg.count / cfg.rate + 120, label)
         overflows = listen_overflows() - overflows
         time.sleep(cfg.warmup)
@@ -248,9 +266,15 @@ def _measure(cfg: RunConfig, shards: list[_Shard], store: Store | None) -> None:
         shard.cpu = cpu_seconds(shard.pid) if shard.pid else 0.0
         shard.bots_cpu = cpu_seconds(shard.swarm.process.pid)
     t0 = time.monotonic()
+    reloads = [shard.reloads for shard in shards if shard.reloads is not None]
+    for reload in reloads:
+        reload.start()
     # The server keeps the longest tick of the last 10 s: sample it often.
     while (left := t0 + cfg.duration - time.monotonic()) > 0:
-        time.sleep(min(5.0, left))
+        time.sleep(min(5.0, left, *(r.due() for r in reloads)))
+        for reload in reloads:
+            if not reload.due() and time.monotonic() < t0 + cfg.duration:
+                reload.run()
         for shard in shards:
             shard.after = scrape(shard.metrics_url) if shard.metrics_url else {}
             recent = shard.after.get("mudserver_tick_duration_recent_max_seconds", 0.0)
@@ -259,7 +283,7 @@ def _measure(cfg: RunConfig, shards: list[_Shard], store: Store | None) -> None:
             shard.pending_max = max(shard.pending_max, pending)
     elapsed = time.monotonic() - t0
     postgres = postgres_cpu_seconds() - postgres0
-    autosave = cfg.autosave if cfg.autosave is not None else Settings().autosave
+    autosave = cfg.settings.autosave
     for shard in shards:
         assert shard.swarm is not None
         used = (cpu_seconds(shard.pid) if shard.pid else 0.0) - shard.cpu
@@ -294,19 +318,19 @@ def _figures(
 
     tick = "mudserver_tick_duration_seconds"
     result = {
-        "mode": cfg.mode,
+        "mode": cfg.settings.mode,
         "protocol": cfg.protocol,
         "n": cfg.count,
         "spawn": cfg.spawn,
         "retarget_every": cfg.retarget_every,
-        "max_in_view": cfg.max_in_view,
+        "max_in_view": cfg.settings.max_in_view,
         "walkers": cfg.walkers,
         "world": cfg.world,
         "chatters": cfg.chatters,
-        "say_radius": cfg.say_radius,
+        "say_radius": cfg.settings.say_radius,
         "store": "postgresql" if is_database(cfg.store) else "files",
         "shard": shard.name,
-        "autosave_s": cfg.autosave,
+        "autosave_s": cfg.settings.autosave,
         "tick_p50_ms": quantile_ms(0.50, tick),
         "tick_p99_ms": quantile_ms(0.99, tick),
         "tick_max_ms": 1000 * shard.longest,
@@ -341,6 +365,14 @@ def _figures(
             else "argon2id m=8 t=1"
         ),
         "bot_send_blocked": bots["send_blocked"],
+        "things": cfg.things,
+        "standing": cfg.standing,
+        "reloads": None if shard.reloads is None else len(shard.reloads.held),
+        "reload_held_max_ms": _ms(max(shard.reloads.held, default=None)) if shard.reloads else None,
+        "reload_tick_max_ms": _ms(max(shard.reloads.longest, default=None))
+        if shard.reloads
+        else None,
+        "reloads_failed": None if shard.reloads is None else len(shard.reloads.failed),
     }
     if not shard.metrics_url:  # a server without --metrics: no server-side figures
         for key in result:

@@ -25,6 +25,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 import mudserver
+from mudserver.config import Settings, command_line
 
 __all__ = [
     "REPO",
@@ -49,11 +50,8 @@ REPO = Path(mudserver.__file__).resolve().parents[1]
 class ServerOptions:
     """What one server of a run is started with."""
 
-    count: int
-    mode: str
-    view_radius: float
-    say_radius: float
-    world: float
+    #: The server's settings: those that differ from the defaults go on its command line.
+    settings: Settings
     data: Path
     workdir: Path
     #: ``files`` or a PostgreSQL URI (the server's ``--store``).
@@ -62,13 +60,11 @@ class ServerOptions:
     shard: str | None = None
     #: The server's ``--say-scope`` (with a shard).
     say_scope: str | None = None
-    #: The server's ``--autosave``; None keeps its default.
-    autosave: float | None = None
-    #: The server's ``--max-in-view``; None keeps its default.
-    max_in_view: int | None = None
     #: The server's ``--game`` (``none``: players only) and ``--world`` file.
     game: str = "none"
     world_file: Path | None = None
+    #: The server's admin socket (None: ``--admin=none``).
+    admin: Path | None = None
     cpu: int | None = 0
     #: Names the server's log file.
     label: str = "server"
@@ -109,17 +105,11 @@ def start_server(options: ServerOptions) -> tuple[subprocess.Popen[bytes], int, 
         "--web=none",
         f"--data={o.data}",
         f"--store={o.store}",
-        "--admin=none",  # no operator here: nothing to leave behind in the data directory
+        # No operator here unless the run reloads: nothing to leave behind in the data directory.
+        f"--admin={o.admin or 'none'}",
         # Bot records are cheap on purpose (or, with --real-hash, already current).
         "--no-rehash",
-        f"--mode={o.mode}",
-        f"--view-radius={o.view_radius}",
-        f"--say-radius={o.say_radius}",
-        f"--bounds={max(10_000.0, o.world)}",
-        # Every bot comes from 127.0.0.1: lift the per-address cap that is
-        # meant for one attacker, and the total cap above the bots wanted.
-        f"--max-connections-per-ip={o.count + 1000}",
-        f"--max-connections={max(10_000, o.count + 1000)}",
+        *command_line(o.settings),
         f"--game={o.game}",
         *(() if o.world_file is None else (f"--world={o.world_file}",)),
     ]
@@ -127,10 +117,6 @@ def start_server(options: ServerOptions) -> tuple[subprocess.Popen[bytes], int, 
         command.append(f"--shard={o.shard}")
     if o.say_scope is not None:
         command.append(f"--say-scope={o.say_scope}")
-    if o.autosave is not None:
-        command.append(f"--autosave={o.autosave}")
-    if o.max_in_view is not None:
-        command.append(f"--max-in-view={o.max_in_view}")
     process = subprocess.Popen(
         command,
         env=dict(os.environ, PYTHONPATH=str(REPO)),

@@ -27,7 +27,7 @@ from mudserver.core.snapshots import SaveFunction, Snapshots
 from mudserver.core.stats import Stats
 from mudserver.core.world import Entity, World
 from mudserver.limits.bans import BanList
-from mudserver.limits.throttle import LoginThrottle
+from mudserver.limits.throttle import LoginThrottle, SignupBudget
 from mudserver.wire import replies
 from mudserver.wire.commands import CommandError
 
@@ -104,8 +104,20 @@ class Game:
     """Every playing session and the world they share."""
 
     def __init__(
-        self, settings: Settings, save: SaveFunction, director: Director | None = None
+        self,
+        settings: Settings,
+        save: SaveFunction,
+        director: Director | None = None,
+        *,
+        stats: Stats | None = None,
+        bans: BanList | None = None,
+        on_leave: Callable[[str], object] | None = None,
+        on_world_say: Callable[[str, str], object] | None = None,
     ) -> None:
+        """*save* is handed a snapshot of each account to make durable; *on_leave* the
+        name of every player that left, after its last snapshot (a shard gives the
+        account back); *on_world_say* (name, text) of every world-wide say
+        (``--say-scope cluster``)."""
         self.settings = settings
         self.world = World()
         #: Runs the game's code; None: a world of players only (``--game none``).
@@ -122,6 +134,8 @@ class Game:
             settings.login_failures_per_account,
             settings.login_window,
         )
+        #: Sign-ups per address and hour, shared by every session.
+        self.signups = SignupBudget(settings.signups_per_hour)
         #: Who is told what: chosen once, here.
         self.delivery: Delivery = (
             ViewDelivery(self.world, settings.view_radius, settings.max_in_view)
@@ -133,18 +147,15 @@ class Game:
         #: What each player was last saved with, and its snapshots.
         self.snapshots = Snapshots(save, settings.max_player_data)
         #: Counters for the metrics endpoint.
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()
         #: Lines for the next tick's write, by session: chat and others'
         #: arrivals and departures ride along with the moves, so that each
         #: client gets at most one write per tick however busy the world is.
         self._outbox: dict[Client, list[str]] = {}
         #: Banned names and addresses, checked at ``con`` and at connect.
-        self.bans = BanList()
-        #: Told the account name of every player that left, after its last
-        #: snapshot was handed to ``save`` (a shard gives the account back).
-        self.on_leave: Callable[[str], object] | None = None
-        #: Told (name, text) of every world-wide say (``--say-scope cluster``).
-        self.on_world_say: Callable[[str, str], object] | None = None
+        self.bans = bans if bans is not None else BanList()
+        self.on_leave = on_leave
+        self.on_world_say = on_world_say
 
     def __len__(self) -> int:
         """The number of players in the game."""

@@ -23,6 +23,7 @@ __all__ = [
     "who_rows",
     "kick",
     "ban",
+    "enforce",
     "announce",
     "countdown",
     "countdown_text",
@@ -91,24 +92,32 @@ def ban(
 ) -> tuple[Ban, list[str]]:
     """Ban *target* and close, with ``bye banned``, every connection it covers.
 
-    Returns the ban and the labels of the connections closed (account names
-    for players, addresses for connections not logged in).  Raises
-    :class:`~mudserver.limits.bans.BanError` for a target that is neither a
-    name, an address nor a range.
+    Returns the ban and the labels of the connections closed (see
+    :func:`enforce`).  Raises :class:`~mudserver.limits.bans.BanError` for a
+    target that is neither a name, an address nor a range.
     """
     made = game.bans.add(target, now, duration, reason)
-    closed: list[str] = []
+    return made, enforce(game, made, now)
+
+
+def enforce(game: Game, made: Ban, now: float) -> list[str]:
+    """Close, with ``bye banned``, every connection *made* covers (a ban just made here,
+    or one another shard made); the labels of those closed: account names for
+    players, addresses for connections not logged in."""
+    if made.expired(now):
+        return []
     if made.kind == "name":
         session = game.player(made.target)
         covered = [session] if session is not None else []
     else:
         covered = [s for s in list(game.sessions) if game.bans.address_banned(s.host, now)]
+    closed: list[str] = []
     for session in covered:
-        if reason:
-            session.send(replies.system(f"banned: {reason}"))
+        if made.reason:
+            session.send(replies.system(f"banned: {made.reason}"))
         closed.append(session.account.name if session.account else session.host)
         session.close("banned")
-    return made, closed
+    return closed
 
 
 def announce(game: Game, text: str) -> int:

@@ -10,9 +10,9 @@ plain method calls, no reactor.
 
 A session is always in one of four :class:`State`\\ s::
 
-    NEW ──con──▶ CHECKING ──password right──▶ PLAYING
-     ▲              │
-     └──password wrong (the last allowed one: bye badlogin, CLOSED)
+    NEW ──con / new──▶ CHECKING ──password right / account made──▶ PLAYING
+     ▲                    │
+     └──password wrong, name taken (the last allowed failure: bye badlogin, CLOSED)
     any state ──bye / timeout / toolong / flood / replaced / shutdown / lost──▶ CLOSED
 
 What a command does depends only on the state it arrives in, and
@@ -25,29 +25,47 @@ flood control (a line over the rate is dropped, a client that keeps over it
 is closed) and parsing (a malformed line is answered with ``err`` in any
 state).
 
-The one slow step, checking a password, is handed back to the caller as a
-:class:`LoginAttempt` so that the shell can run it off the reactor thread;
-it reports the outcome with :meth:`Session.login_checked` (or
-:meth:`Session.login_unavailable` when the account store cannot be reached:
-back to NEW, no failed login counted), the only ways out of CHECKING
-besides closing.  The Twisted shell reads no further lines from
-a client while its password is checked, so a client's pipelined commands
-are handled after the verdict; a transport that feeds lines meanwhile gets
-what the CHECKING row says.
+The one slow step, password work, is handed back to the caller so that the
+shell can run it off the reactor thread: a :class:`LoginAttempt` (``con``),
+a :class:`SignUpAttempt` (``new``) or a :class:`PasswordChange` (``pwd``).
+What can be refused without hashing is refused first, for nothing
+(:mod:`mudserver.core.admission`).  The shell reports the outcome:
+:meth:`Session.login_checked`, :meth:`Session.signed_up` or
+:meth:`Session.name_taken`, :meth:`Session.password_changed` or
+:meth:`Session.password_refused`, and :meth:`Session.store_unavailable` when
+the account store cannot be reached (nothing counted).  The Twisted shell
+reads no further lines from a client while its password work runs, so a
+client's pipelined commands are handled after the verdict; a transport that
+feeds lines meanwhile gets what the CHECKING row says (and a second ``pwd``
+while one runs, ``err toofast``).
+
+The module is longer than most because the table and the handling of each
+of its cells are read together: splitting them would send a reader of
+"what does ``pwd`` do?" to three files.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mudserver.account import Account
-from mudserver.config import PROTOCOL_VERSIONS
+from mudserver.core.admission import (
+    BannedName,
+    LoginAttempt,
+    PasswordChange,
+    PasswordCheck,
+    SignUpAttempt,
+    admit_login,
+    admit_password_change,
+    admit_sign_up,
+)
 from mudserver.limits.ratelimit import FloodGuard, TokenBucket, Verdict
 from mudserver.wire import replies
 from mudserver.wire.commands import (
+    ChangePassword,
     Command,
     CommandError,
     Connect,
@@ -55,6 +73,7 @@ from mudserver.wire.commands import (
     Move,
     Quit,
     Say,
+    SignUp,
     Use,
     Who,
     parse_command,
@@ -64,7 +83,17 @@ if TYPE_CHECKING:
     from mudserver.core.game import Game
     from mudserver.core.world import Entity
 
-__all__ = ["TRANSITIONS", "Action", "LoginAttempt", "Peer", "Session", "State"]
+__all__ = [
+    "TRANSITIONS",
+    "Action",
+    "LoginAttempt",
+    "PasswordChange",
+    "PasswordCheck",
+    "Peer",
+    "Session",
+    "SignUpAttempt",
+    "State",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +124,10 @@ class Action(enum.Enum):
 
     #: Hand the password to the caller to check (a :class:`LoginAttempt`).
     LOGIN = "check the password"
+    #: Hand name and password to the caller to make the account (a :class:`SignUpAttempt`).
+    SIGN_UP = "create the account"
+    #: Hand both passwords to the caller to check and change (a :class:`PasswordChange`).
+    CHANGE_PASSWORD = "change the password"
     #: Walk the player toward the point.
     WALK = "walk"
     #: Chat, within the ``say`` rate.
@@ -119,6 +152,8 @@ _ = Action
 TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
     State.NEW: {
         Connect: (_.LOGIN, State.CHECKING),
+        SignUp: (_.SIGN_UP, State.CHECKING),
+        ChangePassword: (_.NOT_LOGGED, State.NEW),
         Move: (_.NOT_LOGGED, State.NEW),
         Say: (_.NOT_LOGGED, State.NEW),
         Idle: (_.NOTHING, State.NEW),
@@ -128,6 +163,8 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
     },
     State.CHECKING: {
         Connect: (_.ALREADY, State.CHECKING),
+        SignUp: (_.ALREADY, State.CHECKING),
+        ChangePassword: (_.NOT_LOGGED, State.CHECKING),
         Move: (_.NOT_LOGGED, State.CHECKING),
         Say: (_.NOT_LOGGED, State.CHECKING),
         Idle: (_.NOTHING, State.CHECKING),
@@ -137,6 +174,8 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
     },
     State.PLAYING: {
         Connect: (_.ALREADY, State.PLAYING),
+        SignUp: (_.ALREADY, State.PLAYING),
+        ChangePassword: (_.CHANGE_PASSWORD, State.PLAYING),
         Move: (_.WALK, State.PLAYING),
         Say: (_.SAY, State.PLAYING),
         Idle: (_.NOTHING, State.PLAYING),
@@ -146,6 +185,8 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
     },
     State.CLOSED: {
         Connect: (_.NOTHING, State.CLOSED),
+        SignUp: (_.NOTHING, State.CLOSED),
+        ChangePassword: (_.NOTHING, State.CLOSED),
         Move: (_.NOTHING, State.CLOSED),
         Say: (_.NOTHING, State.CLOSED),
         Idle: (_.NOTHING, State.CLOSED),
@@ -155,14 +196,6 @@ TRANSITIONS: dict[State, dict[type[Command], tuple[Action, State]]] = {
     },
 }
 del _
-
-
-@dataclass(frozen=True, slots=True)
-class LoginAttempt:
-    """A ``con`` whose password the caller must check, then report back."""
-
-    name: str
-    password: str
 
 
 class Session:
@@ -187,8 +220,8 @@ class Session:
         self.version = ""
         self.account: Account | None = None
         self.entity: Entity | None = None
-        #: The name of the ``con`` being checked, for the log and the throttle.
-        self._pending_name = ""
+        #: The password work handed to the caller and not yet reported back.
+        self._pending: PasswordCheck | None = None
         game.sessions.add(self)
 
     def __repr__(self) -> str:
@@ -197,13 +230,13 @@ class Session:
 
     # -- input ---------------------------------------------------------------
 
-    def line_received(self, data: bytes, now: float) -> LoginAttempt | None:
+    def line_received(self, data: bytes, now: float) -> PasswordCheck | None:
         """Handle one line (line ending already removed), received at *now*.
 
         *now* is seconds on any monotonic clock; it drives flood control, the
-        ``say`` limit and login throttling.  Returns a :class:`LoginAttempt`
-        when the line was a ``con`` to check; the caller must then call
-        :meth:`login_checked`.
+        ``say`` limit and login throttling.  Returns the password work when
+        the line was a ``con``, ``new`` or ``pwd`` to carry out; the caller
+        must then report its outcome (see the module docstring).
         """
         if self.state is State.CLOSED:
             return None
@@ -237,15 +270,24 @@ class Session:
             self.error(e.code, e.message)
             return None
 
-    def _dispatch(self, command: Command) -> LoginAttempt | None:
+    def _dispatch(self, command: Command) -> PasswordCheck | None:
         """Do what :data:`TRANSITIONS` says *command* does in the current state."""
         action, after = TRANSITIONS[self.state][type(command)]
-        attempt = None
+        attempt: PasswordCheck | None = None
         match action, command:
             case Action.LOGIN, Connect(name, password, version):
                 # Refused before the check (err badproto, toofast): raises,
                 # and the state stays; a banned name is closed.
-                attempt = self._connect(name, password, version)
+                attempt = self._admit(admit_login, name, password, version)
+                self.version = version
+            case Action.SIGN_UP, SignUp(name, password, version):
+                attempt = self._admit(admit_sign_up, name, password, version)
+                self.version = version
+            case Action.CHANGE_PASSWORD, ChangePassword(old, new):
+                if self._pending is not None:
+                    raise CommandError("toofast", "one password change at a time")
+                assert self.account is not None
+                attempt = self._admit(admit_password_change, self.account.name, old, new)
             case Action.WALK, Move(x, y, z):
                 self.game.walk(self, (x, y, z))
             case Action.SAY, Say(text):
@@ -272,58 +314,116 @@ class Session:
             self.state = after
         return attempt
 
-    def _connect(self, name: str, password: str, version: str) -> LoginAttempt | None:
-        """Check what can be checked at once; the password is the caller's to check.
+    def _admit(self, admit: Callable[..., PasswordCheck], *args: str) -> PasswordCheck | None:
+        """What *admit* lets through (:mod:`~mudserver.core.admission`), now pending.
 
-        A banned name is closed with ``bye banned`` (and ``None`` returned).
+        A refusal raises (``err``, and the state stays); a banned name is
+        closed with ``bye banned`` and nothing is returned.
         """
-        if version not in PROTOCOL_VERSIONS:
-            spoken = " and ".join(PROTOCOL_VERSIONS)
-            raise CommandError("badproto", f"this server speaks protocol {spoken}")
-        if self.game.bans.name_banned(name, self.last_input):
-            log.info("banned name %r from %s", name[:40], self.label)
+        try:
+            attempt = admit(self.game, self.host, *args, self.last_input)
+        except BannedName as banned:
+            log.info("banned name %r from %s", str(banned)[:40], self.label)
             self.close("banned")
             return None
-        if self.game.login_throttle.blocked(self.host, name, self.last_input):
-            log.info("throttled login as %r from %s", name[:40], self.label)
-            raise CommandError("toofast", "too many failed logins; try again later")
-        self._pending_name = name
-        self.version = version
-        return LoginAttempt(name, password)
+        self._pending = attempt
+        return attempt
+
+    # -- outcomes of password work ---------------------------------------------
+
+    def _checked(self, kind: type) -> str | None:
+        """The name of the pending work of *kind*, now done with; None if none is pending."""
+        pending, self._pending = self._pending, None
+        if not isinstance(pending, kind):
+            self._pending = pending
+            return None
+        return pending.name
 
     def login_checked(self, account: Account | None) -> None:
         """Report the outcome of a :class:`LoginAttempt`: an account or ``None``."""
         if self.state is not State.CHECKING:
             return  # the connection went away while the password was checked
+        name = self._checked(LoginAttempt) or ""
         if account is None:
             self.game.stats.failed_logins += 1
             self.state = State.NEW
-            self.failed_logins += 1
-            self.game.login_throttle.failed(self.host, self._pending_name, self.last_input)
-            log.info("failed login as %r from %s", self._pending_name[:40], self.label)
-            self.error("badlogin", "unknown user or wrong password")
-            if self.failed_logins >= self.game.settings.max_failed_logins:
-                self.close("badlogin")
+            self._wrong_password(name, "badlogin", "unknown user or wrong password")
+            log.info("failed login as %r from %s", name[:40], self.label)
             return
         self.game.stats.logins += 1
+        self._join(account)
+
+    def signed_up(self, account: Account) -> None:
+        """Report a :class:`SignUpAttempt` that made *account*: logged in, as by ``con``."""
+        if self.state is not State.CHECKING:
+            return
+        self._checked(SignUpAttempt)
+        self.game.stats.signups += 1
+        log.info("%s signed up from %s", account.name, self.label)
+        self._join(account)
+
+    def name_taken(self) -> None:
+        """Report a :class:`SignUpAttempt` whose name the store already had: back to NEW."""
+        if self.state is not State.CHECKING:
+            return
+        name = self._checked(SignUpAttempt)
+        self.state = State.NEW
+        log.info("sign-up as %r from %s: name taken", name, self.label)
+        self.error("taken", "that name is taken; pick another")
+
+    def _join(self, account: Account) -> None:
         self.account = account
         self.state = State.PLAYING
         self.entity = self.game.join(self, account)
         log.info("%s logged in from %s (protocol %s)", account.name, self.label, self.version)
 
-    def login_unavailable(self) -> None:
-        """The store could not be asked: ``err unavailable``, back to NEW, nothing counted.
+    def _wrong_password(self, name: str, code: str, message: str) -> None:
+        """Count a wrong password against *name* and this address: ``err code``, and
+        ``bye badlogin`` at the last one this connection is allowed."""
+        self.failed_logins += 1
+        self.game.login_throttle.failed(self.host, name, self.last_input)
+        self.error(code, message)
+        if self.failed_logins >= self.game.settings.max_failed_logins:
+            self.close("badlogin")
 
-        The password was not judged, so neither this connection's failed
-        logins nor the login throttle count it; the client may try again.
+    def store_unavailable(self) -> None:
+        """The store could not be asked (``con``, ``new``, ``pwd``): ``err unavailable``.
+
+        Nothing was judged, so nothing is counted (failed logins, the login
+        throttle, the address's sign-ups), a check goes back to NEW, and the
+        client may try again.
         """
-        if self.state is not State.CHECKING:
+        pending, self._pending = self._pending, None
+        if pending is None:
             return
-        self.state = State.NEW
-        log.info(
-            "login as %r from %s: account store unavailable", self._pending_name[:40], self.label
-        )
-        self.error("unavailable", "accounts cannot be checked right now; try again later")
+        if isinstance(pending, SignUpAttempt):
+            self.game.signups.give_back(self.host)
+        if self.state is State.CHECKING:
+            self.state = State.NEW
+        log.info("%r from %s: account store unavailable", pending.name[:40], self.label)
+        self.error("unavailable", "accounts cannot be reached right now; try again later")
+
+    def password_changed(self, record: dict[str, Any]) -> None:
+        """Report a :class:`PasswordChange` done: *record* (the new hash) is stored."""
+        if self._checked(PasswordChange) is None or self.account is None:
+            return
+        self.account.password = record
+        self.game.stats.password_changes += 1
+        log.info("%s changed its password from %s", self.account.name, self.label)
+        self.send(replies.ack("pwd"))
+
+    def password_refused(self) -> None:
+        """Report a :class:`PasswordChange` whose old password was wrong.
+
+        It counts as a failed login of the account (a stolen session must not
+        guess at the password faster than a login may), and on this connection.
+        """
+        name = self._checked(PasswordChange)
+        if name is None or self.state is not State.PLAYING:
+            return
+        self.game.stats.failed_logins += 1
+        log.info("wrong password to change that of %s from %s", name, self.label)
+        self._wrong_password(name, "badpass", "wrong password; it was not changed")
 
     # -- output --------------------------------------------------------------
 

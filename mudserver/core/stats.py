@@ -22,6 +22,10 @@ class Stats:
     lines_sent: int = 0
     bytes_sent: int = 0
     logins: int = 0
+    #: Wrong passwords, at ``con`` and at ``pwd``.
     failed_logins: int = 0
+    #: Accounts made with ``new``, and passwords changed with ``pwd``.
+    signups: int = 0
+    password_changes: int = 0
     #: Closed connections by reason (``quit``, ``timeout``, ``disconnected``...).
     disconnects: Counter[str] = field(default_factory=Counter)

@@ -89,6 +89,9 @@ class Runtime:
         self._listeners: dict[int, Thing] = {}
         self._login_hooks: dict[int, Thing] = {}
         self._logout_hooks: dict[int, Thing] = {}
+        #: The widest hearing among the listeners (never lowered: a say looks a little
+        #: farther than it must once the widest listener has gone).
+        self._hearing = 0.0
         #: Timers by owner (``id``), to end them with it.
         self._owned: dict[int, list[Timer]] = {}
         #: Seconds of game code by class in the last tick (for the metrics).
@@ -188,6 +191,8 @@ class Runtime:
                 table[tid] = thing
             else:
                 table.pop(tid, None)
+        if tid in self._listeners:
+            self._hearing = max(self._hearing, thing.hearing)
 
     def despawn(self, thing: Thing) -> None:
         if self._things.get(thing.id) is not thing or self.game is None:
@@ -330,9 +335,8 @@ class Runtime:
         player = self._players.get(speaker.id)
         if player is None or not self._listeners or self.game is None:
             return
-        reach = max(t.hearing for t in self._listeners.values())
         things = self._listeners
-        for e in self.game.near(speaker.x, speaker.y, reach):
+        for e in self.game.near(speaker.x, speaker.y, self._hearing):
             thing = things.get(e.id)
             if thing is not None and thing.distance_to(player) <= thing.hearing:
                 self.call(thing, "on_hear", thing.on_hear, player, text)

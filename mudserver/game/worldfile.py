@@ -21,6 +21,7 @@ reload`` applies it while players play.
     class = "Sheep"
     count = 4                       # keys sheep.1 .. sheep.4
     at = [-20, 15]
+    scatter = 5                     # each within 5 of there (the same places at every start)
 
 Everything is checked at once, against the game's classes and their declared
 parameters (:mod:`mudserver.game.params`), so a broken file is refused at
@@ -32,8 +33,10 @@ standard library reads it (``tomllib``) and people write it by hand.
 from __future__ import annotations
 
 import math
+import random
 import re
 import tomllib
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +52,11 @@ KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 #: The most things one entry may make with ``count``.
 MAX_COUNT = 100_000
 #: Keys of an entry that are not parameters of its class.
-RESERVED = frozenset({"class", "name", "at", "count"})
+RESERVED = frozenset({"class", "name", "at", "count", "scatter"})
 #: The longest name a thing may show (names are not account names).
 MAX_NAME = 40
+
+Position = tuple[float, float, float]
 
 
 class WorldError(Exception):
@@ -65,7 +70,7 @@ class ThingSpec:
     key: str
     cls: type[Thing]
     name: str
-    at: tuple[float, float, float]
+    at: Position
     #: Checked parameter values, those the entry sets (the class has defaults).
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -151,10 +156,27 @@ def _entry(
     count = entry.get("count", 1)
     if type(count) is not int or not 1 <= count <= MAX_COUNT:
         raise ValueError(f"count must be a whole number from 1 to {MAX_COUNT}")
+    scatter = entry.get("scatter", 0)
+    if type(scatter) not in (int, float) or not 0 <= scatter <= bounds:
+        raise ValueError(f"scatter must be a number from 0 to {bounds:g}")
     params = _params(cls, Thing, {k: v for k, v in entry.items() if k not in RESERVED}, "")
-    if count == 1:
+    if count == 1 and not scatter:
         return [ThingSpec(key, cls, name, at, params)]
-    return [ThingSpec(f"{key}.{i}", cls, name, at, params) for i in range(1, count + 1)]
+    keys = [key] if count == 1 else [f"{key}.{i}" for i in range(1, count + 1)]
+    return [
+        ThingSpec(k, cls, name, _scattered(k, at, float(scatter), bounds), params) for k in keys
+    ]
+
+
+def _scattered(key: str, at: tuple[float, float, float], radius: float, bounds: float) -> Position:
+    """A point within *radius* of *at* on the ground plane, the same for *key* every time."""
+    if not radius:
+        return at
+    rng = random.Random(zlib.crc32(key.encode()))
+    distance, angle = radius * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+    x = min(bounds, max(-bounds, at[0] + distance * math.cos(angle)))
+    y = min(bounds, max(-bounds, at[1] + distance * math.sin(angle)))
+    return (x, y, at[2])
 
 
 def _params(cls: type, base: type, given: dict[str, Any], what: str) -> dict[str, Any]:
@@ -170,7 +192,7 @@ def _params(cls: type, base: type, given: dict[str, Any], what: str) -> dict[str
     return checked
 
 
-def position(value: Any, bounds: float) -> tuple[float, float, float]:
+def position(value: Any, bounds: float) -> Position:
     """``at``: [x, y] or [x, y, z], finite numbers within the world's bounds."""
     if not isinstance(value, list | tuple) or len(value) not in (2, 3):
         raise ValueError("at must be [x, y] or [x, y, z]")

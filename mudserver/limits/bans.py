@@ -6,10 +6,13 @@ at ``con``, "is this account banned?" (:meth:`BanList.name_banned`).  A ban
 may expire; time enters as ``now`` (seconds since the epoch, because an
 expiry must mean the same after a restart), never read from a clock here.
 
-The list is kept as one JSON file in the data directory, rewritten whole on
-every change (a temp file, fsync, rename): a crash leaves the old list or
-the new one, never half of either.  A few hundred bans are a few kilobytes,
-so rewriting is cheaper than any cleverer format would be to get right.
+With the file store the list is kept as one JSON file in the data
+directory, rewritten whole on every change (a temp file, fsync, rename): a
+crash leaves the old list or the new one, never half of either.  A few
+hundred bans are a few kilobytes, so rewriting is cheaper than any cleverer
+format would be to get right.  With PostgreSQL the bans are rows in the
+store, shared by every shard (:mod:`mudserver.store.bans`); a shard told of
+a change reads them all again and :meth:`BanList.replace` its list.
 
 Plain Python: no Twisted, no I/O except :meth:`BanList.load` and
 :meth:`BanList.save`.
@@ -27,7 +30,15 @@ from typing import Any
 
 from mudserver.account import valid_name
 
-__all__ = ["Ban", "BanList", "BanError", "parse_target", "parse_duration", "write_atomically"]
+__all__ = [
+    "Ban",
+    "BanList",
+    "BanError",
+    "make_ban",
+    "parse_target",
+    "parse_duration",
+    "write_atomically",
+]
 
 #: Version of the file format, to refuse a file from a later server.
 FORMAT = 1
@@ -135,6 +146,15 @@ def parse_duration(text: str) -> float:
     return value
 
 
+def make_ban(target: str, now: float, duration: float | None = None, reason: str = "") -> Ban:
+    """A ban of *target* from *now*, for *duration* seconds or for good (BanError if bad)."""
+    kind, canonical = parse_target(target)
+    if duration is not None and not (0 < duration < float("inf")):
+        raise BanError("a duration must be positive and finite")
+    until = None if duration is None else float(now + duration)
+    return Ban(kind, canonical, reason, float(now), until)
+
+
 class BanList:
     """The bans in force, checked at connect and at ``con``."""
 
@@ -146,6 +166,10 @@ class BanList:
 
     def __len__(self) -> int:
         return len(self._names) + len(self._networks)
+
+    def put(self, ban: Ban) -> None:
+        """Hold *ban*, replacing a ban of the same target."""
+        self._put(ban)
 
     def _put(self, ban: Ban) -> None:
         if ban.kind == "name":
@@ -181,13 +205,23 @@ class BanList:
 
     def add(self, target: str, now: float, duration: float | None = None, reason: str = "") -> Ban:
         """Ban *target* from *now*, for *duration* seconds or for good; replaces a ban of it."""
-        kind, canonical = parse_target(target)
-        if duration is not None and not (0 < duration < float("inf")):
-            raise BanError("a duration must be positive and finite")
-        until = None if duration is None else float(now + duration)
-        ban = Ban(kind, canonical, reason, float(now), until)
+        ban = make_ban(target, now, duration, reason)
         self._put(ban)
         return ban
+
+    def replace(self, bans: list[Ban]) -> list[Ban]:
+        """Hold exactly *bans* from now on; return those this list did not hold before.
+
+        A shard told that the shared list changed reads it whole and passes
+        it here; the bans it returns are the ones whose connections must be
+        closed now (a ban changed in any field counts as new).
+        """
+        before = set(self._names.values()) | {b for _, b in self._networks.values()}
+        self._names.clear()
+        self._networks.clear()
+        for ban in bans:
+            self._put(ban)
+        return [ban for ban in bans if ban not in before]
 
     def remove(self, target: str) -> Ban | None:
         """Lift the ban of *target*; the ban lifted, or ``None`` if there was none."""

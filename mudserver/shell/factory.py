@@ -1,15 +1,14 @@
 """Who may connect, and what the connections share: :class:`MudFactory`.
 
 It builds a :class:`~mudserver.shell.protocol.MudProtocol` per connection and
-carries what they share (the game, the clock, the password checker, the
-server's name for MUD clients), refuses a banned address or one over the
+carries what they share (the game, the clock, the logins, the server's
+name for MUD clients), refuses a banned address or one over the
 connection caps with a one-line :class:`RefusedProtocol`, logs refusals at a
 bounded rate, and tells the service when the last connection has closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -19,19 +18,15 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mudserver.account import Account
 from mudserver.config import Presentation
 from mudserver.core.game import Game
 from mudserver.limits.connlimit import ConnectionLimits
-from mudserver.shell.protocol import MudProtocol
+from mudserver.shell.protocol import LoginService, MudProtocol
 
-__all__ = ["REFUSAL_LOG_INTERVAL", "Authenticator", "MudFactory", "RefusedProtocol"]
+__all__ = ["REFUSAL_LOG_INTERVAL", "MudFactory", "RefusedProtocol"]
 
 #: Seconds between two log lines about refused connections.
 REFUSAL_LOG_INTERVAL = 10.0
-
-#: Checks a name and password; fires with the account, or ``None``.
-Authenticator = Callable[[str, str], "defer.Deferred[Account | None]"]
 
 
 def _codebase() -> str:
@@ -75,13 +70,14 @@ class MudFactory(Factory):
     def __init__(
         self,
         game: Game,
-        authenticate: Authenticator,
+        login: LoginService,
         clock: IReactorTime,
         transport_buffer_size: int = 64 * 1024,
         presentation: Presentation | None = None,
     ) -> None:
         self.game = game
-        self.authenticate = authenticate
+        #: Where passwords are checked: :class:`~mudserver.shell.login.Logins`.
+        self.login = login
         self.clock = clock
         #: Name and Telnet policy shown to MUD clients and crawlers.
         self.presentation = presentation or Presentation()
@@ -92,9 +88,6 @@ class MudFactory(Factory):
         #: The transport's own buffer size (Twisted's ``FileDescriptor.bufferSize``).
         self.transport_buffer_size = transport_buffer_size
         self.connections: set[MudProtocol] = set()
-        #: Called with the name of a login whose password was right but whose
-        #: connection went away before it joined (the shard gives it back).
-        self.login_abandoned: Callable[[str], object] = lambda name: None
         self._all_closed: list[defer.Deferred[None]] = []
         settings = game.settings
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_ip)

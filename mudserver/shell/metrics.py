@@ -78,7 +78,9 @@ class _StatsCollector(Collector):
             ("mudserver_lines_sent", "Lines sent to clients.", s.lines_sent),
             ("mudserver_bytes_sent", "Bytes sent to clients.", s.bytes_sent),
             ("mudserver_logins", "Successful logins.", s.logins),
-            ("mudserver_failed_logins", "Failed logins.", s.failed_logins),
+            ("mudserver_failed_logins", "Wrong passwords, at con and at pwd.", s.failed_logins),
+            ("mudserver_signups", "Accounts made by strangers with new.", s.signups),
+            ("mudserver_password_changes", "Passwords changed with pwd.", s.password_changes),
         ):
             yield CounterMetricFamily(name, text, value)
         disconnects = CounterMetricFamily(
@@ -129,10 +131,11 @@ class Metrics:
         tick_interval: float,
         pending_saves: Callable[[], int] = lambda: 0,
         runtime: Runtime | None = None,
+        labels: dict[str, str] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         #: Labels added to every sample (``--shard``: ``{"shard": NAME}``).
-        self.labels: dict[str, str] = {}
+        self.labels: dict[str, str] = dict(labels or {})
         self.tick_interval = tick_interval
         self.tick_duration = Histogram(
             "mudserver_tick_duration_seconds",

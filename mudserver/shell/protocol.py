@@ -5,12 +5,12 @@ enforces the transport-level limits (line length, idle timeout, unread
 output) and passes every line to its session.  It is the session's
 :class:`~mudserver.core.session.Peer`.  :class:`~mudserver.shell.factory.MudFactory`
 builds one per connection and carries what they share: the game, the
-settings, the clock and the password checker.
+settings, the clock and the login pipeline.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
@@ -20,10 +20,11 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mudserver.account import Account
+from mudserver.account import Account, AccountExists
 from mudserver.config import Presentation
+from mudserver.core.admission import LoginAttempt, PasswordChange, PasswordCheck, SignUpAttempt
 from mudserver.core.game import Game
-from mudserver.core.session import LoginAttempt, Session
+from mudserver.core.session import Session
 from mudserver.shell.sendnow import direct_writer
 from mudserver.store.base import StoreUnavailable
 from mudserver.wire import mssp, replies
@@ -39,7 +40,7 @@ from mudserver.wire.telnet import (
     subnegotiation,
 )
 
-__all__ = ["OUTPUT_OVERFLOW", "Hub", "MudProtocol", "OutputWatcher"]
+__all__ = ["OUTPUT_OVERFLOW", "Hub", "LoginService", "MudProtocol", "OutputWatcher"]
 
 #: Why a connection ended whose client left more than ``max_output`` unread
 #: (the ``reason`` label of ``mudserver_disconnects``).
@@ -47,6 +48,28 @@ OUTPUT_OVERFLOW = "output overflow"
 
 #: The Telnet options the TCP port offers (see :mod:`mudserver.wire.telnet`).
 TELNET_OPTIONS = (MSSP, GMCP)
+
+
+class LoginService(Protocol):
+    """What a connection asks of the login pipeline (:class:`~mudserver.shell.login.Logins`)."""
+
+    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
+        """Check a password off the reactor; the account (claimed, newest), or ``None``."""
+        ...
+
+    def sign_up(self, name: str, password: str) -> defer.Deferred[Account]:
+        """Make the account off the reactor and log it in; AccountExists if taken."""
+        ...
+
+    def change_password(
+        self, name: str, old: str, new: str
+    ) -> defer.Deferred[dict[str, Any] | None]:
+        """Check *old* and store *new* off the reactor; the new record, or None if wrong."""
+        ...
+
+    def abandoned(self, name: str) -> object:
+        """A checked login never joined (its connection went away): let go of it."""
+        ...
 
 
 class Hub(Protocol):
@@ -65,14 +88,7 @@ class Hub(Protocol):
     #: When the server started, and its name and version, for MSSP.
     started: float
     codebase: str
-
-    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
-        """Check a password off the reactor; the account, or ``None``."""
-        ...
-
-    def login_abandoned(self, name: str) -> object:
-        """A checked login never joined (its connection went away)."""
-        ...
+    login: LoginService
 
     def connection_closed(self, protocol: MudProtocol) -> None:
         """*protocol*'s connection is gone: release what it held."""
@@ -239,41 +255,73 @@ class MudProtocol(LineReceiver, TimeoutMixin):
             if not self.transport.disconnecting:
                 self.send_bytes(mssp.plain_reply(self._mssp()))
             return
-        attempt = self.session.line_received(line, now=now)
-        if attempt is not None:
-            self._check_login(attempt)
+        work = self.session.line_received(line, now=now)
+        if work is not None:
+            self._password_work(work)
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self.session.close("toolong")
 
-    def _check_login(self, attempt: LoginAttempt) -> None:
-        """Check the password off the reactor thread, reading nothing meanwhile.
+    def _password_work(self, work: PasswordCheck) -> None:
+        """Run a ``con``, ``new`` or ``pwd`` off the reactor thread, reading nothing meanwhile.
 
         Pausing keeps later lines buffered, so commands a client pipelines
-        after ``con`` are handled in order, once the login is decided.  The
-        idle clock stops meanwhile: the client is waiting for us, and under a
-        burst of logins the queue for password hashing can outlast it.
+        after it are handled in order, once it is decided.  The idle clock
+        stops meanwhile: the client is waiting for us, and under a burst of
+        logins the queue for password work can outlast it.
         """
         self.pauseProducing()
         self.setTimeout(None)
-        d = self.factory.authenticate(attempt.name, attempt.password)
-
-        def checked(account: Account | None) -> None:
-            self.session.login_checked(account)
-            if account is not None and self.session.account is not account:
-                self.factory.login_abandoned(account.name)
-
-        def failed(failure: Failure) -> None:
-            if failure.check(StoreUnavailable):
-                self.log.warn("login of {name!r}: {error}", name=attempt.name, error=failure.value)
-                self.session.login_unavailable()
-                return
-            self.log.failure("could not check login of {name!r}", failure, name=attempt.name)
-            self.session.login_checked(None)
-
-        d.addCallbacks(checked, failed)
-        d.addErrback(lambda f: self.log.failure("login of {name!r} failed", f, name=attempt.name))
+        login, session = self.factory.login, self.session
+        d: defer.Deferred[Any]
+        match work:
+            case LoginAttempt(name, password):
+                d = login.authenticate(name, password)
+                d.addCallbacks(
+                    self._joined,
+                    self._failed,
+                    callbackArgs=(session.login_checked,),
+                    errbackArgs=(work,),
+                )
+            case SignUpAttempt(name, password):
+                d = login.sign_up(name, password)
+                d.addCallbacks(
+                    self._joined,
+                    self._failed,
+                    callbackArgs=(session.signed_up,),
+                    errbackArgs=(work,),
+                )
+            case PasswordChange(name, old, new):
+                d = login.change_password(name, old, new)
+                d.addCallbacks(self._changed, self._failed, errbackArgs=(work,))
+        d.addErrback(lambda f: self.log.failure("{work} of {name!r} failed", f, **_about(work)))
         d.addBoth(lambda _: self._resume())
+
+    def _joined(self, account: Account | None, report: Any) -> None:
+        """Tell the session; a login it could not take (gone meanwhile) is given back."""
+        report(account)
+        if account is not None and self.session.account is not account:
+            self.factory.login.abandoned(account.name)
+
+    def _changed(self, record: dict[str, Any] | None) -> None:
+        if record is None:
+            self.session.password_refused()
+        else:
+            self.session.password_changed(record)
+
+    def _failed(self, failure: Failure, work: PasswordCheck) -> None:
+        if failure.check(AccountExists) and isinstance(work, SignUpAttempt):
+            self.session.name_taken()
+            return
+        if failure.check(StoreUnavailable):
+            self.log.warn("{work} of {name!r}: {error}", error=failure.value, **_about(work))
+            self.session.store_unavailable()
+            return
+        self.log.failure("could not do the {work} of {name!r}", failure, **_about(work))
+        if isinstance(work, LoginAttempt):
+            self.session.login_checked(None)
+        else:
+            self.session.store_unavailable()
 
     def _resume(self) -> None:
         if self.connected and not self.transport.disconnecting:
@@ -328,3 +376,9 @@ class MudProtocol(LineReceiver, TimeoutMixin):
             self._closing_call = self.factory.clock.callLater(
                 self.factory.game.settings.close_grace, self.transport.abortConnection
             )
+
+
+def _about(work: PasswordCheck) -> dict[str, str]:
+    """What the log says of password work: which command, for which account."""
+    kind = {LoginAttempt: "login", SignUpAttempt: "sign-up", PasswordChange: "password change"}
+    return {"work": kind[type(work)], "name": work.name}

@@ -25,10 +25,23 @@ built so:
 * A save the store **refuses** (a shard's save of an account another shard
   has claimed since: its fencing token no longer matches) is not retried;
   *refused* is told, and the shard closes its player there.
+* Saves of the accounts in :attr:`SaveQueue.lost` (another shard owns them
+  now) are dropped, even retries already under way.
+* Each try writes what *prepare* makes of the snapshot, at the moment it is
+  handed to its thread: a snapshot that still holds a password record
+  replaced since it was taken (a re-hash, a ``pwd``) gets the new one, so a
+  retry never writes an old hash back (see :class:`~mudserver.shell.login.PasswordRecords`).
+* **Retired versions**: once the operator deletes an account or resets its
+  password, snapshots still carrying the password record it had then are
+  dropped (:meth:`retire`), so a player who logged in just before cannot
+  write the account back, or its old password.  A snapshot is checked as
+  taken and as *prepare* makes it: one holding a record a re-hash replaced
+  by the retired one is dropped too.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -61,16 +74,19 @@ class SaveQueue:
         reactor: Any,
         metrics: Metrics,
         threads: int = 8,
-        lost: Callable[[str], bool] = lambda key: False,
         refused: Callable[[Account], object] = lambda account: None,
+        prepare: Callable[[Account], Account] = lambda account: account,
     ) -> None:
-        """*lost(key)*: whether another shard owns the account now (its saves are dropped);
-        *refused(account)*: the store refused this snapshot (another shard claimed it)."""
+        """*refused(account)*: the store refused this snapshot (another shard claimed it);
+        *prepare(account)*: what to write of a snapshot, at each try."""
         self.store = store
         self.reactor = reactor
         self.metrics = metrics
-        self.lost = lost
         self.refused = refused
+        self.prepare = prepare
+        #: Accounts (lower-cased) another shard owns now: their saves are dropped.
+        #: A shard adds those it lost; a login that loaded one takes it out again.
+        self.lost: set[str] = set()
         self.pools = [ThreadPool(1, 1, name=f"mudserver-save-{i}") for i in range(threads)]
         self._pending: set[defer.Deferred[None]] = set()
         #: Account (lower-cased) -> number of its newest snapshot not yet
@@ -81,6 +97,8 @@ class SaveQueue:
         self._batch: dict[int, list[tuple[int, Account]]] | None = None
         #: Deferreds of :meth:`saved`, by account (lower-cased).
         self._waiters: dict[str, list[defer.Deferred[None]]] = {}
+        #: (account, password record as JSON) of versions the operator retired.
+        self._retired: set[tuple[str, str]] = set()
 
     def start(self) -> None:
         for pool in self.pools:
@@ -103,8 +121,33 @@ class SaveQueue:
 
     # -- saving --------------------------------------------------------------------
 
+    def retire(self, name: str, record: dict[str, Any]) -> None:
+        """Drop, from now on, every snapshot of *name* carrying password *record*.
+
+        The operator deleted the account or replaced its password: a player
+        still holding that version must not write it back.  An account made
+        again under the name has a new record (a new salt), so its saves
+        land.  One entry per deletion or reset, kept while the server runs.
+        """
+        self._retired.add(_version(name, record))
+
+    def _is_retired(self, account: Account) -> bool:
+        """Whether *account* carries a retired record, as taken or as *prepare* makes it
+        (a snapshot older than a re-hash gets the record the operator then retired)."""
+        if not self._retired:
+            return False
+        return any(
+            _version(a.name, a.password) in self._retired for a in (account, self.prepare(account))
+        )
+
     def save(self, account: Account) -> None:
         """Write *account* on its pool (inside :meth:`batch`: with the rest of the batch)."""
+        if account.name.lower() in self.lost:
+            self.log.warn("not saving {name}: another shard owns it now", name=account.name)
+            return
+        if self._is_retired(account):
+            self.log.info("not saving {name}: the operator retired that version", name=account.name)
+            return
         self._count += 1
         self.newest[account.name.lower()] = self._count
         index = self._index(account.name)
@@ -154,13 +197,16 @@ class SaveQueue:
         delay = SAVE_RETRY[0]
         while True:
             snapshots = [(n, a) for n, a in snapshots if self.newest.get(a.name.lower()) == n]
-            for number, account in [(n, a) for n, a in snapshots if self.lost(a.name.lower())]:
+            for number, account in [(n, a) for n, a in snapshots if a.name.lower() in self.lost]:
                 self.log.warn("not saving {name}: another shard owns it now", name=account.name)
+                snapshots.remove((number, account))
+                self._settle(account.name.lower(), number)
+            for number, account in [(n, a) for n, a in snapshots if self._is_retired(a)]:
                 snapshots.remove((number, account))
                 self._settle(account.name.lower(), number)
             if not snapshots:
                 return
-            accounts = [a for _, a in snapshots]
+            accounts = [self.prepare(a) for _, a in snapshots]
             try:
                 seconds, refused = await threads.deferToThreadPool(
                     reactor, self.pools[index], self._timed_write, accounts
@@ -202,3 +248,8 @@ class SaveQueue:
             del self.newest[key]
             for waiter in self._waiters.pop(key, []):
                 waiter.callback(None)
+
+
+def _version(name: str, record: dict[str, Any]) -> tuple[str, str]:
+    """An account version's key: its name and its password record (salted: unique)."""
+    return name.lower(), json.dumps(record, sort_keys=True)

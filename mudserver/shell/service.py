@@ -1,40 +1,44 @@
-"""The running server: the game's clock, its threads, and an orderly shutdown.
+"""The running server: the game's clock, its parts wired together, and an orderly shutdown.
 
-:class:`GameService` owns the :class:`~mudserver.core.game.Game` and everything
-that gives it time and I/O: the tick and autosave ``LoopingCall``\\ s, the
+:class:`GameService` makes the :class:`~mudserver.core.game.Game` and the
+parts that give it time and I/O, each with the hooks it calls: the
 :class:`~mudserver.shell.saves.SaveQueue` that writes accounts in order on
-threads of its own, and a pool that checks (and upgrades) password hashes
-so that hashing never stalls the tick.  Stopping it says ``bye shutdown`` to everybody, saves every
-player, waits for the writes, and only then lets twistd exit.
+threads of its own, the :class:`~mudserver.shell.login.Logins` that check
+passwords off the reactor, claim accounts and read them at their newest,
+the shard's halves when it is one, and the connections' factory.  It runs
+the tick and autosave ``LoopingCall``\\ s.  Stopping it says ``bye shutdown``
+to everybody, saves every player, waits for the writes, and only then lets
+twistd exit.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import resource
 import time
 from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import Service
-from twisted.internet import defer, task, threads
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet import defer, task
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 
-from mudserver.account import Account, CorruptAccount
+from mudserver.account import Account
 from mudserver.config import Presentation, Settings
 from mudserver.core.game import Game
+from mudserver.core.stats import Stats
 from mudserver.gcschedule import GcSchedule
+from mudserver.limits.bans import BanList
 from mudserver.shell.factory import MudFactory
 from mudserver.shell.gamehost import GameHost
 from mudserver.shell.logbridge import LogBridge
+from mudserver.shell.login import Logins, PasswordRecords
 from mudserver.shell.metrics import Metrics
 from mudserver.shell.saves import SaveQueue
 from mudserver.store.base import Store
 
 if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra
-    from mudserver.shell.shard import Shard
+    from mudserver.shell.shard import Shard, ShardSetup, ShardWatch
 
 __all__ = ["GameService"]
 
@@ -45,7 +49,7 @@ AUTOSAVE_STEP = 1.0
 
 
 class GameService(Service):
-    """Ticks the world, autosaves, checks logins and saves off the reactor thread."""
+    """Ticks the world and autosaves; wires the game to its logins, saves and shard."""
 
     log = Logger()
 
@@ -54,54 +58,64 @@ class GameService(Service):
         settings: Settings,
         store: Store,
         reactor: Any = None,
-        login_threads: int = 2,
         save_threads: int = 8,
         presentation: Presentation | None = None,
         rehash: bool = True,
+        bans: BanList | None = None,
+        shard: ShardSetup | None = None,
         host: GameHost | None = None,
     ) -> None:
+        """*rehash*: upgrade older password records at login (benchmarks turn it off);
+        *bans*: the ban list read at start; *shard*: run as one shard of several;
+        *host*: the game's code, if the server runs one (``--game``)."""
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
             reactor = default_reactor
         self.settings = settings
         self.store = store
-        #: Re-hash older or weaker password records at login (benchmarks turn it off).
-        self.rehash = rehash
-        #: Account (lower-cased) -> (old record, new record), for every hash
-        #: upgraded since start: one entry per account upgraded, kept so a
-        #: late save of an old account object never writes the old hash back.
-        self._upgraded: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self.reactor: IReactorTime = reactor
-        #: The game's code, if the server runs one (``--game``); started by :meth:`start_game`.
         self.host = host
-        self.game = Game(settings, self.save, None if host is None else host.runtime)
-        self.factory = MudFactory(self.game, self.authenticate, reactor, presentation=presentation)
+        # Each part is made with the hooks it calls, from the parts made before it.
+        stats = Stats()
         self.metrics = Metrics(
-            self.game.stats,
+            stats,
             lambda: len(self.game),
             lambda: len(self.factory.connections),
             1.0 / settings.tick_rate,
             pending_saves=lambda: len(self.saves.newest),
             runtime=None if host is None else host.runtime,
+            labels={} if shard is None else {"shard": shard.name},
         )
+        records = PasswordRecords()
         self.saves = SaveQueue(
-            store,
-            reactor,
-            self.metrics,
-            save_threads,
-            lost=lambda key: self.shard is not None and key in self.shard.lost,
-            refused=self._refused,
+            store, reactor, self.metrics, save_threads, self._refused, records.current
         )
-        self._login_pool = ThreadPool(1, login_threads, name="mudserver-login")
-        #: Logins reading their account right now, and how many players of
-        #: that account left meanwhile, by account (see :meth:`_load_newest`).
-        self._loading: dict[str, int] = {}
-        self._left_while_loading: dict[str, int] = {}
-        #: Set by ``--shard``: accounts are claimed from and given back to other shards.
         self.shard: Shard | None = None
-        self.game.on_leave = self._left
-        self.factory.login_abandoned = self.login_abandoned
+        if shard is not None:
+            from mudserver.shell.shard import Shard  # psycopg is an optional extra
+
+            self.shard = Shard(shard, self.saves, reactor)
+        self.logins = Logins(store, reactor, settings, self.saves, records, self.shard, rehash)
+        said = None  # --say-scope cluster: world-wide says go out to the other shards
+        if shard is not None and self.shard is not None and shard.cluster_chat:
+            said = self.shard.say
+        self.game = Game(
+            settings,
+            self.saves.save,
+            None if host is None else host.runtime,
+            stats=stats,
+            bans=bans,
+            on_leave=self.logins.left,
+            on_world_say=said,
+        )
+        self.watch: ShardWatch | None = None
+        if shard is not None and self.shard is not None:
+            from mudserver.shell.shard import ShardWatch
+
+            hearing = None if shard.hearing is None else shard.hearing(self.game)
+            self.watch = ShardWatch(self.shard, shard.listener, self.game, hearing)
+        self.factory = MudFactory(self.game, self.logins, reactor, presentation=presentation)
         self._ticker = task.LoopingCall(self._tick)
         self._ticker.clock = reactor
         self._autosaver = task.LoopingCall(self._autosave)
@@ -123,9 +137,10 @@ class GameService(Service):
         self._raise_open_file_limit()
         self.gc_schedule.take_over()
         self.saves.start()
-        self._login_pool.start()
-        if self.shard is not None:
+        self.logins.start()
+        if self.shard is not None and self.watch is not None:
             self.shard.start()
+            self.watch.start()
         stale = self.store.remove_stale_temp_files()
         if stale:
             self.log.info("removed {count} temp files left by a crash", count=stale)
@@ -176,9 +191,10 @@ class GameService(Service):
             self.log.error("shutdown: gave up waiting for connections and saves")
         for protocol in list(self.factory.connections):
             protocol.transport.abortConnection()
-        self._login_pool.stop()
+        self.logins.stop()
         self.saves.stop()
-        if self.shard is not None:
+        if self.shard is not None and self.watch is not None:
+            self.watch.stop()
             self.shard.stop()
         self.store.close()
         self.log.info("mudserver stopped; saved {players} players", players=players)
@@ -218,75 +234,7 @@ class GameService(Service):
         if count:
             self.log.debug("autosaved {count} players", count=count)
 
-    # -- threads -------------------------------------------------------------------
-
-    def authenticate(self, name: str, password: str) -> defer.Deferred[Account | None]:
-        """Check a password on the login pool (the hashes release the GIL).
-
-        A record hashed with older or weaker parameters than the store's is
-        hashed again right there, with the password just proven right, and
-        written on the account's save pool (see :meth:`_reload`).  A failed
-        login never writes anything.
-        """
-
-        def check() -> tuple[Account, dict[str, Any] | None] | None:
-            try:
-                account = self.store.authenticate(name, password)
-                if account is None:
-                    return None
-                if self.rehash and self.store.needs_rehash(account):
-                    return account, self.store.hash(password)
-                return account, None
-            except CorruptAccount:
-                self.log.failure("account file of {name!r} is corrupt", name=name)
-                return None
-
-        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
-        d = threads.deferToThreadPool(reactor, self._login_pool, check)
-        return d.addCallback(lambda checked: defer.ensureDeferred(self._claim(checked, name)))
-
-    async def _claim(
-        self, checked: tuple[Account, dict[str, Any] | None] | None, name: str
-    ) -> Account | None:
-        """On a shard, own the account (taking it from another shard) before reading it."""
-        if checked is None:
-            return None
-        if self.shard is None:
-            return await self._load_newest(checked, name)
-        await self.shard.claim(name)
-        try:
-            account = await self._load_newest(checked, name)
-        except BaseException:
-            self.shard.give_back(name)
-            raise
-        if account is None:
-            self.shard.give_back(name)
-        return account
-
-    async def _load_newest(
-        self, checked: tuple[Account, dict[str, Any] | None], name: str
-    ) -> Account | None:
-        """Read the account, again if a player of it left here meanwhile.
-
-        A read may pass a player of the same account who is still playing
-        here (the join then starts where that player stands), but who leaves
-        before the join (a takeover from another shard, a disconnect): its
-        last save was queued after the read, so the read is stale.  Reading
-        once more, behind that save on the same thread, gives its position.
-        """
-        key = name.lower()
-        self._loading[key] = self._loading.get(key, 0) + 1
-        try:
-            while True:
-                seen = self._left_while_loading.get(key, 0)
-                account = await self._reload(checked, name)
-                if account is None or self._left_while_loading.get(key, 0) == seen:
-                    return account
-        finally:
-            self._loading[key] -= 1
-            if not self._loading[key]:
-                del self._loading[key]
-                self._left_while_loading.pop(key, None)
+    # -- saves --------------------------------------------------------------------
 
     def _refused(self, snapshot: Account) -> None:
         """The store refused *snapshot*: another shard claimed the account after it was
@@ -302,69 +250,5 @@ class GameService(Service):
             "{name} was not saved: another shard claimed it since; closing it here",
             name=snapshot.name,
         )
-        if self.shard is not None:
-            self.shard.lost.add(snapshot.name.lower())  # its leave is not saved either
+        self.saves.lost.add(snapshot.name.lower())  # its leave is not saved either
         session.close("replaced")
-
-    def login_abandoned(self, name: str) -> None:
-        """A checked login that never joined (its connection went away): give it back."""
-        if self.shard is not None:
-            self.shard.give_back(name)
-
-    def _left(self, name: str) -> None:
-        key = name.lower()
-        if key in self._loading:
-            self._left_while_loading[key] = self._left_while_loading.get(key, 0) + 1
-        if self.shard is not None:
-            self.shard.give_back(name)
-
-    def _reload(
-        self, checked: tuple[Account, dict[str, Any] | None], name: str
-    ) -> defer.Deferred[Account | None]:
-        """Read the account again on its save thread, upgrading its hash there.
-
-        The file read for the password check may predate a save still queued
-        for this account (a player who reconnects at once).  Reading again on
-        the save thread, behind every queued write, gives the position saved
-        last; the new hash is written in that same place in the order, so it
-        and a position save of the same account never race, and the account
-        the game gets holds the new hash its later saves write.  Should an
-        account object with the old record still be saved (the re-hash write
-        failed, or two logins raced), :meth:`save` swaps in the new one.
-        """
-        account, upgraded = checked
-        if upgraded is not None:
-            self._upgraded[name.lower()] = (account.password, upgraded)
-
-        def load() -> Account | None:
-            try:
-                if upgraded is None:
-                    return self.store.load(name)
-                try:
-                    now = self.store.upgrade_password(name, account.password, upgraded)
-                    if now is not None and now.password == upgraded:
-                        self.log.info("re-hashed the password of {name}", name=name)
-                    return now
-                except OSError as e:  # the new hash goes out with the next save
-                    self.log.error("could not re-hash {name}: {error}", name=name, error=e)
-                    return self.store.load(name)
-            except CorruptAccount:
-                self.log.failure("account file of {name!r} is corrupt", name=name)
-                return None
-
-        reactor: IReactorThreads = self.reactor  # type: ignore[assignment]
-        return threads.deferToThreadPool(reactor, self.saves.pool_of(name), load)
-
-    def save(self, account: Account) -> None:
-        """Write *account* on its save thread; a failure is logged and retried with backoff.
-
-        Inside an autosave step the snapshot joins that step's batch for its
-        pool instead (see :meth:`_autosave`).
-        """
-        if self.shard is not None and account.name.lower() in self.shard.lost:
-            self.log.warn("not saving {name}: another shard owns it now", name=account.name)
-            return
-        upgrade = self._upgraded.get(account.name.lower())
-        if upgrade is not None and account.password == upgrade[0]:
-            account = dataclasses.replace(account, password=upgrade[1])
-        self.saves.save(account)

@@ -9,81 +9,52 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import fields
+import socket
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.application import service, strports
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
+from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web import server
 
 from mudserver.account import AccountError
-from mudserver.config import TELNET_OFFERS, Presentation, Settings
+from mudserver.config import Presentation, SettingError, Settings, described, from_text
+from mudserver.core.game import Game
 from mudserver.game.loader import GameCode, GameError, load
 from mudserver.game.worldfile import WorldError
 from mudserver.limits.bans import BanError, BanList
-from mudserver.shell.adminsocket import ADMIN_SOCKET, BANS_FILE, AdminFactory, admin_service
+from mudserver.shell.accountdesk import AccountDesk
+from mudserver.shell.adminsocket import AdminFactory, admin_service, socket_in_use, socket_name
+from mudserver.shell.bankeeper import BanKeeper, FileBans, TableBans, read_bans
+from mudserver.shell.countdown import Countdown
 from mudserver.shell.gamehost import GameHost
 from mudserver.shell.metrics import MetricsResource
+from mudserver.shell.operations import Operations
 from mudserver.shell.service import GameService
-from mudserver.store.base import Store
+from mudserver.store.base import Store, StoreUnavailable
 from mudserver.store.files import FileStore
 from mudserver.store.passwords import ARGON2_MINIMUM, Argon2Params
 from mudserver.store.spec import FILES, is_database, open_store
 
+if TYPE_CHECKING:  # psycopg, behind shards, is an optional extra
+    from mudserver.shell.relay import Relay
+
 __all__ = ["Options", "makeService"]
 
-_DEFAULTS = Settings()
+_log = Logger()
 DEFAULT_PORT = "tcp:4000:backlog=1024"
 DEFAULT_WEB = "tcp:4001"
-#: What ``--shard`` accepts: it becomes a Prometheus label value and a log word.
+#: What ``--shard`` accepts: it becomes a Prometheus label value, a log word
+#: and part of the admin socket's file name.
 SHARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+#: The ban file in the data directory (with the file store).
+BANS_FILE = "bans.json"
 
-#: (option, Settings field, type, help): every limit is a twistd option.
-_LIMITS: list[tuple[str, str, Callable[[str], Any], str]] = [
-    ("tick-rate", "tick_rate", float, "World steps per second."),
-    ("speed", "speed", float, "Player walking speed, units per second."),
-    ("bounds", "bounds", float, "The world spans -BOUNDS..BOUNDS on x, y and z."),
-    ("idle-timeout", "idle_timeout", float, "Seconds without a line before 'bye timeout'."),
-    ("max-line", "max_line", int, "Longest line in bytes before 'bye toolong'."),
-    ("max-output", "max_output", int, "Unsent bytes to a client before it is dropped."),
-    ("max-failed-logins", "max_failed_logins", int, "Failed logins before 'bye badlogin'."),
-    ("autosave", "autosave", float, "Seconds between saves of players that moved."),
-    ("max-say", "max_say", int, "Longest say text, in characters."),
-    ("close-grace", "close_grace", float, "Seconds a closing client gets to read its last lines."),
-    ("shutdown-timeout", "shutdown_timeout", float, "Seconds shutdown waits for saves."),
-    ("line-rate", "line_rate", float, "Lines per second a client may send on average."),
-    ("line-burst", "line_burst", int, "Lines a client may send at once."),
-    ("flood-time", "flood_time", float, "Seconds over the line rate before 'bye flood'."),
-    ("say-rate", "say_rate", float, "say and who lines per second a player may send on average."),
-    ("say-burst", "say_burst", int, "say and who lines a player may send at once."),
-    ("use-rate", "use_rate", float, "use lines per second a player may send on average."),
-    ("use-burst", "use_burst", int, "use lines a player may send at once."),
-    ("use-reach", "use_reach", float, "How near a thing must be for a player to use it."),
-    ("max-connections", "max_connections", int, "Open connections before 'bye full'."),
-    ("max-connections-per-ip", "max_connections_per_ip", int, "Open connections per IP."),
-    ("login-failures-per-ip", "login_failures_per_ip", int, "Failed logins per IP per window."),
-    (
-        "login-failures-per-account",
-        "login_failures_per_account",
-        int,
-        "Failed logins per account per window.",
-    ),
-    ("login-window", "login_window", float, "Seconds over which failed logins are counted."),
-    ("view-radius", "view_radius", float, "How far a player sees on the ground plane."),
-    ("max-in-view", "max_in_view", int, "Most entities a player is told about, nearest first."),
-    ("turn-interval", "turn_interval", float, "Least seconds between two turns (protocol 2)."),
-    ("say-radius", "say_radius", float, "How far a say carries; 0 for world-wide."),
-    ("max-player-data", "max_player_data", int, "Most bytes of game data saved per player."),
-    ("max-things", "max_things", int, "Most things the game may have in the world at once."),
-    ("hook-failures", "hook_failures", int, "Failures in a row that switch a thing's hook off."),
-    ("game-budget", "game_budget", float, "Seconds of game code per tick before it is logged."),
-    ("mode", "mode", str, "interest (what is in view) or broadcast (everything)."),
-]
-assert {f for _, f, _, _ in _LIMITS} == {f.name for f in fields(Settings)}
+#: The options made from :mod:`mudserver.config`'s descriptions, one per setting.
+_DESCRIBED = [*described(Settings), *described(Presentation)]
 
 
 class Options(usage.Options):
@@ -99,20 +70,12 @@ class Options(usage.Options):
             "libpq string, e.g. postgresql://mud@dbhost/mud.",
         ],
         ["metrics", None, None, "Endpoint serving Prometheus metrics, e.g. tcp:9100."],
-        ["name", None, "mudserver", "The server's name, as MSSP tells MUD listing crawlers."],
-        ["hostname", None, None, "The host name MSSP reports (left out when not given)."],
-        [
-            "telnet-offer",
-            None,
-            "asked",
-            f"When to offer MSSP and GMCP on --port: {' or '.join(TELNET_OFFERS)} "
-            "(once the client asked for one of them, or at once).",
-        ],
         [
             "admin",
             None,
             None,
-            f"UNIX socket of the operator's console (default DATA/{ADMIN_SOCKET}); 'none': off.",
+            "UNIX socket of the operator's console (default DATA/admin.sock, or "
+            "DATA/admin-NAME.sock for --shard NAME); 'none': off.",
         ],
         [
             "shard",
@@ -156,7 +119,7 @@ class Options(usage.Options):
             "The world file (TOML) of the game; default DATA/world.toml if it exists, "
             "else the game's own.",
         ],
-    ] + [[option, None, getattr(_DEFAULTS, name), text] for option, name, _, text in _LIMITS]
+    ] + [[d.option, None, d.default, d.help] for d in _DESCRIBED]
 
     optFlags: ClassVar[list[list[str | None]]] = [
         ["no-rehash", None, "Keep weaker password hashes as they are (for benchmarks only)."],
@@ -201,25 +164,18 @@ class Options(usage.Options):
         if self["metrics"]:
             check_endpoint("metrics", self["metrics"])
         self["hash_params"] = self._hash_params()
-        values: dict[str, Any] = {}
-        for option, name, kind, _ in _LIMITS:
-            try:
-                values[name] = kind(self[option])
-            except ValueError:
-                raise usage.UsageError(f"--{option} must be a number") from None
         try:
-            self["settings"] = Settings(**values)
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
-        try:
-            self["presentation"] = Presentation(
-                self["name"], self["hostname"], self["telnet-offer"]
-            )
-        except ValueError as e:
-            raise usage.UsageError(f"--{str(e).replace('_', '-')}") from None
-        self._admin_options()
-        self["account_store"] = _open_store(self["store"], self["data"], self["hash_params"])
+            self["settings"] = from_text(Settings, self)
+            self["presentation"] = from_text(Presentation, self)
+        except SettingError as e:
+            raise usage.UsageError(e.option) from None
         self._shard_options()
+        self["account_store"] = _open_store(
+            self["store"], self["data"], self["hash_params"], fenced=self["shard"] is not None
+        )
+        self._claim_shard()  # after the store: its schema holds the table of shards
+        self._ban_options()
+        self._admin_options()
         self["game_code"] = self._game_code()
 
     def _game_code(self) -> GameCode | None:
@@ -248,25 +204,52 @@ class Options(usage.Options):
             return
         if not SHARD_NAME.fullmatch(shard):
             raise usage.UsageError("--shard must be 1-32 characters of A-Z, a-z, 0-9, _ and -")
-        if self["account_store"] is None:
+        if not is_database(self["store"]):
             raise usage.UsageError("--shard needs a PostgreSQL --store shared by the shards")
 
-    def _admin_options(self) -> None:
-        """Load the ban list and settle the admin socket's path, or stop with one line."""
-        data = Path(self["data"])
-        self["bans_path"] = data / BANS_FILE
+    def _claim_shard(self) -> None:
+        """Hold the shard's name from here on: a second shard of the name stops in one line."""
+        shard = self["shard"]
+        if shard is None:
+            return
+        from mudserver.shell.cluster import NameTaken, claim_name
+
         try:
-            self["bans"] = BanList.load(self["bans_path"])
-        except (BanError, OSError) as e:
+            self["claimed"] = claim_name(self["store"], shard, socket.gethostname())
+        except (NameTaken, StoreUnavailable) as e:
+            raise usage.UsageError(f"--shard {shard}: {e}") from None
+
+    def _ban_options(self) -> None:
+        """Read the bans: the ban file, or the store's table; stop with one line if damaged."""
+        self["bans_path"] = Path(self["data"]) / BANS_FILE
+        self["ban_table"] = None
+        try:
+            if self["account_store"] is None:
+                self["bans"] = BanList.load(self["bans_path"])
+                return
+            from mudserver.store.bans import BanTable
+
+            self["ban_table"] = table = BanTable(self["store"])
+            self["bans"] = BanList(read_bans(table.load(), table.describe()))
+        except (BanError, OSError, StoreUnavailable) as e:
             raise usage.UsageError(f"cannot read the ban list: {e}") from None
+
+    def _admin_options(self) -> None:
+        """Settle the admin socket's path, or stop with one line."""
         admin = self["admin"]
         if admin is not None and admin.lower() == "none":
             self["admin"] = None
             return
-        path = os.path.abspath(admin or data / ADMIN_SOCKET)
+        path = os.path.abspath(admin or Path(self["data"]) / socket_name(self["shard"]))
         # sockaddr_un holds 108 bytes, the final NUL included.
         if len(os.fsencode(path)) > 107:
             raise usage.UsageError(f"--admin path is too long for a UNIX socket: {path}")
+        pid = socket_in_use(path)
+        if pid is not None:
+            raise usage.UsageError(
+                f"the admin socket {path} belongs to another running server (pid {pid}): "
+                "give each server its own --data (or each shard its own --shard name)"
+            )
         self["admin"] = path
 
     def _hash_params(self) -> Argon2Params:
@@ -287,7 +270,9 @@ class Options(usage.Options):
         return params
 
 
-def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None:
+def _open_store(
+    spec: str, data: str, hash_params: Argon2Params, fenced: bool = False
+) -> Store | None:
     """The PostgreSQL store, reached and its schema made current; None for files.
 
     The file store is made in :func:`makeService` (it creates directories);
@@ -301,7 +286,7 @@ def _open_store(spec: str, data: str, hash_params: Argon2Params) -> Store | None
             )
         return None
     try:
-        return open_store(spec, data, hash_params)
+        return open_store(spec, data, hash_params, fenced)
     except AccountError as e:
         raise usage.UsageError(f"--store: {e}") from None
 
@@ -327,15 +312,40 @@ def check_endpoint(option: str, description: str) -> None:
 
 def makeService(options: Options) -> service.IService:
     """The game service plus the listening ports, stopped together by twistd."""
+    from twisted.internet import reactor as default_reactor  # installed by twistd by now
+
+    reactor: Any = default_reactor
     top = service.MultiService()
     store: Store = options["account_store"] or FileStore(options["data"], options["hash_params"])
     code, settings = options["game_code"], options["settings"]
     host = None if code is None else GameHost(settings, code, options["world"], options["data"])
+
+    def operations(game: Game) -> Operations:
+        """The console's commands on this server's game (who, kick, ..., reload)."""
+        countdown = Countdown(game, reactor, reactor.stop)
+        return Operations(game, reactor, countdown, reload=None if host is None else host.reload)
+
+    shard = console = None
+    if options["shard"] is not None:
+        from mudserver.shell.cluster import ShardConsole, shard_setup
+
+        claimed = options["claimed"]
+        console = ShardConsole(claimed[1], options["ban_table"], reactor, operations)
+        shard = shard_setup(
+            options["store"],
+            claimed,
+            options["takeover-timeout"],
+            options["say-scope"] == "cluster",
+            console,
+        )
     game = GameService(
         options["settings"],
         store,
+        reactor,
         rehash=not options["no-rehash"],
         presentation=options["presentation"],
+        bans=options["bans"],
+        shard=shard,
         host=host,
     )
     if host is not None:
@@ -344,40 +354,28 @@ def makeService(options: Options) -> service.IService:
         except Exception as e:
             message = f"mudserver: --game {options['game']}: the game's set-up failed: {e}"
             raise SystemExit(message) from None
-    game.game.bans = options["bans"]
-    if options["shard"] is not None:
-        from mudserver.shell.shard import Shard
-        from mudserver.store.ownership import SAY_CHANNEL, TAKEOVER_CHANNEL, Listener, Ownership
-        from mudserver.store.postgres import PostgresStore
-
-        name, spec = options["shard"], options["store"]
-        cluster_chat = options["say-scope"] == "cluster"
-        channels = (TAKEOVER_CHANNEL, SAY_CHANNEL) if cluster_chat else (TAKEOVER_CHANNEL,)
-        ownership = Ownership(spec, name)
-        if isinstance(store, PostgresStore):
-            # Saves land only while no other shard has claimed the account since.
-            store.fenced = True
-        game.shard = Shard(
-            name,
-            ownership,
-            Listener(spec, channels),
-            game.game,
-            game.saves.saved,
-            game.reactor,
-            options["takeover-timeout"],
-            cluster_chat=cluster_chat,
+    if options["ban_table"] is not None and options["bans_path"].exists():
+        _log.warn(
+            "{path} is not read with a PostgreSQL store: bans live in the database "
+            "(mudserver-db copy moves them there)",
+            path=options["bans_path"],
         )
-        game.metrics.labels = {"shard": name}
+    # A shard's console parts were made with its game (they handle what its
+    # listener hears); a lone server's are made here.
+    bans: BanKeeper
+    relay: Relay | None = None
+    if console is not None:
+        ops, bans, relay = console.operations, console.bans, console.relay
+    else:
+        ops = operations(game.game)
+        if options["ban_table"] is None:
+            bans = FileBans(game.game, reactor, options["bans_path"])
+        else:
+            bans = TableBans(game.game, reactor, options["ban_table"])
     game.setServiceParent(top)
     if options["admin"] is not None:
-        reactor: Any = game.reactor
-        admin = AdminFactory(
-            game.game,
-            reactor,
-            options["bans_path"],
-            reactor.stop,
-            reload=None if host is None else host.reload,
-        )
+        desk = AccountDesk(store, game.game, game.saves, game.logins, reactor, game.shard)
+        admin = AdminFactory(game.game, reactor, ops, bans, desk, relay)
         admin_service(admin, options["admin"]).setServiceParent(top)
     for description in options["ports"]:
         strports.service(description, game.factory).setServiceParent(top)

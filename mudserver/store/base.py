@@ -9,22 +9,58 @@ threads, never from the reactor, so each may block.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from mudserver.account import Account, AccountError, CorruptAccount
+from mudserver.account import Account, AccountError, CorruptAccount, InvalidName
 from mudserver.store import passwords
 from mudserver.store.passwords import DEFAULT_PARAMS, InvalidPasswordRecord, PasswordParams
 
 __all__ = [
+    "AccountInfo",
     "PasswordChecks",
     "Store",
     "StoreUnavailable",
     "hash_password",
+    "name_pattern",
     "read_account",
     "verify_password",
 ]
+
+
+#: What a listing pattern may hold: name characters and the two wildcards.
+_PATTERN_RE = re.compile(r"[A-Za-z0-9_*?]{1,64}")
+
+
+def name_pattern(text: str) -> str:
+    """*text* as a lower-cased glob over account names, for :meth:`Store.list_accounts`.
+
+    ``*`` stands for any run of characters and ``?`` for one; a pattern
+    without either matches the names that contain it (``foo`` finds ``foo``,
+    ``foobar`` and ``bigfoo``), and an empty one every name.  InvalidName for
+    a character no name holds, so nothing else reaches a query or a glob.
+    """
+    if not text:
+        return "*"
+    if not _PATTERN_RE.fullmatch(text):
+        raise InvalidName(f"not a name pattern: {text[:40]!r} (name characters, * and ?, up to 64)")
+    text = text.lower()
+    return text if "*" in text or "?" in text else f"*{text}*"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """One line of the operator's account listing: no password record, no game data."""
+
+    name: str
+    #: Seconds since the epoch; ``None`` where the store never recorded it.
+    created: float | None
+    last_seen: float | None
+    #: The stored account could not be read (the listing goes on past it).
+    damaged: bool = False
 
 
 class StoreUnavailable(AccountError):
@@ -63,6 +99,29 @@ class Store(Protocol):
 
     def accounts(self) -> Iterator[Account]:
         """Every account, for copying to another store."""
+        ...
+
+    def count_accounts(self, pattern: str = "*") -> int:
+        """How many accounts have a name matching *pattern* (see :func:`name_pattern`)."""
+        ...
+
+    def list_accounts(
+        self, pattern: str = "*", after: str = "", limit: int = 100
+    ) -> list[AccountInfo]:
+        """At most *limit* accounts matching *pattern*, in name order, the first after *after*.
+
+        One page of the operator's listing: the next page starts after the
+        last name of this one, so a page costs the same wherever it starts
+        and accounts made or deleted meanwhile shift nothing.
+        """
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Remove the account for good; False if there was none (or the name is invalid).
+
+        The caller makes sure no save of it comes afterwards (the server
+        closes the player first and orders the delete after its saves).
+        """
         ...
 
     def authenticate(self, name: str, password: str) -> Account | None:

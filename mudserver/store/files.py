@@ -16,6 +16,7 @@ it.  The account value is :mod:`mudserver.account`; password hashing is
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import tempfile
@@ -32,7 +33,7 @@ from mudserver.account import (
     InvalidName,
     valid_name,
 )
-from mudserver.store.base import PasswordChecks, hash_password, read_account
+from mudserver.store.base import AccountInfo, PasswordChecks, hash_password, read_account
 from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
 
 __all__ = ["FileStore"]
@@ -196,6 +197,44 @@ class FileStore(PasswordChecks):
             account = self.load(path.stem)
             if account is not None:
                 yield account
+
+    def _names(self, pattern: str) -> list[str]:
+        """The lower-cased names of the account files matching *pattern*, sorted."""
+        names = (p.stem for p in self.users_dir.glob("*.json"))
+        return sorted(n for n in names if valid_name(n) and fnmatch.fnmatchcase(n, pattern))
+
+    def count_accounts(self, pattern: str = "*") -> int:
+        """Matching account files (a directory listing: no file is read)."""
+        return len(self._names(pattern))
+
+    def list_accounts(
+        self, pattern: str = "*", after: str = "", limit: int = 100
+    ) -> list[AccountInfo]:
+        """One page of the listing; a damaged file is listed as damaged, not raised."""
+        page = [n for n in self._names(pattern) if n > after.lower()][: max(0, limit)]
+        listed = []
+        for name in page:
+            try:
+                account = self.load(name)
+            except CorruptAccount:
+                listed.append(AccountInfo(name, None, None, damaged=True))
+                continue
+            if account is not None:  # deleted since the directory was listed
+                listed.append(AccountInfo(account.name, account.created, account.last_seen))
+        return listed
+
+    def delete(self, name: str) -> bool:
+        """Remove the account's file (and make the removal durable)."""
+        try:
+            path = self.path_for(name)
+        except InvalidName:
+            return False
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(self.users_dir)
+        return True
 
     def upgrade_password(
         self, name: str, old: dict[str, Any], new: dict[str, Any]

@@ -20,6 +20,9 @@ the shell calls :class:`Ownership` from one thread of its own and runs
   makes sure a shard that lost it cannot save it any more.
 * Keys are the first 8 bytes of a SHA-256 of the lower-cased name: the same
   account on every shard, and no two accounts sharing a lock in practice.
+* The same connection holds the lock on the shard's own name
+  (:meth:`Ownership.take_name`): the shard is up while it holds it
+  (:mod:`mudserver.store.cluster`), and no second shard of that name starts.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ import psycopg
 
 from mudserver.account import valid_name
 from mudserver.store.base import StoreUnavailable
-from mudserver.store.postgres import CONNECT_TIMEOUT, RAISE_LEASE, account_key
+from mudserver.store.cluster import shard_key
+from mudserver.store.pgconn import CONNECT_TIMEOUT, CONNECTION_ERRORS
+from mudserver.store.postgres import RAISE_LEASE, account_key
 
 __all__ = [
     "SAY_CHANNEL",
@@ -51,7 +56,6 @@ SAY_CHANNEL = "mudserver_say"
 #: Longest say text passed between shards: PostgreSQL's NOTIFY payloads stop
 #: at 8000 bytes, and a 4-byte character is 4 bytes in the JSON below.
 MAX_SAY_TEXT = 1500
-_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def parse_takeover(payload: str) -> tuple[str, str] | None:
@@ -88,6 +92,10 @@ def _refused(exc: Exception) -> str:
     return f"the database refused: {exc}"
 
 
+class _Broken(Exception):
+    """The ownership connection broke under a statement."""
+
+
 class Ownership:
     """One shard's advisory locks; every method from one and the same thread."""
 
@@ -102,6 +110,8 @@ class Ownership:
         #: The backend pid of the connection that holds the locks, once it holds
         #: them again after a reconnect; ``None`` while it is down.
         self.pid: int | None = None
+        #: Whether this shard holds the lock on its name (see :meth:`take_name`).
+        self.named = False
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The ownership connection; a new one takes every held lock again."""
@@ -109,9 +119,13 @@ class Ownership:
             return self._conn
         try:
             conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StoreUnavailable(f"cannot reach the database: {exc}") from None
         self._conn = conn
+        if self.named and not self._try_lock(conn, shard_key(self.shard)):
+            # Another process took the name while this one's connection was
+            # down: both run under it now; the shell says so in its log.
+            self.named = False
         for name, count in list(self._held.items()):
             for _ in range(count):
                 try:
@@ -127,22 +141,50 @@ class Ownership:
         self.pid = conn.info.backend_pid
         return conn
 
+    @staticmethod
+    def _try_lock(conn: psycopg.Connection[Any], key: int) -> bool:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        return bool(row and row[0])
+
+    def take_name(self) -> bool:
+        """Hold the lock on this shard's name; False if a running shard holds it."""
+        if not self.named:
+            self.named = bool(
+                self._execute("SELECT pg_try_advisory_lock(%s)", (shard_key(self.shard),))
+            )
+        return self.named
+
     def _execute(self, query: str, params: tuple[Any, ...]) -> Any:
         """One statement on the ownership connection; its first value.
 
         psycopg reports a broken connection and a statement the server
         refused (no room left for a lock) with the same class of error.
         Only the first closes the connection: closing it on the second
-        would let go of every account this shard holds.
+        would let go of every account this shard holds.  A connection found
+        broken (the database restarted since the last statement: the shard
+        holds its name from start, so its connection is always an old one)
+        is replaced, taking the held locks again, and the statement tried
+        once more there.
         """
+        try:
+            return self._first(query, params)
+        except _Broken:
+            pass
+        try:
+            return self._first(query, params)
+        except _Broken as broken:
+            raise StoreUnavailable(f"lost the database: {broken}") from None
+
+    def _first(self, query: str, params: tuple[Any, ...]) -> Any:
+        """Run *query* on the connection; _Broken (and the connection dropped) if it broke."""
         conn = self._connection()
         try:
             row = conn.execute(query.encode(), params).fetchone()
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             if not conn.closed:
                 raise StoreUnavailable(_refused(exc)) from None
             self._drop()
-            raise StoreUnavailable(f"lost the database: {exc}") from None
+            raise _Broken(str(exc)) from None
         return None if row is None else row[0]
 
     def _drop(self) -> None:
@@ -200,7 +242,7 @@ class Ownership:
             return  # the lock went with the connection; a new one will not take it
         try:
             self._conn.execute("SELECT pg_advisory_unlock(%s)", (account_key(name),))
-        except _CONNECTION_ERRORS:
+        except CONNECTION_ERRORS:
             if self._conn.closed:
                 self._drop()
 
@@ -221,8 +263,9 @@ class Ownership:
         return lost
 
     def close(self) -> None:
-        """Close the connection, which releases every lock."""
+        """Close the connection, which releases every lock (the name's too)."""
         self._held.clear()
+        self.named = False
         self._drop()
 
 
@@ -233,6 +276,8 @@ class Listener:
         self.conninfo = conninfo
         self.channels = channels
         self._conn: psycopg.Connection[Any] | None = None
+        #: Connections made so far: a new one may have missed notifications.
+        self.connects = 0
 
     def wait(self, timeout: float) -> list[tuple[str, str]]:
         """(channel, payload) of the first notifications to arrive within *timeout* s
@@ -242,13 +287,14 @@ class Listener:
                 self._conn = psycopg.connect(
                     self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                 )
-                for channel in self.channels:  # constants of this module, never input
+                for channel in self.channels:  # constants of the store's modules, never input
                     self._conn.execute(f"LISTEN {channel}".encode())
+                self.connects += 1
             # stop_after=1: back as soon as a packet of notifications arrived
             # (all of its notifications), not only once the timeout passed.
             received = self._conn.notifies(timeout=timeout, stop_after=1)
             return [(n.channel, n.payload) for n in received]
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             self.close()
             raise StoreUnavailable(f"lost the database: {exc}") from None
 

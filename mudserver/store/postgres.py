@@ -5,18 +5,16 @@ from its worker threads, as it does the file store's.  Why it is built so:
 
 * Every value a client sends reaches SQL only as a bound parameter; table and
   column names are constants of this module.
-* Each thread has its own connection (psycopg connections serialise their
-  queries), opened on first use.  A connection that breaks is dropped and the
-  call retried once on a new one, so a database restart costs one error at
-  most; when the database cannot be reached :class:`StoreUnavailable` says so
-  and the caller decides (``err unavailable`` at login, a save retried later).
+* Each thread has its own connection, replaced once if it broke, and
+  :class:`~mudserver.store.base.StoreUnavailable` when the database cannot be reached
+  (:mod:`mudserver.store.pgconn`).
 * Names are unique case-insensitively through the primary key ``name_key``
   (the lower-cased name), as the file store's lower-cased file names.
 * A save is one ``INSERT ... ON CONFLICT DO UPDATE``: atomic, and repeating it
   is harmless.  :meth:`PostgresStore.save_many` writes a slice in one
   transaction.
-* The schema carries a version (table ``mudserver_schema``) and is created or
-  migrated under an advisory lock, so servers starting together do it once.
+* The schema carries a version and is created or migrated under an advisory
+  lock, so servers starting together do it once (:mod:`mudserver.store.schema`).
 * **Shards fence their saves with a token** (column ``lease``): a shard that
   claims an account raises it (:data:`RAISE_LEASE`, on its lock connection,
   holding the account's advisory lock), the row it then loads carries the new
@@ -34,65 +32,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from mudserver.account import (
     NAME_RULE,
     Account,
-    AccountError,
     AccountExists,
     CorruptAccount,
     InvalidName,
     valid_name,
 )
-from mudserver.store.base import PasswordChecks, StoreUnavailable, hash_password, read_account
+from mudserver.store.base import AccountInfo, PasswordChecks, hash_password, read_account
 from mudserver.store.passwords import DEFAULT_PARAMS, PasswordParams
+from mudserver.store.pgconn import Connections, describe
+from mudserver.store.schema import MIGRATIONS, SCHEMA_VERSION, SchemaError, migrate, schema_version
 
-__all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaError", "account_key"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "PostgresStore",
+    "SchemaError",
+    "account_key",
+    "like_pattern",
+]
 
 T = TypeVar("T")
 
-#: The schema this code reads and writes; :data:`MIGRATIONS` gets a database there.
-SCHEMA_VERSION = 3
-#: Key of the advisory lock held while the schema is created or migrated.
-SCHEMA_LOCK = 0x6D75_6473  # "muds"
-#: Seconds to wait for a connection before calling the database unavailable.
-CONNECT_TIMEOUT = 5
-
-#: ``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE mudserver_accounts (
-        name_key text PRIMARY KEY,
-        name text NOT NULL,
-        password jsonb NOT NULL,
-        x double precision NOT NULL,
-        y double precision NOT NULL,
-        z double precision NOT NULL,
-        saved timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT name_key_is_lower_name CHECK (name_key = lower(name)),
-        CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9_]{1,24}$')
-    )
-    """,
-    # 2: the fencing token of shards' saves.
-    "ALTER TABLE mudserver_accounts ADD COLUMN lease bigint NOT NULL DEFAULT 0",
-    # 3: the game's per-player data, and when an account was made (NULL: before
-    # this version).  ``saved`` already says when it was last seen.
-    """
-    ALTER TABLE mudserver_accounts
-        ADD COLUMN data jsonb NOT NULL DEFAULT '{}'::jsonb
-            CONSTRAINT data_is_an_object CHECK (jsonb_typeof(data) = 'object'),
-        ADD COLUMN created timestamptz;
-    ALTER TABLE mudserver_accounts ALTER COLUMN created SET DEFAULT now()
-    """,
-]
-assert len(MIGRATIONS) == SCHEMA_VERSION
 
 _UPSERT = """
     INSERT INTO mudserver_accounts (name_key, name, password, x, y, z, data)
@@ -130,18 +99,28 @@ _SELECT = (
 )
 
 
+#: The operator's listing: a LIKE over the primary key, one page after a name.
+_LIST = """
+    SELECT name, extract(epoch FROM created), extract(epoch FROM saved) FROM mudserver_accounts
+    WHERE name_key LIKE %s ESCAPE '\\' AND name_key > %s ORDER BY name_key LIMIT %s
+"""
+
+
+def like_pattern(glob: str) -> str:
+    """The ``LIKE`` pattern of a lower-cased glob from :func:`~mudserver.store.base.name_pattern`.
+
+    ``_`` is a name character and a ``LIKE`` wildcard, so it is escaped
+    (with ``%`` and the escape character itself) before the glob's own
+    wildcards become ``LIKE``'s.
+    """
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
 def account_key(name: str) -> int:
     """The advisory-lock key of account *name* (a signed 64-bit integer)."""
     digest = hashlib.sha256(b"mudserver-account:" + name.lower().encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-#: Errors that mean "the connection or the server is gone", not "bad query".
-_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-class SchemaError(AccountError):
-    """The database holds a schema this mudserver does not know (a newer one)."""
 
 
 def _row(account: Account) -> tuple[Any, ...]:
@@ -182,122 +161,43 @@ def _account(row: tuple[Any, ...]) -> Account:
 class PostgresStore(PasswordChecks):
     """Accounts in the table ``mudserver_accounts`` of one PostgreSQL database."""
 
-    def __init__(self, conninfo: str, hash_params: PasswordParams = DEFAULT_PARAMS) -> None:
-        """Remember where; nothing connects until :meth:`initialize` or a first call."""
+    def __init__(
+        self, conninfo: str, hash_params: PasswordParams = DEFAULT_PARAMS, fenced: bool = False
+    ) -> None:
+        """Remember where; nothing connects until :meth:`initialize` or a first call.
+
+        *fenced* (a shard): saves land only where the row still holds the token
+        the account was loaded with (see ``_FENCED_SAVE``).
+        """
         self.conninfo = conninfo
         self._init_passwords(hash_params)
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
-        #: For a shard: saves land only where the row still holds the token
-        #: the account was loaded with (see ``_FENCED_SAVE``).
-        self.fenced = False
+        self._connections = Connections(conninfo)
+        self.fenced = fenced
 
     def describe(self) -> str:
         """Host, port, database and user, without the password."""
-        try:
-            parts = conninfo_to_dict(self.conninfo)
-        except psycopg.ProgrammingError:
-            return "PostgreSQL (unparsable connection string)"
-        keys = ("host", "port", "dbname", "user")
-        shown = " ".join(f"{k}={parts[k]}" for k in keys if k in parts)
-        return f"PostgreSQL {shown}".rstrip()
-
-    # -- connections ---------------------------------------------------------------
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-        except _CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(f"cannot reach {self.describe()}: {exc}") from None
-        with self._lock:
-            self._connections.append(conn)
-        self._local.conn = conn
-        return conn
-
-    def _drop(self, conn: psycopg.Connection[Any]) -> None:
-        with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
-        try:
-            conn.close()
-        except Exception:  # closing a broken connection must not mask why it broke
-            pass
+        return describe(self.conninfo)
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run *work* on this thread's connection, once more on a new one if it broke."""
-        conn = getattr(self._local, "conn", None)
-        fresh = conn is None or conn.closed
-        if fresh:
-            conn = self._connect()
-        assert conn is not None
-        try:
-            return work(conn)
-        except _CONNECTION_ERRORS as exc:
-            self._drop(conn)
-            if fresh:
-                raise StoreUnavailable(f"lost {self.describe()}: {exc}") from None
-        conn = self._connect()
-        try:
-            return work(conn)
-        except _CONNECTION_ERRORS as exc:
-            self._drop(conn)
-            raise StoreUnavailable(f"lost {self.describe()}: {exc}") from None
+        """Run *work* on this thread's connection (see :mod:`mudserver.store.pgconn`)."""
+        return self._connections.run(work)
 
     def close(self) -> None:
         """Close every thread's connection."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        self._connections.close()
 
     # -- schema --------------------------------------------------------------------
 
     def initialize(self) -> int:
-        """Create or migrate the schema; return the version found before (0: none).
+        """Create or migrate the schema; the version found before (0: none).
 
         SchemaError if the database is newer than this code.
         """
-
-        def work(conn: psycopg.Connection[Any]) -> int:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS mudserver_schema ("
-                    " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
-                    " version integer NOT NULL)"
-                )
-                row = conn.execute("SELECT version FROM mudserver_schema").fetchone()
-                found = 0 if row is None else int(row[0])
-                if found > SCHEMA_VERSION:
-                    raise SchemaError(
-                        f"the database has schema version {found}; this mudserver knows "
-                        f"up to {SCHEMA_VERSION}: upgrade mudserver"
-                    )
-                for version in range(found, SCHEMA_VERSION):
-                    conn.execute(MIGRATIONS[version].encode())
-                conn.execute(
-                    "INSERT INTO mudserver_schema (version) VALUES (%s)"
-                    " ON CONFLICT (only_row) DO UPDATE SET version = EXCLUDED.version",
-                    (SCHEMA_VERSION,),
-                )
-                return found
-
-        return self._run(work)
+        return self._run(migrate)
 
     def schema_version(self) -> int:
         """The version the database holds (0: no schema yet)."""
-
-        def work(conn: psycopg.Connection[Any]) -> int:
-            exists = conn.execute("SELECT to_regclass('mudserver_schema')").fetchone()
-            if exists is None or exists[0] is None:
-                return 0
-            row = conn.execute("SELECT version FROM mudserver_schema").fetchone()
-            return 0 if row is None else int(row[0])
-
-        return self._run(work)
+        return self._run(schema_version)
 
     # -- accounts ------------------------------------------------------------------
 
@@ -332,6 +232,44 @@ class PostgresStore(PasswordChecks):
         rows = self._run(lambda c: c.execute(f"{_SELECT} ORDER BY name_key").fetchall())
         for row in rows:
             yield _account(row)
+
+    def count_accounts(self, pattern: str = "*") -> int:
+        like = like_pattern(pattern)
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT count(*) FROM mudserver_accounts WHERE name_key LIKE %s ESCAPE '\\'",
+                (like,),
+            ).fetchone()
+        )
+        return 0 if row is None else int(row[0])
+
+    def list_accounts(
+        self, pattern: str = "*", after: str = "", limit: int = 100
+    ) -> list[AccountInfo]:
+        """One page, by the primary key's order: the index serves ``>`` and ``LIMIT``."""
+        params = (like_pattern(pattern), after.lower(), max(0, limit))
+        rows = self._run(lambda c: c.execute(_LIST, params).fetchall())
+        return [
+            AccountInfo(
+                name,
+                None if created is None else float(created),
+                None if saved is None else float(saved),
+            )
+            for name, created, saved in rows
+        ]
+
+    def delete(self, name: str) -> bool:
+        """One ``DELETE``; a shard's later saves of the account find no row and are refused."""
+        if not valid_name(name):
+            return False
+        return self._run(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM mudserver_accounts WHERE name_key = %s", (name.lower(),)
+                ).rowcount
+                > 0
+            )
+        )
 
     def create(
         self, name: str, password: str, x: float = 0.0, y: float = 0.0, z: float = 0.0

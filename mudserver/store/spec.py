@@ -35,12 +35,16 @@ def is_database(spec: str) -> bool:
 
 
 def open_store(
-    spec: str, data: str | os.PathLike[str], hash_params: PasswordParams = DEFAULT_PARAMS
+    spec: str,
+    data: str | os.PathLike[str],
+    hash_params: PasswordParams = DEFAULT_PARAMS,
+    fenced: bool = False,
 ) -> Store:
     """Open the store *spec* names (``files``: the one under *data*).
 
     A database is connected at once and its schema created or migrated, so
     a wrong address or a schema newer than this code is reported here.
+    *fenced*: a shard's database, whose saves are fenced by a token.
     """
     if spec.strip().lower() == FILES:
         return FileStore(data, hash_params)
@@ -54,7 +58,7 @@ def open_store(
         raise StoreSpecError(
             f"PostgreSQL needs psycopg (pip install 'mudserver[postgresql]'): {e}"
         ) from None
-    store = PostgresStore(spec, hash_params)
+    store = PostgresStore(spec, hash_params, fenced=fenced)
     try:
         store.initialize()
     except AccountError:

@@ -1,8 +1,17 @@
-"""``mudserver-admin``: the operator's console of a running server.
+"""``mudserver-admin``: the operator's console of a running server, or of all its shards.
 
-Talks AMP (see :mod:`mudserver.shell.adminsocket`) over the server's UNIX socket,
-``DATA/admin.sock`` unless ``--socket`` says otherwise.  Output is for
-people by default and one JSON document with ``--json``, for scripts.
+Talks AMP (:mod:`mudserver.shell.admincommands`) over a server's UNIX socket:
+``--socket PATH``, or the one in ``--data DIR`` (``admin.sock``, or a
+shard's ``admin-NAME.sock``; with several there, the named shard's, else the
+first that answers).  Output is for people by default and one JSON document
+with ``--json``, for scripts.
+
+With shards, one socket is enough: the shard it reaches carries ``who``,
+``kick``, ``announce``, ``shutdown`` and ``cancel`` to every shard that is
+up (``--shard NAME``, repeatable, narrows that), through the database they
+share, and reports each shard's answer; a shard that did not answer within
+``--timeout`` makes the exit status 1.  Bans and accounts are the store's,
+shared by every shard.
 
 The socket is connected with a plain blocking ``connect`` first, so the
 two common mistakes get a precise answer: no server (no socket, or nobody
@@ -24,48 +33,73 @@ from twisted.internet import defer, task
 from twisted.internet.protocol import Factory
 from twisted.protocols import amp
 
-from mudserver.limits.bans import BanError, parse_duration
-from mudserver.shell import adminsocket
-from mudserver.shell.gamehost import ReloadFailed
+from mudserver.limits.bans import BanError
+from mudserver.shell import admincommands as commands
+from mudserver.tools.console import AdminError, Console
 
-__all__ = ["main", "AdminError"]
+__all__ = ["AdminError", "main"]
 
-
-class AdminError(Exception):
-    """Something to tell the operator in one line, then exit with status 1."""
+#: Commands that act on the players or the game of each shard, and take ``--shard``.
+PER_SHARD = ("who", "kick", "announce", "shutdown", "cancel", "reload")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mudserver-admin", description="Operate a running mudserver."
+        prog="mudserver-admin", description="Operate a running mudserver, or all its shards."
     )
     parser.add_argument("--data", default="./data", help="the server's data directory")
     parser.add_argument(
-        "--socket", help=f"the admin socket (default DATA/{adminsocket.ADMIN_SOCKET})"
+        "--socket", help="the admin socket (default: the one in DATA, or a shard's there)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("who", help="players online")
-    kick = commands.add_parser("kick", help="disconnect a player with 'bye kicked'")
+    parser.add_argument(
+        "--shard",
+        action="append",
+        dest="shards",
+        metavar="NAME",
+        help="only this shard (repeatable); default: every shard that is up",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="seconds to wait for the other shards' answers (default 5)",
+    )
+    commands_ = parser.add_subparsers(dest="command", required=True)
+    commands_.add_parser("who", help="players online (per shard)")
+    kick = commands_.add_parser("kick", help="disconnect a player with 'bye kicked'")
     kick.add_argument("name")
     kick.add_argument("reason", nargs="*")
-    ban = commands.add_parser("ban", help="ban an account name, address or CIDR range")
+    ban = commands_.add_parser("ban", help="ban an account name, address or CIDR range")
     ban.add_argument("target")
     ban.add_argument("--for", dest="duration", help="e.g. 90s, 15m, 2h, 7d (default: for good)")
     ban.add_argument("reason", nargs="*")
-    unban = commands.add_parser("unban", help="lift a ban")
+    unban = commands_.add_parser("unban", help="lift a ban")
     unban.add_argument("target")
-    commands.add_parser("bans", help="the bans in force")
-    announce = commands.add_parser("announce", help="a system message to every player")
+    commands_.add_parser("bans", help="the bans in force")
+    announce = commands_.add_parser("announce", help="a system message to every player")
     announce.add_argument("text", nargs="+")
-    shutdown = commands.add_parser("shutdown", help="count down, then stop (everyone saved)")
+    shutdown = commands_.add_parser("shutdown", help="count down, then stop (everyone saved)")
     shutdown.add_argument("--in", dest="seconds", type=float, default=0.0)
     shutdown.add_argument("message", nargs="*")
-    commands.add_parser("cancel", help="stop a shutdown countdown")
-    commands.add_parser(
+    commands_.add_parser("cancel", help="stop a shutdown countdown")
+    commands_.add_parser(
         "reload",
         help="re-read the game's code and world file (players stay; a failure changes nothing)",
     )
+    commands_.add_parser("shards", help="the shards of the store, and which are up")
+    accounts = commands_.add_parser("accounts", help="accounts: name, created, last seen")
+    accounts.add_argument(
+        "pattern", nargs="?", default="", help="e.g. 'bo*' or 'b?b'; plain text: names holding it"
+    )
+    accounts.add_argument("--limit", type=int, help="list at most this many")
+    accounts.add_argument("--after", default="", help="start after this name (the next page)")
+    delete = commands_.add_parser("delete", help="delete an account for good (kicked first)")
+    delete.add_argument("name")
+    reset = commands_.add_parser(
+        "reset-password", help="give an account a new random password, printed once"
+    )
+    reset.add_argument("name")
     return parser
 
 
@@ -87,85 +121,29 @@ def connect(path: str) -> socket.socket:
     return sock
 
 
-async def _paged(proto: amp.AMP, command: type[amp.Command], key: str) -> list[dict[str, Any]]:
-    """Every row of a paged listing."""
-    rows: list[dict[str, Any]] = []
-    while True:
-        answer = await proto.callRemote(command, offset=len(rows), limit=adminsocket.PAGE)
-        rows += answer[key]
-        if not answer[key] or len(rows) >= answer["total"]:
-            return rows
+def candidates(data: Path, shards: list[str] | None) -> list[Path]:
+    """The admin sockets in *data* to try, in order: a named shard's first, then the
+    lone server's, then every shard's."""
+    found = sorted(data.glob("admin-*.sock"))
+    first = [data / f"admin-{shards[0]}.sock"] if shards and len(shards) == 1 else []
+    return [*first, data / commands.ADMIN_SOCKET, *(p for p in found if p not in first)]
 
 
-async def run(proto: amp.AMP, args: argparse.Namespace) -> tuple[Any, str]:
-    """Do *args*' command; return (JSON result, text for people)."""
-    match args.command:
-        case "who":
-            rows = await _paged(proto, adminsocket.Who, "rows")
-            lines = [f"{len(rows)} player{'' if len(rows) == 1 else 's'} online"]
-            if rows:
-                lines.append(f"{'NAME':<20} {'ADDRESS':<39} {'V':<2} {'POSITION':<28} IDLE")
-            for r in rows:
-                where = f"{r['x']:.1f},{r['y']:.1f},{r['z']:.1f}"
-                idle = f"{r['idle']:.0f}s"
-                lines.append(
-                    f"{r['name']:<20} {r['host']:<39} {r['version']:<2} {where:<28} {idle}"
-                )
-            return rows, "\n".join(lines)
-        case "kick":
-            answer = await proto.callRemote(
-                adminsocket.Kick, name=args.name, reason=" ".join(args.reason)
-            )
-            if not answer["kicked"]:
-                raise AdminError(f"{args.name} is not online")
-            return answer, f"kicked {args.name}"
-        case "ban":
-            duration = parse_duration(args.duration) if args.duration else None
-            answer = await proto.callRemote(
-                adminsocket.Ban, target=args.target, duration=duration, reason=" ".join(args.reason)
-            )
-            made = answer["ban"][0]
-            until = "for good" if made["until"] is None else f"for {args.duration}"
-            text = f"banned {made['target']} {until}"
-            if answer["closed"]:
-                text += f"; disconnected {', '.join(answer['closed'])}"
-            return {"ban": made, "closed": answer["closed"]}, text
-        case "unban":
-            answer = await proto.callRemote(adminsocket.Unban, target=args.target)
-            if not answer["lifted"]:
-                raise AdminError(f"{args.target} is not banned")
-            return answer, f"lifted the ban of {args.target}"
-        case "bans":
-            bans = await _paged(proto, adminsocket.Bans, "bans")
-            lines = [f"{len(bans)} ban{'' if len(bans) == 1 else 's'}"]
-            for b in bans:
-                until = "for good" if b["until"] is None else f"until {_when(b['until'])}"
-                reason = f" ({b['reason']})" if b["reason"] else ""
-                lines.append(f"{b['kind']:<8} {b['target']:<40} {until}{reason}")
-            return bans, "\n".join(lines)
-        case "announce":
-            answer = await proto.callRemote(adminsocket.Announce, text=" ".join(args.text))
-            return answer, f"announced to {answer['players']} players"
-        case "shutdown":
-            answer = await proto.callRemote(
-                adminsocket.Shutdown, seconds=args.seconds, message=" ".join(args.message)
-            )
-            return answer, f"shutting down in {answer['seconds']:g} s"
-        case "cancel":
-            answer = await proto.callRemote(adminsocket.Cancel)
-            if not answer["cancelled"]:
-                raise AdminError("no shutdown is counting down")
-            return answer, "shutdown cancelled"
-        case "reload":
-            answer = await proto.callRemote(adminsocket.Reload)
-            return answer, answer["summary"]
-    raise AdminError(f"unknown command {args.command}")
-
-
-def _when(epoch: float) -> str:
-    import datetime
-
-    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def connect_any(args: argparse.Namespace) -> socket.socket:
+    """The socket ``--socket`` names, or the first in ``--data`` that answers."""
+    if args.socket:
+        return connect(args.socket)
+    data = Path(args.data)
+    denied: AdminError | None = None
+    for path in candidates(data, args.shards):
+        try:
+            return connect(str(path))
+        except AdminError as e:
+            if "permission denied" in str(e):
+                denied = denied or e
+    if denied is not None:
+        raise denied
+    raise AdminError(f"the server is not running (no admin socket in {data})")
 
 
 class _Console(amp.AMP):
@@ -178,9 +156,8 @@ class _Console(amp.AMP):
         self.ready.callback(None)
 
 
-async def _main(reactor: Any, args: argparse.Namespace) -> None:
-    path = args.socket or str(Path(args.data) / adminsocket.ADMIN_SOCKET)
-    sock = connect(path)
+async def _main(reactor: Any, args: argparse.Namespace) -> list[str]:
+    sock = connect_any(args)
     proto = _Console()
     try:
         reactor.adoptStreamConnection(
@@ -189,11 +166,14 @@ async def _main(reactor: Any, args: argparse.Namespace) -> None:
     finally:
         sock.close()  # the reactor holds its own duplicate
     await proto.ready
+    console = Console(proto, args)
     try:
-        result, text = await run(proto, args)
+        result, text = await console.run()
     finally:
         proto.transport.loseConnection()
-    print(json.dumps(result, indent=2) if args.json else text)
+    if args.json or text:
+        print(json.dumps(result, indent=2) if args.json else text)
+    return console.problems
 
 
 #: The free-text argument of each command that has one.
@@ -209,6 +189,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra and field is not None:
         setattr(args, field, getattr(args, field) + extra)
+    if args.shards and args.command not in PER_SHARD:
+        parser.error(f"--shard does not apply to {args.command}: it is the store's, shared")
+    if not 0 < args.timeout <= 60:
+        parser.error("--timeout must be above 0 and at most 60 seconds")
     return args
 
 
@@ -219,13 +203,17 @@ def main(argv: list[str] | None = None) -> None:
     async def guarded(reactor: Any) -> None:
         nonlocal status
         try:
-            await _main(reactor, args)
-        except (AdminError, BanError, ReloadFailed, adminsocket.NoGame) as e:
+            problems = await _main(reactor, args)
+        except (AdminError, BanError) as e:
             _fail(args, str(e))
             status = 1
         except amp.RemoteAmpError as e:
             _fail(args, e.description.decode() if isinstance(e.description, bytes) else str(e))
             status = 1
+        else:
+            for problem in problems:
+                print(f"mudserver-admin: {problem}", file=sys.stderr)
+            status = 1 if problems else 0
 
     try:
         task.react(lambda reactor: defer.ensureDeferred(guarded(reactor)))

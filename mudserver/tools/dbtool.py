@@ -4,14 +4,16 @@ Usage::
 
     mudserver-db init STORE            # create or migrate the schema
     mudserver-db version STORE         # the schema version the database holds
-    mudserver-db copy SOURCE TARGET    # every account of SOURCE into TARGET
+    mudserver-db copy SOURCE TARGET    # every account (and ban) of SOURCE into TARGET
 
 STORE is a ``postgresql://`` URI or a libpq ``key=value`` string; for
 ``copy``, SOURCE and TARGET may also be data directories (the JSON files
 under ``DIR/users``), so an operator can move to the database and back.
 Accounts are copied as they are, password hashes and positions included;
 an account the target already has is left alone and reported, and the exit
-status is then 1.  Copy while no server uses either store: a running server
+status is then 1.  The bans in force go along (``DIR/bans.json`` with files,
+the ``mudserver_bans`` table in a database), each replacing a ban of the
+same target.  Copy while no server uses either store: a running server
 would overwrite what was copied with its next save.
 """
 
@@ -19,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from mudserver.account import AccountError, AccountExists
+from mudserver.limits.bans import Ban, BanError, BanList
 from mudserver.store.base import Store
 from mudserver.store.files import FileStore
 from mudserver.store.spec import is_database, open_store
@@ -50,6 +55,42 @@ def _open(spec: str) -> Store:
     return open_store(spec, "") if is_database(spec) else FileStore(spec)
 
 
+def _bans(spec: str) -> list[Ban]:
+    """The bans in force in the store *spec* names."""
+    if not is_database(spec):
+        return BanList.load(Path(spec) / "bans.json").bans(time.time())
+    from mudserver.store.bans import BanTable
+
+    table = BanTable(spec)
+    try:
+        return [b for b in map(Ban.from_json, table.load()) if not b.expired(time.time())]
+    finally:
+        table.close()
+
+
+def _copy_bans(source: str, target: str) -> int:
+    """Copy the bans of *source* into *target*; how many."""
+    bans = _bans(source)
+    if not bans:
+        return 0
+    if not is_database(target):
+        path = Path(target) / "bans.json"
+        kept = BanList.load(path)
+        for ban in bans:
+            kept.put(ban)
+        kept.save(path, time.time())
+        return len(bans)
+    from mudserver.store.bans import BanTable
+
+    table = BanTable(target)
+    try:
+        for ban in bans:
+            table.put(ban.to_json())
+    finally:
+        table.close()
+    return len(bans)
+
+
 def _copy(source: Store, target: Store) -> int:
     copied, kept = 0, []
     for account in source.accounts():
@@ -72,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "copy":
             opened.append(_open(args.source))
             opened.append(_open(args.target))
-            return _copy(*opened)
+            status = _copy(*opened)
+            bans = _copy_bans(args.source, args.target)
+            if bans:
+                print(f"copied {bans} bans")
+            return status
         if not is_database(args.store):
             print(
                 f"{PROG}: {args.store!r} is not a PostgreSQL URI or libpq string", file=sys.stderr
@@ -89,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(store.schema_version())
         return 0
-    except (AccountError, OSError) as exc:
+    except (AccountError, BanError, OSError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -17,6 +17,8 @@ from mudserver.wire.encoding import dequote, split_line
 __all__ = [
     "CommandError",
     "Connect",
+    "SignUp",
+    "ChangePassword",
     "Move",
     "Say",
     "Idle",
@@ -60,6 +62,23 @@ class Connect:
 
 
 @dataclass(frozen=True, slots=True)
+class SignUp:
+    """``new name,password,protoversion``: create the account, and log in as ``con`` does."""
+
+    name: str
+    password: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePassword:
+    """``pwd old,new``: a playing client changes its account's password."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
 class Move:
     """``mov x,y,z``: walk toward this point."""
 
@@ -99,7 +118,7 @@ class Use:
     text: str
 
 
-Command = Connect | Move | Say | Idle | Quit | Who | Use
+Command = Connect | SignUp | ChangePassword | Move | Say | Idle | Quit | Who | Use
 
 
 def _number(text: str, bounds: float) -> float:
@@ -135,6 +154,16 @@ def parse_command(line: str, *, bounds: float, max_say: int) -> Command:
             if len(args) != 3:
                 raise CommandError("badarg", "con needs 3 arguments: name,password,protoversion")
             return Connect(*args)
+        case "new":
+            args = raw.args()
+            if len(args) != 3:
+                raise CommandError("badarg", "new needs 3 arguments: name,password,protoversion")
+            return SignUp(*args)
+        case "pwd":
+            args = raw.args()
+            if len(args) != 2:
+                raise CommandError("badarg", "pwd needs 2 arguments: old,new")
+            return ChangePassword(*args)
         case "mov":
             args = raw.args()
             if len(args) != 3:
@@ -163,7 +192,8 @@ def parse_command(line: str, *, bounds: float, max_say: int) -> Command:
             return _use(raw.rest or "", max_say)
     shown = raw.code[:16]
     raise CommandError(
-        "badcmd", f"unknown command {shown!r}; commands are con, mov, say, use, idl, who, bye"
+        "badcmd",
+        f"unknown command {shown!r}; commands are con, new, mov, say, use, idl, who, pwd, bye",
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "say_elsewhere",
     "msg",
     "err",
+    "ack",
     "bye",
     "system",
     "who",
@@ -149,6 +150,11 @@ def say_elsewhere(name: str, text: str) -> str:
 def err(code: str, message: str) -> str:
     """``err code,message``: a request failed."""
     return format_line("err", code, message)
+
+
+def ack(command: str) -> str:
+    """``ack command``: a command that has no other answer was done (``ack pwd``)."""
+    return format_line("ack", command)
 
 
 def bye(reason: str) -> str:
