@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import urllib.request
@@ -75,6 +76,19 @@ def test_metrics_count_saves_and_autosave_steps(tmp_path: Path) -> None:
     assert samples["mudserver_saves_pending"] in (0, 1)
     saved = json.loads((server.data / "users" / "foo.json").read_text())
     assert saved["position"][0] == 2.0
+
+
+def test_tick_buckets_are_fine_where_p99_figures_lie() -> None:
+    """A p99 between 20 and 60 ms is interpolated in a bucket 2.5 ms wide, not read off
+    a coarse bound; the bench's long-tick threshold stays a bound."""
+    from mudserver.bench.runner import LONG_TICK
+    from mudserver.shell.metrics import TICK_BUCKETS
+
+    bounds = [b for b in TICK_BUCKETS if 0.02 <= b <= 0.06]
+    assert bounds[0] == 0.02 and bounds[-1] == 0.06
+    assert max(b - a for a, b in itertools.pairwise(bounds)) <= 0.0025 + 1e-12
+    assert LONG_TICK in TICK_BUCKETS
+    assert list(TICK_BUCKETS) == sorted(set(TICK_BUCKETS))
 
 
 def test_metrics_show_the_game(tmp_path: Path) -> None:

@@ -311,17 +311,22 @@ def test_an_empty_world_steps_to_nothing() -> None:
     assert World().step(0.1) == []
 
 
-def count_steps(monkeypatch: pytest.MonkeyPatch) -> list[Entity]:
-    """From now on, every entity whose ``step`` is called, in order."""
-    stepped: list[Entity] = []
-    real_step = Entity.step
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[Entity]:
+    """From now on, every entity whose position is read, in order.
 
-    def counting_step(self: Entity, dt: float) -> bool:
-        stepped.append(self)
-        return real_step(self, dt)
+    A position is computed from the walk each time it is read, so an entity
+    a step never reads is an entity the step never looked at.
+    """
+    read: list[Entity] = []
+    for name in ("x", "y", "z", "position"):
+        real = getattr(Entity, name)
 
-    monkeypatch.setattr(Entity, "step", counting_step)
-    return stepped
+        def counting(self: Entity, real: property = real) -> object:
+            read.append(self)
+            return real.fget(self)  # type: ignore[misc]
+
+        monkeypatch.setattr(Entity, name, property(counting, real.fset))
+    return read
 
 
 def test_an_idle_world_with_many_standing_entities_steps_to_nothing(
@@ -329,11 +334,27 @@ def test_an_idle_world_with_many_standing_entities_steps_to_nothing(
 ) -> None:
     world = World()
     entities = [walker(world, (float(i), 0.0, 0.0)) for i in range(10_000)]
-    stepped = count_steps(monkeypatch)
+    read = count_reads(monkeypatch)
     for _ in range(100):
         assert world.step(0.1) == []
-    assert stepped == []  # standing entities are not even looked at
+    assert read == []  # standing entities are not even looked at
     assert [e.position for e in entities[:3]] == [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (2.0, 0.0, 0.0)]
+
+
+def test_a_step_moves_walkers_without_computing_where_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A walker's position follows from the time: a step only ends and changes walks."""
+    world = World()
+    walkers = [walker(world, (float(i), 0.0, 0.0)) for i in range(1_000)]
+    for e in walkers:
+        world.walk(e, (e.x0, 1_000.0, 0.0))
+    world.step(0.1)
+    read = count_reads(monkeypatch)
+    for _ in range(20):
+        assert len(world.step(0.1)) == 1_000
+    assert read == []
+    assert walkers[7].position == pytest.approx((7.0, 10.5, 0.0))
 
 
 def test_arrived_entities_are_no_longer_looked_at(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -343,10 +364,12 @@ def test_arrived_entities_are_no_longer_looked_at(monkeypatch: pytest.MonkeyPatc
     for i, e in enumerate(walkers):
         world.walk(e, (0.0, 0.0, 0.05 * (i % 10)))
     assert len(world.step(0.1)) == 90
-    stepped = count_steps(monkeypatch)
+    assert len(world.arrived) == 90
+    read = count_reads(monkeypatch)
     for _ in range(10):
         assert world.step(0.1) == []
-    assert stepped == []
+        assert world.arrived == world.stopped == []
+    assert read == []
 
 
 def test_only_walking_entities_are_stepped() -> None:
@@ -377,3 +400,63 @@ def test_a_turn_interval_makes_quick_re_aims_wait_and_keeps_the_last() -> None:
     world.walk(walker, (0.0, -100.0, 0.0), turn_interval=0.2)  # the same: no change
     world.walk(walker, (5.0, 5.0, 0.0))  # no interval asked for: at once
     assert walker.dest == (5.0, 5.0, 0.0)
+
+
+# -- stop, arrived, and positions read between steps ----------------------------------------
+
+
+def test_stop_ends_a_walk_where_the_entity_stands_and_is_not_an_arrival() -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (10.0, 0.0, 0.0))
+    world.step(0.1)
+    world.stop(e)
+    assert e.dest is None and e.position == (0.5, 0.0, 0.0)
+    assert world.step(0.1) == []  # it did not move during this step
+    assert (world.stopped, world.arrived, world.started) == ([e], [], [])
+    assert e.position == (0.5, 0.0, 0.0)
+    world.stop(e)  # standing: nothing to stop
+    world.step(0.1)
+    assert world.stopped == []
+
+
+def test_arrived_lists_only_walks_that_reached_their_destination() -> None:
+    world = World()
+    arriving, re_aimed, stopped, still = (walker(world) for _ in range(4))
+    for e in (arriving, re_aimed, stopped, still):
+        world.walk(e, (0.4, 0.0, 0.0))
+    world.walk(still, (50.0, 0.0, 0.0))
+    world.walk(re_aimed, (0.0, 0.0, 0.0))  # back to where it stands: ended, not arrived
+    world.stop(stopped)
+    world.step(0.1)
+    assert world.arrived == [arriving]
+    assert {e.id for e in world.stopped} == {arriving.id, re_aimed.id, stopped.id}
+    assert world.started == [still]
+
+
+def test_stop_drops_a_walk_waiting_its_turn() -> None:
+    world = World()
+    e = walker(world)
+    world.walk(e, (10.0, 0.0, 0.0), turn_interval=1.0)
+    world.step(0.1)
+    world.walk(e, (0.0, 10.0, 0.0), turn_interval=1.0)  # waits
+    world.stop(e)
+    for _ in range(20):
+        world.step(0.1)
+    assert e.position == (0.5, 0.0, 0.0) and e.dest is None
+
+
+def test_positions_are_those_of_the_world_time_between_steps() -> None:
+    """Game code reads where an entity is now: after the last step, until the next."""
+    world = World()
+    e = walker(world, speed=2.0)
+    world.walk(e, (0.0, 0.0, 100.0))
+    assert e.position == (0.0, 0.0, 0.0)
+    for _ in range(3):
+        world.step(0.25)
+    assert e.position == pytest.approx((0.0, 0.0, 1.5))
+    assert (e.x, e.y, e.z) == e.position
+    world.walk(e, (0.0, 3.0, 1.5))  # re-aimed from where it is now
+    assert e.position == pytest.approx((0.0, 0.0, 1.5))
+    world.step(1.0)
+    assert e.position == pytest.approx((0.0, 2.0, 1.5))

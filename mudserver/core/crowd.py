@@ -5,9 +5,9 @@ lines a tick and N² pairs to classify: the view radius bounds nothing at a
 spawn point.  With a cap of K (``--max-in-view``), an observer is told
 about at most K others, and every step of the work is bounded too:
 
-* A rescan in a crowd reads the nearest grid cells first and stops once it
-  has found ``CANDIDATES_PER_SLOT * K`` partners within the radius; of a
-  cell holding more than it still needs it reads a random window, so a
+* A rescan reads the grid cells around the observer nearest first and stops
+  once it has found ``CANDIDATES_PER_SLOT * K`` partners within the radius;
+  of a cell holding more than it still needs it reads a random window, so a
   crowd packed into one cell is not always shown its first arrivals
   (:func:`nearest`).
 * The observer keeps what it was shown that is still in view, fills free
@@ -15,15 +15,17 @@ about at most K others, and every step of the work is bounded too:
   farthest for newcomers nearer than ``KEEP_BONUS`` times their distance
   (:func:`choose`): hysteresis, so that in a crowd where everybody is about
   as near the set does not flicker.
-* An entity that comes within the radius of an observer with a free slot
-  is told at once, as without a cap; a full observer picks up nearer
-  newcomers at its own rescans, which a walker has as it strays, and a
-  standing observer with more in view than it is shown (*crowded*) every
-  ``CROWD_RESCAN_TICKS`` ticks.  One that loses an entity while crowded is
-  rescanned on the next tick, so its free slot is filled
-  (:class:`~mudserver.core.interest.Interest` keeps that schedule).
+* An observer with a free slot (*open*) is told at once of an entity that
+  comes within its radius, as without a cap.  A *full* one is told of
+  nothing new between its rescans, which come on a schedule staggered
+  across observers: every ``CROWD_RESCAN_TICKS`` ticks while it stands,
+  every ``CROWD_WALK_RESCAN_TICKS`` while it walks.  One that loses an
+  entity is open again, and is rescanned within the tick (its free slot is
+  filled at once).  So a crowd costs the views its rescans, a bounded
+  amount each, not a pair for each two of its members.
 
-Pure Python; ``docs/protocol.md`` section 5.1 is what clients are promised.
+The schedule lives in :class:`~mudserver.core.interest.Interest`; pure
+Python; ``docs/protocol.md`` section 5.1 is what clients are promised.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ import itertools
 import random
 from collections.abc import Iterable, Iterator
 
-from mudserver.core.grid import Grid
+from mudserver.core.grid import Cell, Grid
 from mudserver.core.world import Entity
 
 __all__ = [
     "CANDIDATES_PER_SLOT",
     "CROWD_RESCAN_TICKS",
+    "CROWD_WALK_RESCAN_TICKS",
     "KEEP_BONUS",
     "MAX_SWAPS",
     "choose",
@@ -57,9 +60,15 @@ KEEP_BONUS = 0.8
 #: crowd churns a view a few entities at a time, not all at once.
 MAX_SWAPS = 4
 
-#: A crowded observer that stands still is rescanned once every this many
-#: ticks, to pick up nearer newcomers.
+#: A full observer that stands still is rescanned once every this many ticks,
+#: to pick up nearer newcomers.
 CROWD_RESCAN_TICKS = 10
+
+#: A full observer that walks, once every this many (a multiple of the
+#: above): about as often as the views of issue 11 rescanned a crowd's
+#: walkers (50 a tick for 2,000 at a spawn point), because a crowd walks,
+#: and its rescans are most of what it costs.
+CROWD_WALK_RESCAN_TICKS = 40
 
 
 def choose(known: set[int], visible: dict[int, float], cap: int) -> set[int]:
@@ -89,25 +98,24 @@ def choose(known: set[int], visible: dict[int, float], cap: int) -> set[int]:
 
 def nearest(
     grid: Grid,
-    e: Entity,
-    reach: float,
+    cell: Cell,
+    offsets: Iterable[Cell],
     wanted: int,
     visible: dict[int, float],
     measured: set[int],
     rng: random.Random,
 ) -> Iterator[Iterable[tuple[int, Entity]]]:
-    """The cells within *reach* of *e*, nearest first, as (id, entity) pairs.
+    """The cells at *offsets* from *cell* (nearest first), as (id, entity) pairs.
 
     Stops once *visible* (filled by the caller as it reads) holds *wanted*
     partners within the radius; of a cell larger than what is still wanted
     it reads a random window.  Adds every id it hands out to *measured*.
     """
-    size = grid.cell_size
-    cx, cy = e.x / size - 0.5, e.y / size - 0.5
-    cells = grid.within_square(e.x, e.y, reach)
-    cells.sort(key=lambda c: (c[0] - cx) ** 2 + (c[1] - cy) ** 2)
-    for cell in cells:
-        bucket = grid.bucket(cell)
+    get = grid.cells.get
+    for off in offsets:
+        bucket = get(cell + off)
+        if bucket is None:
+            continue
         missing = wanted - len(visible) + 1
         if len(bucket) > missing:
             start = rng.randrange(len(bucket) - missing + 1)
@@ -118,4 +126,4 @@ def nearest(
             measured.update(bucket)
             yield bucket.items()
         if len(visible) >= wanted:
-            break
+            return

@@ -1,9 +1,11 @@
 """Who is told what: one interface, two ways to decide, chosen once at start.
 
-The game asks a :class:`Delivery` four things: what a player who just
-joined sees, who must hear of a player that left, who hears a local
-``say``, and what each player gets at the end of a tick.  Two
-implementations answer them:
+The game asks a :class:`Delivery` what a player who just joined sees, who
+must hear of a thing or player that arrived or left, who hears a local
+``say``, what is near a spot, and what each player gets at the end of a
+tick.  Players *observe* (they are told what they see); the things of the
+game (its NPCs, creatures and objects) are seen but see nothing.  Two
+implementations answer:
 
 * :class:`ViewDelivery` (``--mode interest``, the default): a player is told
   about the entities within its view radius, at most ``--max-in-view`` of
@@ -48,19 +50,24 @@ class Delivery(Protocol):
         ...
 
     def add(self, entity: Entity) -> list[int]:
-        """Add a thing (an entity that sees nothing); return the ids of the players that see it."""
+        """Add a thing: seen by players, seeing nothing.
+
+        Returns the ids of the players that now see it: the caller sends
+        them ``ent`` (protocol 2 ones also its ``wlk``, if it walks already).
+        """
         ...
 
     def leave(self, entity: Entity) -> list[int]:
-        """Remove an entity (player or thing); return the players that must get ``del``."""
-        ...
-
-    def near(self, x: float, y: float, radius: float) -> list[Entity]:
-        """Every entity within *radius* of (x, y) on the ground plane."""
+        """Remove a player's or a thing's entity; return the ids of the players that must
+        get ``del``."""
         ...
 
     def hearers(self, speaker: Entity, radius: float) -> list[int]:
         """The ids of the players within *radius* of *speaker*, on the ground plane."""
+        ...
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
+        """Every entity, players and things, within *radius* of (x, y) on the ground plane now."""
         ...
 
     def in_view(self, entity: Entity) -> list[Entity]:
@@ -81,8 +88,9 @@ class Delivery(Protocol):
 class ViewDelivery:
     """Each player is told about what is within its view radius (and under the cap)."""
 
-    def __init__(self, radius: float, cap: int | None) -> None:
-        self.interest = Interest(radius, cap)
+    def __init__(self, world: World, radius: float, cap: int | None) -> None:
+        self.world = world
+        self.interest = Interest(world, radius, cap)
 
     def join(self, entity: Entity, walks: bool) -> tuple[str, list[int]]:
         in_view, told = self.interest.add(entity, observer=True, walks=walks)
@@ -94,11 +102,11 @@ class ViewDelivery:
     def leave(self, entity: Entity) -> list[int]:
         return self.interest.remove(entity)
 
-    def near(self, x: float, y: float, radius: float) -> list[Entity]:
-        return self.interest.grid.within(x, y, radius)
-
     def hearers(self, speaker: Entity, radius: float) -> list[int]:
         return self.interest.hearers(speaker.x, speaker.y, radius)
+
+    def near(self, x: float, y: float, radius: float) -> list[Entity]:
+        return self.interest.near(x, y, radius)
 
     def in_view(self, entity: Entity) -> list[Entity]:
         return self.interest.in_view(entity.id)
@@ -106,7 +114,7 @@ class ViewDelivery:
     def tick(
         self, moved: list[Entity], started: list[Entity], stopped: list[Entity]
     ) -> Mapping[int, list[str]]:
-        return self.interest.update(moved, started, stopped)
+        return self.interest.update(started, stopped, self.world.arrived)
 
 
 class BroadcastDelivery:

@@ -138,7 +138,7 @@ class Game:
         self.signups = SignupBudget(settings.signups_per_hour)
         #: Who is told what: chosen once, here.
         self.delivery: Delivery = (
-            ViewDelivery(settings.view_radius, settings.max_in_view)
+            ViewDelivery(self.world, settings.view_radius, settings.max_in_view)
             if settings.mode == "interest"
             else BroadcastDelivery(self.world)
         )

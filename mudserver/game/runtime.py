@@ -373,7 +373,7 @@ class Runtime:
             thing = things.get(entity.id)
             if thing is not None:
                 self.call(thing, "on_arrive", thing.on_arrive)
-        for holder, target, entered in self.proximity.update():
+        for holder, target, entered in self.proximity.update(game.world):
             thing, player = things.get(holder.id), self._players.get(target.id)
             if thing is not None and player is not None:
                 hook = "on_enter" if entered else "on_leave"
