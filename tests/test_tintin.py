@@ -11,15 +11,14 @@ and chats with a second player, and reads what TinTin++ shows on its screen.
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.screen import Screen
 from tests.support import LineClient, ServerProcess, running_server
 
 TT = "/usr/games/tt++"
@@ -33,53 +32,6 @@ SCRIPT = r"""#config {debug telnet} on
 #event {IAC SB GMCP Comm.Channel.Text IAC SE} CHANNEL
 #session mud 127.0.0.1 PORT
 """.replace("CHANNEL", "{#var chat {%0};#showme ($chat[channel]) $chat[talker]: $chat[text]}")
-
-
-class Screen:
-    """TinTin++ in a detached tmux session on a private tmux server."""
-
-    def __init__(self, tmp_path: Path, script: Path) -> None:
-        self.socket = f"mudserver-test-{os.getpid()}-{time.monotonic_ns()}"
-        self.env = {k: v for k, v in os.environ.items() if k != "TMUX"}
-        self.tmux("new-session", "-d", "-s", "tt", "-x", "200", "-y", "50", f"{TT} -G {script}")
-
-    def tmux(self, *args: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            env=self.env,
-            check=True,
-        )
-        return done.stdout
-
-    def type(self, text: str) -> None:
-        self.tmux("send-keys", "-t", "tt", "-l", text)
-        self.tmux("send-keys", "-t", "tt", "Enter")
-
-    def text(self) -> str:
-        """The whole screen and its scrollback."""
-        return self.tmux("capture-pane", "-p", "-t", "tt", "-S", "-")
-
-    def wait_for(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.search(pattern, self.text(), flags=re.M)
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{pattern!r} not on the screen:\n{self.text()}")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        subprocess.run(
-            ["tmux", "-L", self.socket, "kill-server"],
-            capture_output=True,
-            timeout=10,
-            env=self.env,
-            check=False,
-        )
 
 
 @pytest.fixture
@@ -100,7 +52,7 @@ def tintin(tmp_path: Path) -> Iterator[Callable[[ServerProcess], Screen]]:
     def start(server: ServerProcess) -> Screen:
         script = tmp_path / f"mud{len(screens)}.tin"
         script.write_text(SCRIPT.replace("PORT", str(server.port)))
-        screens.append(Screen(tmp_path, script))
+        screens.append(Screen(f"{TT} -G {script}"))
         return screens[-1]
 
     try:
