@@ -300,6 +300,15 @@ class Settings:
     say_radius: float = setting(
         0.0, "How far a say carries on the ground plane; 0: world-wide.", _NOT_NEGATIVE
     )
+    # A world-wide say writes to every client at once; spread, the writes of one
+    # tick become those of N, and idle clients hear it up to N - 1 ticks later.
+    chat_spread: int = setting(
+        1,
+        "Ticks over which a world-wide say reaches the clients that hear nothing else "
+        "meanwhile (each hears it no later than its turn, sooner if it is sent anything); "
+        "1: everybody in the next tick.",
+        _AT_LEAST_ONE,
+    )
     # A larger value is not saved (the log says so); the last one that fitted is kept.
     max_player_data: int = setting(
         64 * 1024, "Most bytes of game data saved per player, as JSON.", _AT_LEAST_ONE

@@ -59,7 +59,14 @@ def _core(text: str) -> int | None:
 #: the server (``mudserver.config``): ``--autosave 2`` is passed on as it is.  A
 #: ``--duration`` at least as long as the autosave interval also reports how many
 #: accounts the store shows saved within it.
-SERVER_SETTINGS = ("view_radius", "say_radius", "max_in_view", "turn_interval", "autosave")
+SERVER_SETTINGS = (
+    "view_radius",
+    "say_radius",
+    "chat_spread",
+    "max_in_view",
+    "turn_interval",
+    "autosave",
+)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ COLUMNS = [
     ("max in view", "max_in_view", "{}"),
     ("world", "world", "{:.0f}²"),
     ("say radius", "say_radius", "{:.0f}"),
+    ("chat spread", "chat_spread", "{}"),
     ("things", "things", "{:,}"),
     ("standing", "standing", "{:,}"),
     ("tick p50 ms", "tick_p50_ms", "{:.1f}"),
@@ -65,6 +66,7 @@ def _series(result: dict[str, Any]) -> str:
 #: Columns left out of a table where every row has this value (or none).
 QUIET = {
     "store": "files",
+    "chat_spread": 1,
     "shard": None,
     "saved_within_autosave": None,
     "things": 0,

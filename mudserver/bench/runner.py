@@ -328,6 +328,7 @@ def _figures(
         "world": cfg.world,
         "chatters": cfg.chatters,
         "say_radius": cfg.settings.say_radius,
+        "chat_spread": cfg.settings.chat_spread,
         "store": "postgresql" if is_database(cfg.store) else "files",
         "shard": shard.name,
         "autosave_s": cfg.settings.autosave,

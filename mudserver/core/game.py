@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 from mudserver.account import Account
 from mudserver.config import Settings
+from mudserver.core.chatspread import ChatSpread
 from mudserver.core.delivery import BroadcastDelivery, Delivery, ViewDelivery
 from mudserver.core.snapshots import SaveFunction, Snapshots
 from mudserver.core.stats import Stats
@@ -152,6 +153,8 @@ class Game:
         #: arrivals and departures ride along with the moves, so that each
         #: client gets at most one write per tick however busy the world is.
         self._outbox: dict[Client, list[str]] = {}
+        #: World-wide chat waiting for its client's turn (``--chat-spread``); None: no wait.
+        self._chat = ChatSpread(settings.chat_spread) if settings.chat_spread > 1 else None
         #: Banned names and addresses, checked at ``con`` and at connect.
         self.bans = bans if bans is not None else BanList()
         self.on_leave = on_leave
@@ -194,6 +197,22 @@ class Game:
         outbox = self._outbox
         for session in self._players.values():
             outbox.setdefault(session, []).append(line)
+
+    def _chat_to_all(self, line: str, speaker: Client | None = None) -> None:
+        """Queue a world-wide chat *line* for every player: for the next tick, or
+        spread over ``--chat-spread`` ticks (:mod:`mudserver.core.chatspread`);
+        the *speaker*'s own copy is never held back."""
+        chat = self._chat
+        if chat is None:
+            self.broadcast(line)
+            return
+        outbox = self._outbox
+        for session in self._players.values():
+            entity = session.entity
+            if session is speaker or entity is None:
+                outbox.setdefault(session, []).append(line)
+            else:
+                chat.add(session, entity.id, line)
 
     def _send_to(self, entity_ids: list[int], line: str) -> None:
         """Queue *line* for the players whose entities have these ids."""
@@ -244,6 +263,8 @@ class Game:
             del self._players[account.name.lower()]
         self._by_entity.pop(entity.id, None)
         self._outbox.pop(session, None)
+        if self._chat is not None:
+            self._chat.take(session, entity.id)
         self.world.remove(entity)
         observers = self.delivery.leave(entity)
         if not self.stopping:
@@ -273,7 +294,7 @@ class Game:
         if radius:
             self._send_to(self.delivery.hearers(speaker, radius), line)
         else:
-            self.broadcast(line)
+            self._chat_to_all(line)
 
     def tell(self, session: Client, sender: Entity | None, text: str) -> None:
         """Queue a private ``msg`` for *session*'s player, from *sender* (None: the game)."""
@@ -311,7 +332,7 @@ class Game:
         line = replies.say(speaker, text)
         radius = self.settings.say_radius
         if not radius:
-            self.broadcast(line)
+            self._chat_to_all(line, self._by_entity.get(speaker.id))
             if self.on_world_say is not None:
                 self.on_world_say(speaker.name, text)
         else:
@@ -330,7 +351,7 @@ class Game:
 
     def say_elsewhere(self, name: str, text: str) -> None:
         """Queue a world-wide say of *name*, a player on another shard, for every player."""
-        self.broadcast(replies.say_elsewhere(name, text))
+        self._chat_to_all(replies.say_elsewhere(name, text))
 
     def announce(self, text: str) -> None:
         """Queue a ``sys`` line with *text* for every player (the operator's console)."""
@@ -353,6 +374,9 @@ class Game:
         if self.director is not None:
             self.director.tick(dt)
         after, self._outbox = self._outbox, {}
+        if self._chat is not None:
+            self._write_with_chat(self._chat, lines, before, after)
+            return
         by_entity = self._by_entity
         for entity_id, tick_lines in lines.items():
             session = by_entity.get(entity_id)
@@ -368,6 +392,32 @@ class Game:
             session.send("".join(queued + later if later else queued))
         for session, later in after.items():
             session.send("".join(later))
+
+    def _write_with_chat(
+        self,
+        chat: ChatSpread,
+        lines: Mapping[int, list[str]],
+        before: dict[Client, list[str]],
+        after: dict[Client, list[str]],
+    ) -> None:
+        """The tick's writes when world-wide chat is spread: every client written to
+        gets its waiting chat first, in the same write; then the clients whose turn it is."""
+        by_entity = self._by_entity
+        written = dict.fromkeys(s for s in map(by_entity.get, lines) if s is not None)
+        written.update(dict.fromkeys(before))
+        written.update(dict.fromkeys(after))
+        for session in written:
+            entity = session.entity
+            parts: list[str] = []
+            if entity is not None:
+                parts += chat.take(session, entity.id) or ()
+            parts += before.get(session, ())
+            if entity is not None and by_entity.get(entity.id) is session:
+                parts += lines.get(entity.id, ())
+            parts += after.get(session, ())
+            session.send("".join(parts))
+        for session, waiting in chat.due().items():
+            session.send("".join(waiting))
 
     # -- persistence ---------------------------------------------------------------
 
