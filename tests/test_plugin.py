@@ -54,6 +54,7 @@ OPTIONS: dict[str, tuple[str, str, float | int]] = {
     "max-in-view": ("20", "max_in_view", 20),
     "turn-interval": ("0.5", "turn_interval", 0.5),
     "say-radius": ("25", "say_radius", 25.0),
+    "chat-spread": ("4", "chat_spread", 4),
     "mode": ("broadcast", "mode", "broadcast"),
 }
 
